@@ -1,0 +1,162 @@
+//! The application: shared state and the entry point every request goes through.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Body;
+use weir_core::Broker;
+
+use crate::routes::{NoRoute, Route, match_route};
+use crate::{ApiError, Metrics};
+
+/// Limits of the HTTP layer itself (the core's message limits apply on top).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiLimits {
+    /// Largest request body of a single send or an admin request: the message body
+    /// limit plus room for a JSON envelope (base64 grows a body by a third).
+    pub max_request_bytes: usize,
+    /// Largest batch request body.
+    pub max_batch_request_bytes: usize,
+    /// Largest total size of request headers; larger requests get `431`.
+    pub max_header_bytes: usize,
+}
+
+/// Default [`ApiLimits::max_header_bytes`]: 64 KiB, enough for every `weir-*` header at
+/// its own limit.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+impl ApiLimits {
+    /// Limits derived from the core's message limits.
+    pub fn for_core(limits: &weir_core::Limits) -> Self {
+        Self {
+            max_request_bytes: limits.max_body_bytes / 3 * 4 + 64 * 1024,
+            max_batch_request_bytes: limits.max_batch_bytes,
+            max_header_bytes: MAX_HEADER_BYTES,
+        }
+    }
+}
+
+/// Everything a request handler needs. Cheap to share: wrap it in an `Arc`.
+#[derive(Debug)]
+pub struct App {
+    pub(crate) broker: Arc<Broker>,
+    pub(crate) metrics: Metrics,
+    pub(crate) limits: ApiLimits,
+}
+
+pub(crate) type HttpResponse = Response<Full<Bytes>>;
+
+impl App {
+    /// An application over a broker.
+    pub fn new(broker: Arc<Broker>, limits: ApiLimits) -> Self {
+        let metrics = Metrics::new();
+        metrics.observe_store(broker.store());
+        Self {
+            broker,
+            metrics,
+            limits,
+        }
+    }
+
+    /// The broker underneath.
+    pub fn broker(&self) -> &Arc<Broker> {
+        &self.broker
+    }
+
+    /// Handles one request. Never fails: errors become JSON error responses.
+    pub async fn handle<B>(&self, request: Request<B>) -> HttpResponse
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let started = Instant::now();
+        let route = match_route(request.method(), request.uri().path());
+        let name = route.as_ref().map_or("unmatched", Route::name);
+        let response = match route {
+            Ok(route) => self.dispatch(route, request).await,
+            Err(NoRoute::NotFound) => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "ROUTE_NOT_FOUND",
+                format!("no route for {}", request.uri().path()),
+            )),
+            Err(NoRoute::MethodNotAllowed) => Err(ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                format!(
+                    "{} is not allowed on {}",
+                    request.method(),
+                    request.uri().path()
+                ),
+            )),
+        };
+        let response = response.unwrap_or_else(ApiError::into_response);
+        self.metrics
+            .observe_request(name, response.status(), started.elapsed());
+        response
+    }
+
+    async fn dispatch<B>(&self, route: Route, request: Request<B>) -> Result<HttpResponse, ApiError>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        match route {
+            Route::Health => Ok(crate::ops::health(self)),
+            Route::Metrics => Ok(crate::ops::metrics(self)),
+            Route::OpenApi => Ok(crate::ops::openapi()),
+            Route::ListTopics => Ok(crate::topics::list(self)),
+            Route::CreateTopic => crate::topics::create(self, request).await,
+            Route::DescribeTopic(topic) => crate::topics::describe(self, &topic),
+            Route::DeleteTopic(topic) => crate::topics::delete(self, &topic).await,
+            Route::Send(topic) => crate::send::send_one(self, &topic, request).await,
+            Route::SendBatch(topic) => crate::send::send_batch(self, &topic, request).await,
+            Route::QueryByKey(topic) => crate::query::by_key(self, &topic, request.uri().query()),
+            Route::ReadQueue(topic, queue) => {
+                crate::query::read_queue(self, &topic, &queue, request.uri().query())
+            }
+            Route::GetMessage(id) => crate::query::by_id(self, &id, request.headers()),
+        }
+    }
+}
+
+impl Route {
+    /// A low-cardinality name for metrics.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Route::Health => "healthz",
+            Route::Metrics => "metrics",
+            Route::OpenApi => "openapi",
+            Route::ListTopics => "list_topics",
+            Route::CreateTopic => "create_topic",
+            Route::DescribeTopic(_) => "describe_topic",
+            Route::DeleteTopic(_) => "delete_topic",
+            Route::Send(_) => "send",
+            Route::SendBatch(_) => "send_batch",
+            Route::QueryByKey(_) => "query_by_key",
+            Route::ReadQueue(..) => "read_queue",
+            Route::GetMessage(_) => "get_message",
+        }
+    }
+}
+
+/// A JSON response with a status.
+pub(crate) fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> HttpResponse {
+    match serde_json::to_vec(value) {
+        Ok(body) => {
+            let mut response = Response::new(Full::new(Bytes::from(body)));
+            *response.status_mut() = status;
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "response serialisation failed");
+            ApiError::internal().into_response()
+        }
+    }
+}

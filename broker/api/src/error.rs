@@ -1,0 +1,133 @@
+//! Every error the API answers with: a status, a stable code and a message for humans.
+//!
+//! Core and store errors are mapped one by one; 5xx bodies never carry internals.
+
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use http_body_util::Full;
+use serde::Serialize;
+use weir_core::CoreError;
+use weir_store::StoreError;
+
+/// An error response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// What happened, for a human.
+    pub message: String,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    /// An error with a status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub(crate) fn invalid_json(err: impl std::fmt::Display) -> Self {
+        Self::bad_request("INVALID_JSON", format!("request body is not valid: {err}"))
+    }
+
+    pub(crate) fn invalid_argument(message: impl Into<String>) -> Self {
+        Self::bad_request("INVALID_ARGUMENT", message)
+    }
+
+    pub(crate) fn invalid_header(message: impl Into<String>) -> Self {
+        Self::bad_request("INVALID_HEADER", message)
+    }
+
+    pub(crate) fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "internal error; see the broker log",
+        )
+    }
+
+    /// The JSON response.
+    pub fn into_response(self) -> Response<Full<Bytes>> {
+        let body = serde_json::to_vec(&ErrorBody {
+            code: self.code,
+            message: &self.message,
+        })
+        .unwrap_or_default();
+        let mut response = Response::new(Full::new(Bytes::from(body)));
+        *response.status_mut() = self.status;
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        response
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(err: CoreError) -> Self {
+        let message = err.to_string();
+        match err {
+            CoreError::InvalidTopicName { .. } => Self::bad_request("INVALID_TOPIC_NAME", message),
+            CoreError::TopicNotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "TOPIC_NOT_FOUND", message)
+            }
+            CoreError::TopicExists(_) => Self::new(StatusCode::CONFLICT, "TOPIC_EXISTS", message),
+            CoreError::InvalidQueue { .. } => Self::bad_request("INVALID_QUEUE", message),
+            CoreError::QueueNotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, "QUEUE_NOT_FOUND", message)
+            }
+            CoreError::OffsetOutOfRange { .. } => Self::bad_request("OFFSET_OUT_OF_RANGE", message),
+            CoreError::MessageNotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "MESSAGE_NOT_FOUND", message)
+            }
+            CoreError::InvalidArgument(_) => Self::bad_request("INVALID_ARGUMENT", message),
+            CoreError::BodyTooLarge { .. } => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE", message)
+            }
+            CoreError::BatchTooLarge { .. } => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "BATCH_TOO_LARGE", message)
+            }
+            CoreError::EmptyBatch => Self::bad_request("EMPTY_BATCH", message),
+            CoreError::Store(store) => Self::from(store),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Poisoned => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "STORE_UNAVAILABLE",
+                "the store refuses writes after a failed fsync; the broker needs an operator",
+            ),
+            StoreError::DiskFull { .. } => {
+                Self::new(StatusCode::INSUFFICIENT_STORAGE, "DISK_FULL", err.to_string())
+            }
+            StoreError::InvalidMessage(message) => Self::bad_request("INVALID_ARGUMENT", message),
+            StoreError::Closed => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "STORE_UNAVAILABLE",
+                "the broker is shutting down",
+            ),
+            other => {
+                tracing::error!(error = %other, "store error");
+                Self::internal()
+            }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! Weir's HTTP ingress: turns HTTP requests into validated core calls and core results
+//! into HTTP responses.
+//!
+//! It owns routing, request parsing (JSON bodies, `weir-*` headers, the binary batch
+//! format), the mapping of every error to a status and a stable code, the OpenAPI
+//! document, and the metrics endpoint. It must not decide anything about messages: that
+//! is `weir-core`'s job.
+//!
+//! The [`App`] handles requests without a socket (routers are tested that way);
+//! [`serve`] runs it on a listener with HTTP/1.1 and HTTP/2.
+
+mod app;
+pub mod batch;
+mod body;
+mod error;
+pub mod headers;
+mod metrics;
+mod ops;
+mod query;
+mod routes;
+mod send;
+mod server;
+mod topics;
+mod wire;
+
+pub use app::{ApiLimits, App, MAX_HEADER_BYTES};
+pub use error::ApiError;
+pub use metrics::Metrics;
+pub use routes::ROUTES;
+pub use server::serve;

@@ -1,0 +1,141 @@
+//! Query routes: a message by id, messages by key, a queue read by offset.
+
+use http::{HeaderMap, HeaderValue, StatusCode};
+use http_body_util::Full;
+use serde::Serialize;
+use weir_core::StoredMessage;
+
+use crate::app::{HttpResponse, json};
+use crate::routes::query_param;
+use crate::wire::MessageJson;
+use crate::{ApiError, App};
+
+/// Messages a read returns when the request does not say.
+pub(crate) const DEFAULT_READ_MAX: usize = 32;
+
+#[derive(Serialize)]
+struct MessagesJson<'a> {
+    messages: Vec<MessageJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_offset: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_offset: Option<u64>,
+}
+
+pub(crate) fn by_id(app: &App, id: &str, headers: &HeaderMap) -> Result<HttpResponse, ApiError> {
+    let message = app.broker.get_by_id(id)?;
+    if wants_raw(headers) {
+        return Ok(raw(&message));
+    }
+    Ok(json(StatusCode::OK, &MessageJson::from(&message)))
+}
+
+pub(crate) fn by_key(app: &App, topic: &str, query: Option<&str>) -> Result<HttpResponse, ApiError> {
+    let key = match query_param(query, "key") {
+        Some(Ok(key)) if !key.is_empty() => key,
+        Some(Err(())) => return Err(ApiError::invalid_argument("key is not valid percent-encoding")),
+        _ => return Err(ApiError::invalid_argument("the query parameter key=K is required")),
+    };
+    let max = number(query, "max", DEFAULT_READ_MAX as u64)? as usize;
+    let messages = app.broker.get_by_key(topic, &key, max)?;
+    Ok(json(
+        StatusCode::OK,
+        &MessagesJson {
+            messages: messages.iter().map(MessageJson::from).collect(),
+            next_offset: None,
+            max_offset: None,
+        },
+    ))
+}
+
+pub(crate) fn read_queue(
+    app: &App,
+    topic: &str,
+    queue: &str,
+    query: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
+    let queue: u32 = queue.parse().map_err(|_| {
+        ApiError::bad_request("INVALID_QUEUE", format!("queue must be a number, got '{queue}'"))
+    })?;
+    if query_param(query, "offset").is_none() {
+        return Err(ApiError::bad_request(
+            "INVALID_OFFSET",
+            "the query parameter offset=N is required",
+        ));
+    }
+    let offset = number(query, "offset", 0)?;
+    let max = number(query, "max", DEFAULT_READ_MAX as u64)? as usize;
+    let batch = app.broker.read(topic, queue, offset, max)?;
+    Ok(json(
+        StatusCode::OK,
+        &MessagesJson {
+            messages: batch.messages.iter().map(MessageJson::from).collect(),
+            next_offset: Some(batch.next_offset),
+            max_offset: Some(batch.max_offset),
+        },
+    ))
+}
+
+fn number(query: Option<&str>, name: &str, default: u64) -> Result<u64, ApiError> {
+    match query_param(query, name) {
+        None => Ok(default),
+        Some(Ok(text)) => text.parse().map_err(|_| {
+            ApiError::bad_request(
+                "INVALID_OFFSET",
+                format!("{name} must be a non-negative integer, got '{text}'"),
+            )
+        }),
+        Some(Err(())) => Err(ApiError::bad_request(
+            "INVALID_OFFSET",
+            format!("{name} is not valid percent-encoding"),
+        )),
+    }
+}
+
+fn wants_raw(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/octet-stream"))
+}
+
+/// The body as the response body, the attributes as `weir-*` headers.
+fn raw(stored: &StoredMessage) -> HttpResponse {
+    let message = &stored.message;
+    let mut response = HttpResponse::new(Full::new(message.body.clone()));
+    let headers = response.headers_mut();
+    put(headers, "weir-message-id", &message.id);
+    put(headers, "weir-topic", &stored.topic);
+    put(headers, "weir-queue", &stored.queue.to_string());
+    put(headers, "weir-offset", &stored.queue_offset.to_string());
+    put(headers, "weir-store-ms", &stored.store_ms.to_string());
+    put(headers, "weir-born-ms", &message.born_ms.to_string());
+    if !message.keys.is_empty() {
+        put(headers, "weir-keys", &message.keys.join(","));
+    }
+    if let Some(tag) = &message.tag {
+        put(headers, "weir-tag", tag);
+    }
+    for (name, value) in &message.properties {
+        if name == weir_core::message::MESSAGE_GROUP_PROPERTY {
+            put(headers, "weir-message-group", value);
+        } else {
+            put(headers, &format!("weir-prop-{name}"), value);
+        }
+    }
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    response
+}
+
+/// Sets a header, skipping values HTTP cannot carry (they remain visible in the JSON form).
+fn put(headers: &mut HeaderMap, name: &str, value: &str) {
+    if let (Ok(name), Ok(value)) = (
+        http::HeaderName::from_bytes(name.as_bytes()),
+        HeaderValue::from_str(value),
+    ) {
+        headers.insert(name, value);
+    }
+}

@@ -1,0 +1,348 @@
+//! The broker façade: the one place that decides what happens to a send, a query or a
+//! topic change, between a validated request and the store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use weir_store::{FlushPolicy, Message, Store, StoreConfig, StoredMessage};
+
+use crate::message::MESSAGE_GROUP_PROPERTY;
+use crate::topic::{QueueOffsets, Topic, TopicConfig, TopicDescription, TopicName, TopicRegistry};
+use crate::{CoreError, Limits, MessageDraft, MessageIdGenerator, QueueChoice};
+
+/// How a broker is set up.
+#[derive(Debug)]
+pub struct BrokerConfig {
+    /// The store underneath.
+    pub store: StoreConfig,
+    /// Limits on what clients may send.
+    pub limits: Limits,
+}
+
+/// How durable a send was when it was answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendStatus {
+    /// Stored per the flush policy: in `sync` mode fsynced; in `async` mode written to the
+    /// commitlog's mapped pages (survives a process crash, flushed within the interval).
+    Ok,
+    /// `sync` mode only: stored, but the fsync did not complete within the flush timeout.
+    FlushDiskTimeout,
+}
+
+impl SendStatus {
+    /// The wire name (RocketMQ's).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendStatus::Ok => "SEND_OK",
+            SendStatus::FlushDiskTimeout => "FLUSH_DISK_TIMEOUT",
+        }
+    }
+}
+
+/// Where one sent message ended up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentMessage {
+    /// Its id.
+    pub id: String,
+    /// Its queue.
+    pub queue: u32,
+    /// Its offset in the queue.
+    pub offset: u64,
+}
+
+/// The answer to a send: every message of the request, in request order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendReceipt {
+    /// The topic sent to.
+    pub topic: String,
+    /// Durability status, shared by the whole batch.
+    pub status: SendStatus,
+    /// Per message, in request order.
+    pub messages: Vec<SentMessage>,
+}
+
+/// Messages read from one queue.
+#[derive(Clone, Debug)]
+pub struct ReadBatch {
+    /// The messages, in offset order.
+    pub messages: Vec<StoredMessage>,
+    /// Where the next read should start.
+    pub next_offset: u64,
+    /// The offset the next message sent to this queue will get.
+    pub max_offset: u64,
+}
+
+/// The broker: topics, the send path and queries over one store.
+#[derive(Debug)]
+pub struct Broker {
+    store: Arc<Store>,
+    topics: TopicRegistry,
+    ids: MessageIdGenerator,
+    limits: Limits,
+    sync_flush: Option<Duration>,
+}
+
+impl Broker {
+    /// Opens (and recovers) the store and loads the topic table.
+    pub fn open(config: BrokerConfig) -> Result<Self, CoreError> {
+        let sync_flush = match config.store.flush {
+            FlushPolicy::Sync => Some(config.store.sync_flush_timeout),
+            FlushPolicy::Async { .. } => None,
+        };
+        let store = Arc::new(Store::open(config.store)?);
+        let topics = TopicRegistry::load(&store)?;
+        Ok(Self {
+            store,
+            topics,
+            ids: MessageIdGenerator::new(),
+            limits: config.limits,
+            sync_flush,
+        })
+    }
+
+    /// The store underneath (for metrics and shutdown).
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Creates a topic with `queues` queues. Durable when it returns.
+    pub async fn create_topic(&self, name: &str, queues: u32) -> Result<TopicConfig, CoreError> {
+        let name = TopicName::parse(name)?;
+        if queues == 0 || queues > self.limits.max_queues {
+            return Err(CoreError::InvalidArgument(format!(
+                "queues must be 1 to {}, got {queues}",
+                self.limits.max_queues
+            )));
+        }
+        let config = TopicConfig {
+            name: name.as_str().to_string(),
+            queues,
+            created_ms: now_ms(),
+        };
+        self.topics.create(&self.store, config).await
+    }
+
+    /// All topics, sorted by name.
+    pub fn list_topics(&self) -> Vec<TopicConfig> {
+        self.topics.list()
+    }
+
+    /// A topic with the offset range of each queue.
+    pub fn describe_topic(&self, name: &str) -> Result<TopicDescription, CoreError> {
+        let topic = self.topic(name)?;
+        let queues = (0..topic.config.queues)
+            .map(|queue| {
+                let range = self.store.queue_range(name, queue);
+                QueueOffsets {
+                    queue,
+                    min_offset: range.min,
+                    max_offset: range.max,
+                }
+            })
+            .collect();
+        Ok(TopicDescription {
+            config: topic.config.clone(),
+            queues,
+        })
+    }
+
+    /// Deletes a topic and its consume queues. Its records leave the commitlog with
+    /// retention. Durable when it returns.
+    pub async fn delete_topic(&self, name: &str) -> Result<(), CoreError> {
+        self.topics.delete(&self.store, name).await?;
+        // Checkpoint first so that recovery never re-dispatches the topic's records.
+        self.store.flush()?;
+        self.store.delete_topic_queues(name)?;
+        Ok(())
+    }
+
+    /// Sends a batch of messages to one topic, all or none, and answers once they are
+    /// stored per the flush policy.
+    ///
+    /// Messages that pin a queue or carry a message group go where that says; the others
+    /// all go to one round-robin queue, so a batch stays contiguous.
+    ///
+    /// # Cancel safety
+    ///
+    /// Once the store has accepted the batch, dropping this future does not undo it; it
+    /// only stops waiting for the fsync.
+    pub async fn send(
+        &self,
+        topic: &str,
+        drafts: Vec<MessageDraft>,
+    ) -> Result<SendReceipt, CoreError> {
+        let live = self.topic(topic)?;
+        if drafts.is_empty() {
+            return Err(CoreError::EmptyBatch);
+        }
+        if drafts.len() > self.limits.max_batch_messages {
+            return Err(CoreError::BatchTooLarge {
+                count: drafts.len(),
+                limit: self.limits.max_batch_messages,
+            });
+        }
+        for draft in &drafts {
+            draft.validate(&self.limits)?;
+        }
+        let now = now_ms();
+        let shared_queue = live.next_queue();
+        let mut batch = Vec::with_capacity(drafts.len());
+        for draft in drafts {
+            let queue = choose_queue(&live, &draft, shared_queue)?;
+            batch.push((queue, self.to_message(draft, now)));
+        }
+        let outcome = self.store.append(topic, &batch)?;
+        let status = match self.sync_flush {
+            None => SendStatus::Ok,
+            Some(timeout) => {
+                match tokio::time::timeout(timeout, self.store.wait_durable(outcome.end)).await {
+                    Ok(result) => {
+                        result?;
+                        SendStatus::Ok
+                    }
+                    Err(_elapsed) => SendStatus::FlushDiskTimeout,
+                }
+            }
+        };
+        let messages = batch
+            .into_iter()
+            .zip(outcome.appended)
+            .map(|((_, message), appended)| SentMessage {
+                id: message.id,
+                queue: appended.queue,
+                offset: appended.queue_offset,
+            })
+            .collect();
+        Ok(SendReceipt {
+            topic: topic.to_string(),
+            status,
+            messages,
+        })
+    }
+
+    /// The message with this id.
+    pub fn get_by_id(&self, id: &str) -> Result<StoredMessage, CoreError> {
+        crate::message::validate_message_id(id)
+            .map_err(|_| CoreError::MessageNotFound(id.to_string()))?;
+        match self.store.lookup_id(id)? {
+            Some(found) if self.topics.get(&found.topic).is_some() => Ok(found),
+            _ => Err(CoreError::MessageNotFound(id.to_string())),
+        }
+    }
+
+    /// Messages of `topic` carrying `key`, oldest first, at most `max`.
+    pub fn get_by_key(
+        &self,
+        topic: &str,
+        key: &str,
+        max: usize,
+    ) -> Result<Vec<StoredMessage>, CoreError> {
+        self.topic(topic)?;
+        let max = self.check_max(max)?;
+        Ok(self.store.lookup_key(topic, key, max)?)
+    }
+
+    /// Up to `max` messages of one queue from `offset`.
+    pub fn read(
+        &self,
+        topic: &str,
+        queue: u32,
+        offset: u64,
+        max: usize,
+    ) -> Result<ReadBatch, CoreError> {
+        let live = self.topic(topic)?;
+        if queue >= live.config.queues {
+            return Err(CoreError::QueueNotFound {
+                topic: topic.to_string(),
+                queue,
+            });
+        }
+        let max = self.check_max(max)?;
+        let range = self.store.queue_range(topic, queue);
+        if offset < range.min || offset > range.max {
+            return Err(CoreError::OffsetOutOfRange {
+                queue,
+                offset,
+                min: range.min,
+                max: range.max,
+            });
+        }
+        let messages = self.store.read_queue(topic, queue, offset, max)?;
+        let next_offset = messages.last().map_or(offset, |m| m.queue_offset + 1);
+        Ok(ReadBatch {
+            messages,
+            next_offset,
+            max_offset: range.max.max(next_offset),
+        })
+    }
+
+    /// Flushes everything and stops the store's threads.
+    pub fn close(&self) -> Result<(), CoreError> {
+        Ok(self.store.close()?)
+    }
+
+    pub(crate) fn topics(&self) -> &TopicRegistry {
+        &self.topics
+    }
+
+    fn topic(&self, name: &str) -> Result<Arc<Topic>, CoreError> {
+        self.topics
+            .get(name)
+            .ok_or_else(|| CoreError::TopicNotFound(name.to_string()))
+    }
+
+    fn check_max(&self, max: usize) -> Result<usize, CoreError> {
+        if max == 0 || max > self.limits.max_read_messages {
+            return Err(CoreError::InvalidArgument(format!(
+                "max must be 1 to {}, got {max}",
+                self.limits.max_read_messages
+            )));
+        }
+        Ok(max)
+    }
+
+    fn to_message(&self, draft: MessageDraft, now: i64) -> Message {
+        let mut properties = draft.properties;
+        if let Some(group) = draft.message_group {
+            properties.push((MESSAGE_GROUP_PROPERTY.to_string(), group));
+        }
+        Message {
+            id: draft.id.unwrap_or_else(|| self.ids.next_id(now)),
+            keys: draft.keys,
+            tag: draft.tag,
+            properties,
+            body: draft.body,
+            born_ms: draft.born_ms.unwrap_or(now),
+            flags: 0,
+        }
+    }
+}
+
+fn choose_queue(topic: &Topic, draft: &MessageDraft, shared: u32) -> Result<u32, CoreError> {
+    let queues = topic.config.queues;
+    match draft.queue_choice() {
+        QueueChoice::Pinned(queue) if queue < queues => Ok(queue),
+        QueueChoice::Pinned(queue) => Err(CoreError::InvalidQueue {
+            topic: topic.config.name.clone(),
+            queue,
+            queues,
+        }),
+        QueueChoice::Broker => Ok(match &draft.message_group {
+            // A stable hash, so a group keeps its queue across restarts.
+            Some(group) => crc32c::crc32c(group.as_bytes()) % queues.max(1),
+            None => shared,
+        }),
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

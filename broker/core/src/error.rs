@@ -1,0 +1,81 @@
+//! The errors of the broker core. Each variant is one thing a client can be told;
+//! ingresses map every variant explicitly to their own status and stable code.
+
+use weir_store::StoreError;
+
+/// Why a core operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// A topic name that is empty, too long, reserved or has characters outside the set.
+    #[error("invalid topic name '{name}': {reason}")]
+    InvalidTopicName {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The topic does not exist.
+    #[error("topic '{0}' does not exist")]
+    TopicNotFound(String),
+    /// A topic with this name already exists.
+    #[error("topic '{0}' already exists")]
+    TopicExists(String),
+    /// A send named a queue the topic does not have.
+    #[error("topic '{topic}' has {queues} queues (0..{queues}); queue {queue} does not exist")]
+    InvalidQueue {
+        /// The topic.
+        topic: String,
+        /// The queue asked for.
+        queue: u32,
+        /// How many queues the topic has.
+        queues: u32,
+    },
+    /// A read named a queue the topic does not have.
+    #[error("topic '{topic}' has no queue {queue}")]
+    QueueNotFound {
+        /// The topic.
+        topic: String,
+        /// The queue asked for.
+        queue: u32,
+    },
+    /// A read started outside the stored range of a queue.
+    #[error("offset {offset} is outside the stored range [{min}, {max}] of queue {queue}")]
+    OffsetOutOfRange {
+        /// The queue read.
+        queue: u32,
+        /// The offset asked for.
+        offset: u64,
+        /// The oldest stored offset.
+        min: u64,
+        /// The offset the next message will get.
+        max: u64,
+    },
+    /// No stored message has this id.
+    #[error("no message with id '{0}'")]
+    MessageNotFound(String),
+    /// A message field is out of its limits or malformed; the text names the field.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// A message body is larger than the limit.
+    #[error("message body of {size} bytes is over the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The body size.
+        size: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// A batch holds more messages than the limit.
+    #[error("batch of {count} messages is over the limit of {limit}")]
+    BatchTooLarge {
+        /// Messages in the batch.
+        count: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// A batch holds no message.
+    #[error("the batch holds no message")]
+    EmptyBatch,
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

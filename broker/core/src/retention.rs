@@ -1,0 +1,25 @@
+//! Retention: removing commitlog segments older than the configured age.
+//!
+//! The store decides which segments have expired; the core runs the deletion because it
+//! must first re-write its own records that still matter (the newest topic-table
+//! snapshot) past the deletion boundary.
+
+use crate::{Broker, CoreError};
+
+impl Broker {
+    /// Deletes expired segments; returns how many were removed.
+    pub async fn run_retention(&self) -> Result<usize, CoreError> {
+        let boundary = self.store().retention_boundary(crate::broker::now_ms());
+        if boundary <= self.store().stats().min_position {
+            return Ok(0);
+        }
+        if self.topics().snapshot_position() < boundary {
+            self.topics().rewrite(self.store()).await?;
+        }
+        let deleted = self.store().delete_before(boundary)?;
+        if deleted > 0 {
+            tracing::info!(deleted, boundary, "retention removed expired segments");
+        }
+        Ok(deleted)
+    }
+}

@@ -1,0 +1,148 @@
+//! One load task of `weir bench produce`, and the counters all tasks share.
+//!
+//! A worker sends the same prepared request in a loop, one in flight at a time, so the
+//! number of workers is the number of requests in flight. Per-request work is kept to a
+//! clock read, the send (whose answer is checked for its status only) and a histogram
+//! record; the request body is shared bytes, never rebuilt.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use weir_client::{Client, ClientError, PreparedSend, SendStatus};
+
+/// The highest latency the histograms track; slower requests are recorded as this.
+const MAX_TRACKED_LATENCY_US: u64 = 120_000_000;
+/// How long a worker pauses after a transport failure, so that a broker that is down is
+/// not hammered in a tight loop.
+const TRANSPORT_FAILURE_PAUSE: Duration = Duration::from_millis(50);
+
+/// State shared by the workers and the controller.
+pub(super) struct Shared {
+    /// Set by the controller when the run must end; workers finish their request and stop.
+    pub(super) stop: AtomicBool,
+    /// Requests still to send in `--count` mode (after the warm-up); `u64::MAX` otherwise.
+    pub(super) remaining_requests: AtomicU64,
+    /// Messages stored since the warm-up ended, for the progress bar.
+    pub(super) measured_messages: AtomicU64,
+    /// Failed requests since the warm-up ended, for the progress bar.
+    pub(super) measured_errors: AtomicU64,
+    /// When the warm-up ends and figures start being recorded.
+    pub(super) measure_from: Instant,
+}
+
+/// What one worker saw after the warm-up.
+pub(super) struct WorkerOutcome {
+    /// Latency of successful requests, in microseconds.
+    pub(super) latency_us: Histogram<u64>,
+    /// Successful requests.
+    pub(super) requests: u64,
+    /// Successful requests whose status was `FLUSH_DISK_TIMEOUT`.
+    pub(super) flush_timeouts: u64,
+    /// Failed requests by error code (`TRANSPORT`, `DECODE` for client-side failures).
+    pub(super) errors: BTreeMap<String, u64>,
+    /// The first failure, to show the user what went wrong.
+    pub(super) first_error: Option<String>,
+}
+
+/// Sends `prepared` until the controller says stop or the `--count` budget is spent.
+///
+/// `latency_us` is an empty histogram (see [`latency_histogram`]) the worker fills.
+pub(super) async fn run(
+    client: Client,
+    prepared: Arc<PreparedSend>,
+    shared: Arc<Shared>,
+    latency_us: Histogram<u64>,
+) -> WorkerOutcome {
+    let mut outcome = WorkerOutcome {
+        latency_us,
+        requests: 0,
+        flush_timeouts: 0,
+        errors: BTreeMap::new(),
+        first_error: None,
+    };
+    let messages_per_request = u64::from(prepared.messages());
+    while !shared.stop.load(Ordering::Relaxed) {
+        let started = Instant::now();
+        let measuring = started >= shared.measure_from;
+        if measuring && !claim_request(&shared.remaining_requests) {
+            break;
+        }
+        let result = client.send_prepared(&prepared).await;
+        if !measuring {
+            if result.as_ref().is_err_and(is_transport) {
+                tokio::time::sleep(TRANSPORT_FAILURE_PAUSE).await;
+            }
+            continue;
+        }
+        match result {
+            Ok(status) => {
+                let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                outcome.latency_us.saturating_record(micros.max(1));
+                outcome.requests += 1;
+                if status == SendStatus::FlushDiskTimeout {
+                    outcome.flush_timeouts += 1;
+                }
+                shared
+                    .measured_messages
+                    .fetch_add(messages_per_request, Ordering::Relaxed);
+            }
+            Err(err) => {
+                shared.measured_errors.fetch_add(1, Ordering::Relaxed);
+                let kind = match &err {
+                    ClientError::Api { code, .. } => code.clone(),
+                    ClientError::Transport(_) => "TRANSPORT".to_owned(),
+                    ClientError::Decode(_) => "DECODE".to_owned(),
+                    ClientError::InvalidUrl { .. } | ClientError::InvalidMessage(_) => {
+                        "CLIENT".to_owned()
+                    }
+                };
+                *outcome.errors.entry(kind).or_default() += 1;
+                if outcome.first_error.is_none() {
+                    outcome.first_error = Some(err.to_string());
+                }
+                if is_transport(&err) {
+                    tokio::time::sleep(TRANSPORT_FAILURE_PAUSE).await;
+                }
+            }
+        }
+    }
+    outcome
+}
+
+/// An empty latency histogram: 1 µs to [`MAX_TRACKED_LATENCY_US`], 3 significant digits.
+pub(super) fn latency_histogram() -> Result<Histogram<u64>, hdrhistogram::CreationError> {
+    Histogram::new_with_bounds(1, MAX_TRACKED_LATENCY_US, 3)
+}
+
+/// Takes one request from the `--count` budget; false when it is spent.
+fn claim_request(remaining: &AtomicU64) -> bool {
+    remaining
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| match left {
+            u64::MAX => Some(u64::MAX),
+            left => left.checked_sub(1),
+        })
+        .is_ok()
+}
+
+fn is_transport(err: &ClientError) -> bool {
+    matches!(err, ClientError::Transport(_))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn count_budget_is_spent_exactly() {
+        let remaining = AtomicU64::new(2);
+        assert!(claim_request(&remaining));
+        assert!(claim_request(&remaining));
+        assert!(!claim_request(&remaining));
+        let unlimited = AtomicU64::new(u64::MAX);
+        assert!(claim_request(&unlimited));
+        assert_eq!(unlimited.load(Ordering::Relaxed), u64::MAX);
+    }
+}

@@ -1,0 +1,73 @@
+//! Turns a failed broker call into an error message that says what failed and, for the
+//! common mistakes, what to do next (a `hint:` line under the error).
+
+use weir_client::ClientError;
+
+/// The error for `action` (for example "cannot send to topic 'orders'") failing with `err`.
+///
+/// `topic` names the topic the command was about, for hints that mention it.
+pub(crate) fn explain(err: ClientError, action: String, topic: Option<&str>) -> anyhow::Error {
+    match hint(&err, topic) {
+        Some(hint) => anyhow::anyhow!("{action}: {err}\n  hint: {hint}"),
+        None => anyhow::Error::new(err).context(action),
+    }
+}
+
+fn hint(err: &ClientError, topic: Option<&str>) -> Option<String> {
+    let topic = topic.unwrap_or("NAME");
+    match err.code()? {
+        "TOPIC_NOT_FOUND" => Some(format!(
+            "create it with `weir topic create {topic}`, or see the topics with `weir topic list`"
+        )),
+        "QUEUE_NOT_FOUND" | "INVALID_QUEUE" | "OFFSET_OUT_OF_RANGE" => Some(format!(
+            "see the queues and their offsets with `weir topic describe {topic}`"
+        )),
+        "INVALID_TOPIC_NAME" => {
+            Some("topic names are 1–127 characters of A-Z a-z 0-9 _ -".to_owned())
+        }
+        "DISK_FULL" | "STORE_UNAVAILABLE" => {
+            Some("the broker refuses writes; its operator must act (see its log)".to_owned())
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, code: &str, message: &str) -> ClientError {
+        ClientError::Api {
+            status,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn missing_topic_gets_a_hint() {
+        let err = explain(
+            api(404, "TOPIC_NOT_FOUND", "topic 'x' does not exist"),
+            "cannot send to topic 'x'".into(),
+            Some("x"),
+        );
+        assert_eq!(
+            format!("{err:#}"),
+            "cannot send to topic 'x': TOPIC_NOT_FOUND: topic 'x' does not exist (HTTP 404)\n  \
+             hint: create it with `weir topic create x`, or see the topics with `weir topic list`"
+        );
+    }
+
+    #[test]
+    fn other_errors_keep_their_chain() {
+        let err = explain(
+            api(409, "TOPIC_EXISTS", "topic 'x' exists"),
+            "cannot create".into(),
+            None,
+        );
+        assert_eq!(
+            format!("{err:#}"),
+            "cannot create: TOPIC_EXISTS: topic 'x' exists (HTTP 409)"
+        );
+    }
+}

@@ -1,0 +1,23 @@
+//! The client commands of the `weir` binary: `weir topic`, `weir send`, `weir get` and
+//! `weir bench`.
+//!
+//! Each command parses its arguments, calls the broker through `weir-client`, and prints
+//! human-readable text, or one JSON document with `--json`. Errors are returned as
+//! `anyhow` errors whose context says what failed and, where it can, what to do about it;
+//! `main` prints them. No broker behaviour lives here.
+//!
+//! * `connection`: the `--server` and `--json` flags every command takes;
+//! * `failure`: error messages with hints on what to do next;
+//! * `output`: tables, timestamps, body previews and writing to stdout;
+//! * `topic`, `send`, `get`: one file per command;
+//! * `bench`: load generators that print throughput and latency.
+
+pub(crate) mod bench;
+mod connection;
+mod failure;
+pub(crate) mod get;
+mod output;
+pub(crate) mod send;
+pub(crate) mod topic;
+
+pub(crate) use connection::Connection;

@@ -1,0 +1,180 @@
+//! Human-readable and JSON rendering shared by the client commands: aligned tables,
+//! UTC timestamps, one-line body previews, and writing to stdout.
+//!
+//! Output is built as a `String` and written once; a closed stdout (`weir get ... | head`)
+//! ends the command quietly instead of panicking.
+
+use std::fmt::Write as _;
+use std::io::{ErrorKind, Write as _};
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+/// How a table column is aligned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Align {
+    Left,
+    Right,
+}
+
+/// A text table whose columns are padded to their widest cell.
+pub(crate) struct Table {
+    headers: Vec<&'static str>,
+    aligns: Vec<Align>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these `(header, alignment)` columns.
+    pub(crate) fn new(columns: &[(&'static str, Align)]) -> Table {
+        Table {
+            headers: columns.iter().map(|(header, _)| *header).collect(),
+            aligns: columns.iter().map(|(_, align)| *align).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row; it has one cell per column.
+    pub(crate) fn row(&mut self, cells: Vec<String>) {
+        debug_assert_eq!(cells.len(), self.headers.len());
+        self.rows.push(cells);
+    }
+
+    /// The table as lines of text, header first, columns two spaces apart.
+    pub(crate) fn render(&self) -> String {
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        let header: Vec<String> = self.headers.iter().map(|h| (*h).to_owned()).collect();
+        for cells in std::iter::once(&header).chain(&self.rows) {
+            let mut line = String::new();
+            for (column, cell) in cells.iter().enumerate() {
+                let width = widths.get(column).copied().unwrap_or(0);
+                if column > 0 {
+                    line.push_str("  ");
+                }
+                match self.aligns.get(column) {
+                    Some(Align::Right) => {
+                        let _ = write!(line, "{cell:>width$}");
+                    }
+                    _ => {
+                        let _ = write!(line, "{cell:<width$}");
+                    }
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Formats ms since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
+pub(crate) fn utc_timestamp(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
+    let rem = secs % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms % 1000
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (
+        year,
+        u32::try_from(month).unwrap_or(1),
+        u32::try_from(day).unwrap_or(1),
+    )
+}
+
+/// A body on one line: its text when UTF-8 (control characters escaped), else its size.
+pub(crate) fn body_preview(body: &[u8]) -> String {
+    match std::str::from_utf8(body) {
+        Ok(text) => {
+            let mut out = String::with_capacity(text.len());
+            for c in text.chars() {
+                match c {
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    '\\' => out.push_str("\\\\"),
+                    c if c.is_control() => {
+                        let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+                    }
+                    c => out.push(c),
+                }
+            }
+            out
+        }
+        Err(_) => format!("<{} bytes, not UTF-8>", body.len()),
+    }
+}
+
+/// Writes `text` to stdout. A closed pipe is not an error: the reader has seen enough.
+pub(crate) fn print(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(err) if err.kind() == ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write to stdout"),
+    }
+}
+
+/// Writes `value` to stdout as one pretty-printed JSON document.
+pub(crate) fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
+    let mut text =
+        serde_json::to_string_pretty(value).context("cannot encode the output as JSON")?;
+    text.push('\n');
+    print(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_utc() {
+        assert_eq!(utc_timestamp(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(utc_timestamp(1_764_000_000_001), "2025-11-24T16:00:00.001Z");
+        assert_eq!(utc_timestamp(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn table_columns_are_aligned() {
+        let mut table = Table::new(&[("NAME", Align::Left), ("QUEUES", Align::Right)]);
+        table.row(vec!["orders".into(), "8".into()]);
+        table.row(vec!["a".into(), "1024".into()]);
+        assert_eq!(
+            table.render(),
+            "NAME    QUEUES\norders       8\na         1024\n"
+        );
+    }
+
+    #[test]
+    fn body_preview_keeps_messages_on_one_line() {
+        assert_eq!(body_preview(b"a\nb\tc\x07"), "a\\nb\\tc\\u{7}");
+        assert_eq!(body_preview(&[0xff, 0xfe]), "<2 bytes, not UTF-8>");
+    }
+}

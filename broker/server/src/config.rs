@@ -1,0 +1,182 @@
+//! The server's configuration: defaults, a TOML file, environment variables and flags,
+//! in increasing order of precedence.
+//!
+//! Every setting has a flag and a `WEIR_*` environment variable (clap reads both); the
+//! file fills in what neither gives. See `docs/configuration.md` for the full list.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use weir_api::ApiLimits;
+use weir_core::{BrokerConfig, FlushPolicy, Limits, StoreConfig};
+
+/// Default data directory, relative to where the broker starts.
+pub(crate) const DEFAULT_DATA_DIR: &str = "./weir-data";
+/// Default listen address: loopback only.
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:7700";
+/// Default interval of the async flusher.
+pub(crate) const DEFAULT_FLUSH_INTERVAL_MS: u64 = 200;
+/// Default time a `sync` send waits for its fsync before answering FLUSH_DISK_TIMEOUT.
+pub(crate) const DEFAULT_SYNC_FLUSH_TIMEOUT_MS: u64 = 5_000;
+/// Default retention of commitlog segments (RocketMQ's fileReservedTime).
+pub(crate) const DEFAULT_RETENTION_HOURS: u64 = 72;
+/// How often the broker looks for expired segments.
+pub(crate) const RETENTION_CHECK_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The configuration file, every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileConfig {
+    pub(crate) data: Option<PathBuf>,
+    pub(crate) listen: Option<String>,
+    #[serde(default)]
+    pub(crate) store: StoreSection,
+    #[serde(default)]
+    pub(crate) limits: LimitsSection,
+}
+
+/// `[store]` in the configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StoreSection {
+    pub(crate) flush: Option<String>,
+    pub(crate) flush_interval_ms: Option<u64>,
+    pub(crate) sync_flush_timeout_ms: Option<u64>,
+    pub(crate) segment_bytes: Option<u64>,
+    pub(crate) retention_hours: Option<u64>,
+    pub(crate) disk_max_used_ratio: Option<f64>,
+}
+
+/// `[limits]` in the configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LimitsSection {
+    pub(crate) max_body_bytes: Option<usize>,
+    pub(crate) max_batch_messages: Option<usize>,
+    pub(crate) max_batch_bytes: Option<usize>,
+    pub(crate) max_header_bytes: Option<usize>,
+}
+
+impl FileConfig {
+    /// Reads and parses a configuration file.
+    pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+        toml::from_str(&text)
+            .with_context(|| format!("configuration file {} is not valid", path.display()))
+    }
+}
+
+/// Everything the server needs, resolved and validated.
+#[derive(Debug)]
+pub(crate) struct ServerConfig {
+    pub(crate) listen: SocketAddr,
+    pub(crate) broker: BrokerConfig,
+    pub(crate) api: ApiLimits,
+}
+
+/// Parses `sync` / `async` into a flush policy.
+pub(crate) fn flush_policy(name: &str, interval_ms: u64) -> anyhow::Result<FlushPolicy> {
+    match name {
+        "sync" => Ok(FlushPolicy::Sync),
+        "async" => {
+            if interval_ms == 0 {
+                bail!("flush interval must be at least 1 ms");
+            }
+            Ok(FlushPolicy::Async {
+                interval: Duration::from_millis(interval_ms),
+            })
+        }
+        other => bail!("flush must be 'sync' or 'async', got '{other}'"),
+    }
+}
+
+/// Builds the store and limits from resolved values.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn resolve(
+    data: PathBuf,
+    listen: &str,
+    flush: FlushPolicy,
+    sync_flush_timeout_ms: u64,
+    segment_bytes: Option<u64>,
+    retention_hours: u64,
+    disk_max_used_ratio: Option<f64>,
+    limits: &LimitsSection,
+) -> anyhow::Result<ServerConfig> {
+    let listen: SocketAddr = listen
+        .parse()
+        .with_context(|| format!("listen address '{listen}' is not HOST:PORT (e.g. 127.0.0.1:7700)"))?;
+    let mut store = StoreConfig::new(data);
+    store.flush = flush;
+    store.sync_flush_timeout = Duration::from_millis(sync_flush_timeout_ms);
+    if let Some(bytes) = segment_bytes {
+        if bytes < 64 * 1024 {
+            bail!("segment size must be at least 64 KiB, got {bytes} bytes");
+        }
+        store.segment_size = bytes;
+    }
+    store.retention = (retention_hours > 0).then(|| Duration::from_secs(retention_hours * 3600));
+    if let Some(ratio) = disk_max_used_ratio {
+        if !(0.0..=1.0).contains(&ratio) || ratio == 0.0 {
+            bail!("disk_max_used_ratio must be in (0, 1], got {ratio}");
+        }
+        store.disk_max_used_ratio = ratio;
+    }
+    let defaults = Limits::default();
+    let core_limits = Limits {
+        max_body_bytes: limits.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+        max_batch_messages: limits.max_batch_messages.unwrap_or(defaults.max_batch_messages),
+        max_batch_bytes: limits.max_batch_bytes.unwrap_or(defaults.max_batch_bytes),
+        ..defaults
+    };
+    let mut api = ApiLimits::for_core(&core_limits);
+    if let Some(bytes) = limits.max_header_bytes {
+        api.max_header_bytes = bytes;
+    }
+    Ok(ServerConfig {
+        listen,
+        broker: BrokerConfig {
+            store,
+            limits: core_limits,
+        },
+        api,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_file_format_parses_and_rejects_unknown_keys() {
+        let config: FileConfig = toml::from_str(
+            "data = \"/tmp/w\"\nlisten = \"127.0.0.1:1\"\n[store]\nflush = \"sync\"\n[limits]\nmax_body_bytes = 10\n",
+        )
+        .unwrap();
+        assert_eq!(config.store.flush.as_deref(), Some("sync"));
+        assert_eq!(config.limits.max_body_bytes, Some(10));
+        assert!(toml::from_str::<FileConfig>("lsiten = \"x\"").is_err());
+    }
+
+    #[test]
+    fn bad_values_say_what_to_fix() {
+        let err = flush_policy("fast", 1).unwrap_err().to_string();
+        assert!(err.contains("'sync' or 'async'"), "{err}");
+        let err = resolve(
+            "d".into(),
+            "nowhere",
+            FlushPolicy::Sync,
+            1,
+            None,
+            1,
+            None,
+            &LimitsSection::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("HOST:PORT"), "{err}");
+    }
+}

@@ -1,0 +1,63 @@
+//! The `weir` binary: the broker server (`weir serve`) and the command-line client
+//! (`weir topic`, `weir send`, `weir get`, `weir bench`).
+//!
+//! This crate is glue: configuration and wiring for the server, argument parsing for the
+//! client commands. Broker behaviour lives in `weir-core`, `weir-store` and `weir-api`;
+//! the wire protocol on the client side lives in `weir-client`.
+
+mod cli;
+mod config;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+/// Weir: a message broker with RocketMQ's reliability model and WebAssembly plugins.
+#[derive(Parser)]
+#[command(name = "weir", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the broker.
+    Serve(serve::ServeArgs),
+    /// Create, list, describe and delete topics.
+    #[command(subcommand)]
+    Topic(cli::topic::TopicCommand),
+    /// Send one message.
+    Send(cli::send::SendArgs),
+    /// Read messages by id, by key or by queue offset.
+    Get(cli::get::GetArgs),
+    /// Load generators that print throughput and latency.
+    #[command(subcommand)]
+    Bench(cli::bench::BenchCommand),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Topic(cmd) => cli::topic::run(cmd).await,
+            Command::Send(args) => cli::send::run(args).await,
+            Command::Get(args) => cli::get::run(args).await,
+            Command::Bench(cmd) => cli::bench::run(cmd).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

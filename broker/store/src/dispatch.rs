@@ -1,0 +1,176 @@
+//! The dispatcher: follows the commitlog and writes consume queue and index entries, so
+//! that the append path stays short.
+//!
+//! Owns the dispatched position and the waiting of readers that need to see their own
+//! writes. One thread runs [`run`]; recovery calls [`dispatch_record`] directly. It must
+//! not write the commitlog.
+
+use crate::consume_queue::{ConsumeQueues, QueueEntry};
+use crate::error::StoreError;
+use crate::index::{self, Index};
+use crate::record::{self, RecordView};
+use crate::store::Inner;
+use parking_lot::{Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+/// Commitlog bytes dispatched before progress is published to waiting readers.
+const CHUNK: u64 = 1 << 20;
+/// Longest sleep when idle; appends wake the thread earlier.
+const IDLE: Duration = Duration::from_millis(100);
+/// Pause after a failure (e.g. a queue file could not be created) before retrying.
+const RETRY: Duration = Duration::from_millis(200);
+
+/// Which views a dispatch writes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Targets {
+    /// Write consume queue entries.
+    pub(crate) queues: bool,
+    /// Write index entries.
+    pub(crate) index: bool,
+}
+
+/// Dispatcher progress and the readers waiting on it.
+#[derive(Debug)]
+pub(crate) struct Dispatcher {
+    dispatched: AtomicU64,
+    lock: Mutex<()>,
+    caught_up: Condvar,
+    waiters: AtomicUsize,
+    thread: OnceLock<Thread>,
+    stop: AtomicBool,
+}
+
+impl Dispatcher {
+    /// A dispatcher that has dispatched everything below `position`.
+    pub(crate) fn new(position: u64) -> Dispatcher {
+        Dispatcher {
+            dispatched: AtomicU64::new(position),
+            lock: Mutex::new(()),
+            caught_up: Condvar::new(),
+            waiters: AtomicUsize::new(0),
+            thread: OnceLock::new(),
+            stop: AtomicBool::new(false),
+        }
+    }
+
+    /// Everything below this position is in the consume queues and the index.
+    pub(crate) fn position(&self) -> u64 {
+        self.dispatched.load(Ordering::SeqCst)
+    }
+
+    /// Registers the thread to wake.
+    pub(crate) fn set_thread(&self, thread: Thread) {
+        let _ = self.thread.set(thread);
+    }
+
+    /// Wakes the thread. `Thread::unpark` is one atomic swap when the thread is awake, so
+    /// calling it on every append costs no system call.
+    pub(crate) fn wake(&self) {
+        if let Some(thread) = self.thread.get() {
+            thread.unpark();
+        }
+    }
+
+    /// Asks the thread to stop once it has caught up.
+    pub(crate) fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.wake();
+    }
+
+    fn publish(&self, position: u64) {
+        self.dispatched.store(position, Ordering::SeqCst);
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            let _guard = self.lock.lock();
+            self.caught_up.notify_all();
+        }
+    }
+
+    /// Waits until everything below `position` is dispatched, at most `timeout`. Returns
+    /// whether it was.
+    pub(crate) fn wait_for(&self, position: u64, timeout: Duration) -> bool {
+        if self.position() >= position {
+            return true;
+        }
+        let deadline = Instant::now() + timeout;
+        let mut guard = self.lock.lock();
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        while self.position() < position {
+            if self.caught_up.wait_until(&mut guard, deadline).timed_out() {
+                break;
+            }
+        }
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        self.position() >= position
+    }
+}
+
+/// Writes the consume queue entry and index entries of one record. Returns `true` if the
+/// record's queue offset is beyond its queue's end: entries before it are missing and the
+/// queue must be rebuilt.
+pub(crate) fn dispatch_record(
+    queues: &ConsumeQueues,
+    index: &Index,
+    position: u64,
+    record: &RecordView<'_>,
+    targets: Targets,
+) -> Result<bool, StoreError> {
+    let mut gap = false;
+    if targets.queues {
+        let queue = queues.get_or_create(record.topic, record.queue);
+        let range = queue.range();
+        gap = record.queue_offset > range.max;
+        queue.put(
+            record.queue_offset,
+            QueueEntry {
+                position,
+                size: record.total_len,
+                tag_hash: record::tag_hash(record.tag),
+                store_ms: record.store_ms,
+            },
+        )?;
+    }
+    if targets.index {
+        if !record.id.is_empty() {
+            index.put(index::id_hash(record.id), position)?;
+        }
+        for key in record.keys() {
+            index.put(index::key_hash(record.topic, key), position)?;
+        }
+    }
+    Ok(gap)
+}
+
+/// Body of the dispatcher thread.
+pub(crate) fn run(inner: Arc<Inner>) {
+    let dispatcher = &inner.dispatcher;
+    let all = Targets {
+        queues: true,
+        index: true,
+    };
+    loop {
+        let write = inner.log.write_position();
+        let from = dispatcher.position();
+        if from < write {
+            let limit = write.min(from.saturating_add(CHUNK));
+            let (end, stop) = inner.log.scan(from, limit, |position, record| {
+                dispatch_record(&inner.queues, &inner.index, position, record, all).map(|_| ())
+            });
+            dispatcher.publish(end);
+            match stop {
+                crate::commitlog::ScanStop::Limit => {}
+                other => {
+                    tracing::error!(position = end, stop = ?other, "dispatch stalled; retrying");
+                    std::thread::sleep(RETRY);
+                }
+            }
+            continue;
+        }
+        if dispatcher.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        std::thread::park_timeout(IDLE);
+    }
+}

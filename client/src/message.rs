@@ -1,0 +1,292 @@
+//! Messages as the client sends them ([`OutgoingMessage`]) and receives them ([`Message`]).
+//!
+//! Owns the JSON shape of a message: a body that is valid UTF-8 travels as `"body"`, any
+//! other body as `"body_base64"`. Both types hold the body as [`Bytes`] so that callers
+//! never see the encoding.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize, Serializer};
+
+/// A message to send: a body plus optional attributes.
+///
+/// ```
+/// use weir_client::OutgoingMessage;
+///
+/// let message = OutgoingMessage::new("hello")
+///     .with_key("order-1")
+///     .with_tag("created")
+///     .with_property("source", "web");
+/// assert_eq!(message.keys, ["order-1"]);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    /// The message body; any bytes.
+    pub body: Bytes,
+    /// A client-chosen id (1–128 printable ASCII characters); `None` lets the broker assign
+    /// a unique, time-sortable one.
+    pub id: Option<String>,
+    /// Business keys the message can be looked up by.
+    pub keys: Vec<String>,
+    /// One tag, for filtering.
+    pub tag: Option<String>,
+    /// User properties.
+    pub properties: BTreeMap<String, String>,
+    /// The message group (sharding key): messages of one group go to one queue.
+    pub message_group: Option<String>,
+    /// Pins the message to this queue; takes precedence over the message group.
+    pub queue: Option<u32>,
+}
+
+impl OutgoingMessage {
+    /// A message with this body and no attributes.
+    pub fn new(body: impl Into<Bytes>) -> OutgoingMessage {
+        OutgoingMessage {
+            body: body.into(),
+            ..OutgoingMessage::default()
+        }
+    }
+
+    /// Sets the client-chosen id.
+    pub fn with_id(mut self, id: impl Into<String>) -> OutgoingMessage {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// Adds a business key.
+    pub fn with_key(mut self, key: impl Into<String>) -> OutgoingMessage {
+        self.keys.push(key.into());
+        self
+    }
+
+    /// Sets the tag.
+    pub fn with_tag(mut self, tag: impl Into<String>) -> OutgoingMessage {
+        self.tag = Some(tag.into());
+        self
+    }
+
+    /// Adds (or replaces) a user property.
+    pub fn with_property(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> OutgoingMessage {
+        self.properties.insert(name.into(), value.into());
+        self
+    }
+
+    /// Sets the message group.
+    pub fn with_message_group(mut self, group: impl Into<String>) -> OutgoingMessage {
+        self.message_group = Some(group.into());
+        self
+    }
+
+    /// Pins the message to a queue.
+    pub fn with_queue(mut self, queue: u32) -> OutgoingMessage {
+        self.queue = Some(queue);
+        self
+    }
+}
+
+/// The JSON form of a send: `{"body" | "body_base64", "id", "keys", "tag", ...}`.
+impl Serialize for OutgoingMessage {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            body: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            body_base64: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            id: Option<&'a str>,
+            #[serde(skip_serializing_if = "<[String]>::is_empty")]
+            keys: &'a [String],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            tag: Option<&'a str>,
+            #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+            properties: &'a BTreeMap<String, String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            message_group: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            queue: Option<u32>,
+        }
+        let (body, body_base64) = encode_body(&self.body);
+        Wire {
+            body,
+            body_base64,
+            id: self.id.as_deref(),
+            keys: &self.keys,
+            tag: self.tag.as_deref(),
+            properties: &self.properties,
+            message_group: self.message_group.as_deref(),
+            queue: self.queue,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// A stored message, as the broker returns it from a read.
+///
+/// Serializes back to the broker's JSON shape (`body` when UTF-8, else `body_base64`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "WireMessage")]
+pub struct Message {
+    /// The message id.
+    pub id: String,
+    /// The topic it was sent to.
+    pub topic: String,
+    /// The queue it was stored in.
+    pub queue: u32,
+    /// Its offset in that queue.
+    pub offset: u64,
+    /// Its business keys.
+    pub keys: Vec<String>,
+    /// Its tag.
+    pub tag: Option<String>,
+    /// Its user properties.
+    pub properties: BTreeMap<String, String>,
+    /// When the producer's request reached the broker, in ms since the Unix epoch.
+    pub born_ms: u64,
+    /// When the broker stored it, in ms since the Unix epoch.
+    pub store_ms: u64,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl Message {
+    /// The body as text when it is valid UTF-8.
+    pub fn body_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.body).ok()
+    }
+}
+
+#[derive(Deserialize, Serialize)]
+struct WireMessage {
+    id: String,
+    topic: String,
+    queue: u32,
+    offset: u64,
+    #[serde(default)]
+    keys: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tag: Option<String>,
+    #[serde(default)]
+    properties: BTreeMap<String, String>,
+    #[serde(default)]
+    born_ms: u64,
+    #[serde(default)]
+    store_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    body_base64: Option<String>,
+}
+
+impl TryFrom<WireMessage> for Message {
+    type Error = String;
+
+    fn try_from(wire: WireMessage) -> Result<Message, String> {
+        let body = match (wire.body, wire.body_base64) {
+            (Some(text), None) => Bytes::from(text),
+            (None, Some(encoded)) => BASE64
+                .decode(encoded.as_bytes())
+                .map(Bytes::from)
+                .map_err(|err| format!("message {}: body_base64 is not base64: {err}", wire.id))?,
+            (None, None) => Bytes::new(),
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "message {} carries both body and body_base64",
+                    wire.id
+                ));
+            }
+        };
+        Ok(Message {
+            id: wire.id,
+            topic: wire.topic,
+            queue: wire.queue,
+            offset: wire.offset,
+            keys: wire.keys,
+            tag: wire.tag,
+            properties: wire.properties,
+            born_ms: wire.born_ms,
+            store_ms: wire.store_ms,
+            body,
+        })
+    }
+}
+
+impl Serialize for Message {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (body, body_base64) = encode_body(&self.body);
+        WireMessage {
+            id: self.id.clone(),
+            topic: self.topic.clone(),
+            queue: self.queue,
+            offset: self.offset,
+            keys: self.keys.clone(),
+            tag: self.tag.clone(),
+            properties: self.properties.clone(),
+            born_ms: self.born_ms,
+            store_ms: self.store_ms,
+            body: body.map(str::to_owned),
+            body_base64,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// Splits a body into its JSON form: `(Some(text), None)` when UTF-8, else base64.
+fn encode_body(body: &[u8]) -> (Option<&str>, Option<String>) {
+    match std::str::from_utf8(body) {
+        Ok(text) => (Some(text), None),
+        Err(_) => (None, Some(BASE64.encode(body))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outgoing_json_uses_body_for_text_and_base64_otherwise() {
+        let text =
+            serde_json::to_value(OutgoingMessage::new("hi").with_key("k").with_queue(2)).unwrap();
+        assert_eq!(
+            text,
+            serde_json::json!({"body": "hi", "keys": ["k"], "queue": 2})
+        );
+        let binary = serde_json::to_value(OutgoingMessage::new(vec![0xff, 0x00])).unwrap();
+        assert_eq!(binary, serde_json::json!({"body_base64": "/wA="}));
+    }
+
+    #[test]
+    fn received_message_decodes_either_body_form() {
+        let text: Message = serde_json::from_str(
+            r#"{"id":"a","topic":"t","queue":3,"offset":41,"keys":["order-1"],"tag":"created",
+                "properties":{"source":"web"},"born_ms":1,"store_ms":2,"body":"hello"}"#,
+        )
+        .unwrap();
+        assert_eq!(text.body, Bytes::from_static(b"hello"));
+        assert_eq!(text.tag.as_deref(), Some("created"));
+        let binary: Message = serde_json::from_str(
+            r#"{"id":"b","topic":"t","queue":0,"offset":0,"born_ms":1,"store_ms":2,"body_base64":"/wA="}"#,
+        )
+        .unwrap();
+        assert_eq!(binary.body, Bytes::from_static(&[0xff, 0x00]));
+        assert_eq!(
+            serde_json::to_value(&binary).unwrap()["body_base64"],
+            "/wA="
+        );
+    }
+
+    #[test]
+    fn bad_base64_body_is_a_decode_error() {
+        let result = serde_json::from_str::<Message>(
+            r#"{"id":"b","topic":"t","queue":0,"offset":0,"body_base64":"!!"}"#,
+        );
+        assert!(result.unwrap_err().to_string().contains("not base64"));
+    }
+}

@@ -1,0 +1,208 @@
+//! Prepared sends: a request built once (raw single message or binary batch) and sent any
+//! number of times, answering with the status only. This is the cheap path a load
+//! generator uses.
+//!
+//! Owns the raw form's `weir-*` headers. The raw form cannot carry everything the JSON
+//! form can (HTTP lower-cases header names, and `weir-keys` is comma-separated), so
+//! building it refuses what would arrive altered.
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderName};
+use http::{HeaderMap, HeaderValue, Method, Request, Uri};
+use http_body_util::Full;
+use serde::Deserialize;
+
+use crate::batch::BATCH_CONTENT_TYPE;
+use crate::client::decode_json;
+use crate::send::{batch_path, messages_path};
+use crate::{Client, ClientError, EncodedBatch, OutgoingMessage, SendStatus};
+
+/// A send request built once and sent any number of times with
+/// [`Client::send_prepared`]; the body bytes are shared, not copied, per send.
+#[derive(Debug, Clone)]
+pub struct PreparedSend {
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+    messages: u32,
+    body_bytes: u64,
+}
+
+impl PreparedSend {
+    /// How many messages one send of this request carries.
+    pub fn messages(&self) -> u32 {
+        self.messages
+    }
+
+    /// The message body bytes one send carries (not counting attributes or framing).
+    pub fn body_bytes(&self) -> u64 {
+        self.body_bytes
+    }
+
+    /// The request to send, sharing the prepared body.
+    pub(crate) fn request(&self) -> Request<Full<Bytes>> {
+        let mut request = Request::new(Full::new(self.body.clone()));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = self.uri.clone();
+        *request.headers_mut() = self.headers.clone();
+        request
+    }
+}
+
+impl Client {
+    /// Builds the raw-form request for `message`, to send with [`Client::send_prepared`].
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::InvalidMessage`] when a key holds a comma, a property name is not a
+    /// lower-case header token, or a value holds control characters: these would not
+    /// reach the broker unchanged (use the JSON form, [`Client::send`], instead).
+    pub fn prepare_send(
+        &self,
+        topic: &str,
+        message: &OutgoingMessage,
+    ) -> Result<PreparedSend, ClientError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        if let Some(id) = &message.id {
+            insert(&mut headers, HeaderName::from_static("weir-message-id"), id)?;
+        }
+        if !message.keys.is_empty() {
+            if let Some(key) = message.keys.iter().find(|key| key.contains(',')) {
+                return Err(ClientError::InvalidMessage(format!(
+                    "key '{key}' holds a comma, which the raw form uses as separator"
+                )));
+            }
+            insert(
+                &mut headers,
+                HeaderName::from_static("weir-keys"),
+                &message.keys.join(","),
+            )?;
+        }
+        if let Some(tag) = &message.tag {
+            insert(&mut headers, HeaderName::from_static("weir-tag"), tag)?;
+        }
+        if let Some(group) = &message.message_group {
+            insert(
+                &mut headers,
+                HeaderName::from_static("weir-message-group"),
+                group,
+            )?;
+        }
+        if let Some(queue) = message.queue {
+            headers.insert(
+                HeaderName::from_static("weir-queue"),
+                HeaderValue::from(queue),
+            );
+        }
+        for (name, value) in &message.properties {
+            let header = format!("weir-prop-{name}");
+            let header = HeaderName::from_lowercase(header.as_bytes()).map_err(|_| {
+                ClientError::InvalidMessage(format!(
+                    "property name '{name}' cannot travel as a header (lower-case letters, digits and -_. only)"
+                ))
+            })?;
+            insert(&mut headers, header, value)?;
+        }
+        Ok(PreparedSend {
+            uri: self.uri(&messages_path(topic))?,
+            headers,
+            body: message.body.clone(),
+            messages: 1,
+            body_bytes: message.body.len() as u64,
+        })
+    }
+
+    /// Builds the binary batch request for `batch`, to send with [`Client::send_prepared`].
+    pub fn prepare_batch(
+        &self,
+        topic: &str,
+        batch: &EncodedBatch,
+    ) -> Result<PreparedSend, ClientError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(BATCH_CONTENT_TYPE));
+        Ok(PreparedSend {
+            uri: self.uri(&batch_path(topic))?,
+            headers,
+            body: batch.bytes().clone(),
+            messages: batch.count(),
+            body_bytes: batch.body_bytes(),
+        })
+    }
+
+    /// Sends a prepared request and returns only the broker's status, without decoding the
+    /// per-message results: the cheap path for load generation.
+    pub async fn send_prepared(&self, prepared: &PreparedSend) -> Result<SendStatus, ClientError> {
+        #[derive(Deserialize)]
+        struct StatusOnly {
+            status: SendStatus,
+        }
+        let (_, body) = self.execute(prepared.request()).await?;
+        Ok(decode_json::<StatusOnly>(&body)?.status)
+    }
+}
+
+fn insert(headers: &mut HeaderMap, name: HeaderName, value: &str) -> Result<(), ClientError> {
+    // `from_bytes` accepts UTF-8 beyond ASCII (the broker reads header values as UTF-8) but
+    // refuses control characters, which would break the header framing.
+    let value = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| {
+        ClientError::InvalidMessage(format!("the value of {name} holds control characters"))
+    })?;
+    headers.insert(name, value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client() -> Client {
+        Client::new("http://127.0.0.1:1").unwrap()
+    }
+
+    #[test]
+    fn raw_form_carries_attributes_as_headers() {
+        let message = OutgoingMessage::new("b")
+            .with_id("m-1")
+            .with_key("a")
+            .with_key("b")
+            .with_tag("t")
+            .with_message_group("g")
+            .with_queue(3)
+            .with_property("source", "web");
+        let prepared = client().prepare_send("orders", &message).unwrap();
+        let header = |name: &str| {
+            prepared
+                .headers
+                .get(name)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(prepared.uri.path(), "/v1/topics/orders/messages");
+        assert_eq!(header("weir-message-id"), "m-1");
+        assert_eq!(header("weir-keys"), "a,b");
+        assert_eq!(header("weir-tag"), "t");
+        assert_eq!(header("weir-message-group"), "g");
+        assert_eq!(header("weir-queue"), "3");
+        assert_eq!(header("weir-prop-source"), "web");
+        assert_eq!(header("content-type"), "application/octet-stream");
+    }
+
+    #[test]
+    fn raw_form_refuses_what_would_arrive_altered() {
+        let client = client();
+        for message in [
+            OutgoingMessage::new("").with_key("a,b"),
+            OutgoingMessage::new("").with_property("Source", "x"),
+            OutgoingMessage::new("").with_tag("line\nbreak"),
+        ] {
+            let err = client.prepare_send("t", &message).unwrap_err();
+            assert!(matches!(err, ClientError::InvalidMessage(_)), "{err}");
+        }
+    }
+}
