@@ -43,9 +43,10 @@ pub fn decode(mut input: Bytes, max_messages: usize) -> Result<Vec<MessageDraft>
     }
     let mut drafts = Vec::with_capacity(count);
     for index in 0..count {
-        drafts.push(decode_message(&mut input).map_err(|what| {
-            BatchError(format!("message {index}: {what}"))
-        })?);
+        drafts.push(
+            decode_message(&mut input)
+                .map_err(|what| BatchError(format!("message {index}: {what}")))?,
+        );
     }
     if input.has_remaining() {
         return Err(BatchError(format!(
@@ -172,15 +173,17 @@ mod tests {
             proptest::collection::vec(("[a-z]{1,8}", "[a-z]{0,8}"), 0..3),
             proptest::collection::vec(any::<u8>(), 0..64),
         )
-            .prop_map(|(id, tag, message_group, queue, keys, properties, body)| MessageDraft {
-                id,
-                keys,
-                tag,
-                properties,
-                message_group,
-                queue,
-                born_ms: None,
-                body: Bytes::from(body),
+            .prop_map(|(id, tag, message_group, queue, keys, properties, body)| {
+                MessageDraft {
+                    id,
+                    keys,
+                    tag,
+                    properties,
+                    message_group,
+                    queue,
+                    born_ms: None,
+                    body: Bytes::from(body),
+                }
             })
     }
 

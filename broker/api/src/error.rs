@@ -115,9 +115,11 @@ impl From<StoreError> for ApiError {
                 "STORE_UNAVAILABLE",
                 "the store refuses writes after a failed fsync; the broker needs an operator",
             ),
-            StoreError::DiskFull { .. } => {
-                Self::new(StatusCode::INSUFFICIENT_STORAGE, "DISK_FULL", err.to_string())
-            }
+            StoreError::DiskFull { .. } => Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "DISK_FULL",
+                err.to_string(),
+            ),
             StoreError::InvalidMessage(message) => Self::bad_request("INVALID_ARGUMENT", message),
             StoreError::Closed => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,

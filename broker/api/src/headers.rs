@@ -20,10 +20,18 @@ pub const QUEUE: &str = "weir-queue";
 /// Prefix of headers carrying user properties.
 pub const PROPERTY_PREFIX: &str = "weir-prop-";
 /// Headers of features this version does not offer; refused rather than ignored.
-const NOT_SUPPORTED: &[&str] = &["weir-delay-ms", "weir-deliver-at", "weir-delay-level", "weir-transaction"];
+const NOT_SUPPORTED: &[&str] = &[
+    "weir-delay-ms",
+    "weir-deliver-at",
+    "weir-delay-level",
+    "weir-transaction",
+];
 
 /// Builds a draft from headers and a raw body.
-pub(crate) fn draft_from_headers(headers: &HeaderMap, body: Bytes) -> Result<MessageDraft, ApiError> {
+pub(crate) fn draft_from_headers(
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<MessageDraft, ApiError> {
     for name in NOT_SUPPORTED {
         if headers.contains_key(*name) {
             return Err(ApiError::new(
@@ -55,7 +63,9 @@ pub(crate) fn draft_from_headers(headers: &HeaderMap, body: Bytes) -> Result<Mes
             let value = value.to_str().map_err(|_| {
                 ApiError::invalid_header(format!("header '{name}' is not visible ASCII"))
             })?;
-            draft.properties.push((property.to_string(), value.to_string()));
+            draft
+                .properties
+                .push((property.to_string(), value.to_string()));
         }
     }
     Ok(draft)
@@ -67,7 +77,9 @@ fn text(headers: &HeaderMap, name: &str) -> Result<Option<String>, ApiError> {
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(ApiError::invalid_header(format!("header '{name}' is given more than once")));
+        return Err(ApiError::invalid_header(format!(
+            "header '{name}' is given more than once"
+        )));
     }
     let value = value
         .to_str()
@@ -91,20 +103,32 @@ mod tests {
         assert_eq!(draft.keys, vec!["a".to_string(), "b".to_string()]);
         assert_eq!(draft.tag.as_deref(), Some("t"));
         assert_eq!(draft.queue, Some(2));
-        assert_eq!(draft.properties, vec![("source".to_string(), "web".to_string())]);
+        assert_eq!(
+            draft.properties,
+            vec![("source".to_string(), "web".to_string())]
+        );
     }
 
     #[test]
     fn bad_headers_are_refused() {
         let mut headers = HeaderMap::new();
         headers.insert(QUEUE, HeaderValue::from_static("-1"));
-        assert_eq!(draft_from_headers(&headers, Bytes::new()).unwrap_err().code, "INVALID_HEADER");
+        assert_eq!(
+            draft_from_headers(&headers, Bytes::new()).unwrap_err().code,
+            "INVALID_HEADER"
+        );
         let mut headers = HeaderMap::new();
         headers.insert("weir-delay-ms", HeaderValue::from_static("10"));
-        assert_eq!(draft_from_headers(&headers, Bytes::new()).unwrap_err().code, "NOT_SUPPORTED");
+        assert_eq!(
+            draft_from_headers(&headers, Bytes::new()).unwrap_err().code,
+            "NOT_SUPPORTED"
+        );
         let mut headers = HeaderMap::new();
         headers.append(TAG, HeaderValue::from_static("a"));
         headers.append(TAG, HeaderValue::from_static("b"));
-        assert_eq!(draft_from_headers(&headers, Bytes::new()).unwrap_err().code, "INVALID_HEADER");
+        assert_eq!(
+            draft_from_headers(&headers, Bytes::new()).unwrap_err().code,
+            "INVALID_HEADER"
+        );
     }
 }

@@ -55,8 +55,16 @@ impl Metrics {
         let flush_latency = Histogram::new(latency_buckets());
         let store_size = Gauge::default();
         let requests = Family::<RequestLabels, Counter>::default();
-        registry.register("weir_messages_in", "Messages stored, by topic", messages_in.clone());
-        registry.register("weir_bytes_in", "Message body bytes stored, by topic", bytes_in.clone());
+        registry.register(
+            "weir_messages_in",
+            "Messages stored, by topic",
+            messages_in.clone(),
+        );
+        registry.register(
+            "weir_bytes_in",
+            "Message body bytes stored, by topic",
+            bytes_in.clone(),
+        );
         registry.register(
             "weir_send_latency_seconds",
             "Time from a send request's arrival to its answer",
@@ -72,7 +80,11 @@ impl Metrics {
             "Bytes the commitlog occupies on disk",
             store_size.clone(),
         );
-        registry.register("weir_http_requests", "HTTP requests, by route and status", requests.clone());
+        registry.register(
+            "weir_http_requests",
+            "HTTP requests, by route and status",
+            requests.clone(),
+        );
         Self {
             registry,
             messages_in,

@@ -30,11 +30,23 @@ pub(crate) fn by_id(app: &App, id: &str, headers: &HeaderMap) -> Result<HttpResp
     Ok(json(StatusCode::OK, &MessageJson::from(&message)))
 }
 
-pub(crate) fn by_key(app: &App, topic: &str, query: Option<&str>) -> Result<HttpResponse, ApiError> {
+pub(crate) fn by_key(
+    app: &App,
+    topic: &str,
+    query: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
     let key = match query_param(query, "key") {
         Some(Ok(key)) if !key.is_empty() => key,
-        Some(Err(())) => return Err(ApiError::invalid_argument("key is not valid percent-encoding")),
-        _ => return Err(ApiError::invalid_argument("the query parameter key=K is required")),
+        Some(Err(())) => {
+            return Err(ApiError::invalid_argument(
+                "key is not valid percent-encoding",
+            ));
+        }
+        _ => {
+            return Err(ApiError::invalid_argument(
+                "the query parameter key=K is required",
+            ));
+        }
     };
     let max = number(query, "max", DEFAULT_READ_MAX as u64)? as usize;
     let messages = app.broker.get_by_key(topic, &key, max)?;
@@ -55,7 +67,10 @@ pub(crate) fn read_queue(
     query: Option<&str>,
 ) -> Result<HttpResponse, ApiError> {
     let queue: u32 = queue.parse().map_err(|_| {
-        ApiError::bad_request("INVALID_QUEUE", format!("queue must be a number, got '{queue}'"))
+        ApiError::bad_request(
+            "INVALID_QUEUE",
+            format!("queue must be a number, got '{queue}'"),
+        )
     })?;
     if query_param(query, "offset").is_none() {
         return Err(ApiError::bad_request(

@@ -119,7 +119,8 @@ async fn send(app: &App, topic: &str, drafts: Vec<MessageDraft>) -> Result<SendR
     let count = drafts.len() as u64;
     let bytes: u64 = drafts.iter().map(|d| d.body.len() as u64).sum();
     let receipt = app.broker.send(topic, drafts).await?;
-    app.metrics.observe_send(topic, count, bytes, started.elapsed());
+    app.metrics
+        .observe_send(topic, count, bytes, started.elapsed());
     Ok(receipt)
 }
 

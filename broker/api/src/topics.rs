@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::app::{HttpResponse, json};
 use crate::body::read_body;
-use crate::wire::{TopicJson, TopicDescriptionJson};
+use crate::wire::{TopicDescriptionJson, TopicJson};
 use crate::{ApiError, App};
 
 /// Queues a topic gets when the request does not say (RocketMQ's default).
@@ -44,7 +44,10 @@ pub(crate) fn list(app: &App) -> HttpResponse {
 
 pub(crate) fn describe(app: &App, topic: &str) -> Result<HttpResponse, ApiError> {
     let description = app.broker.describe_topic(topic)?;
-    Ok(json(StatusCode::OK, &TopicDescriptionJson::from(&description)))
+    Ok(json(
+        StatusCode::OK,
+        &TopicDescriptionJson::from(&description),
+    ))
 }
 
 pub(crate) async fn delete(app: &App, topic: &str) -> Result<HttpResponse, ApiError> {

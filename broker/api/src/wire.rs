@@ -71,9 +71,11 @@ impl SendJson {
     pub(crate) fn into_draft(self) -> Result<MessageDraft, ApiError> {
         let body = match (self.body, self.body_base64) {
             (Some(text), None) => Bytes::from(text),
-            (None, Some(encoded)) => Bytes::from(BASE64.decode(encoded.as_bytes()).map_err(
-                |err| ApiError::invalid_argument(format!("body_base64 is not base64: {err}")),
-            )?),
+            (None, Some(encoded)) => {
+                Bytes::from(BASE64.decode(encoded.as_bytes()).map_err(|err| {
+                    ApiError::invalid_argument(format!("body_base64 is not base64: {err}"))
+                })?)
+            }
             (None, None) => {
                 return Err(ApiError::invalid_argument(
                     "a message needs \"body\" or \"body_base64\"",

@@ -24,5 +24,5 @@ pub use error::CoreError;
 pub use limits::Limits;
 pub use message::{MessageDraft, QueueChoice};
 pub use message_id::MessageIdGenerator;
-pub use topic::{TopicConfig, TopicDescription, TopicName, QueueOffsets};
+pub use topic::{QueueOffsets, TopicConfig, TopicDescription, TopicName};
 pub use weir_store::{FlushPolicy, StoreConfig, StoredMessage};

@@ -5,8 +5,8 @@ use bytes::Bytes;
 
 use crate::CoreError;
 use crate::limits::{
-    Limits, MAX_KEY_BYTES, MAX_KEYS, MAX_MESSAGE_GROUP_BYTES, MAX_MESSAGE_ID_BYTES,
-    MAX_PROPERTIES, MAX_PROPERTY_NAME_BYTES, MAX_PROPERTY_VALUE_BYTES, MAX_TAG_BYTES,
+    Limits, MAX_KEY_BYTES, MAX_KEYS, MAX_MESSAGE_GROUP_BYTES, MAX_MESSAGE_ID_BYTES, MAX_PROPERTIES,
+    MAX_PROPERTY_NAME_BYTES, MAX_PROPERTY_VALUE_BYTES, MAX_TAG_BYTES,
 };
 
 /// Property names starting with this prefix are the broker's own (e.g. the message group);
@@ -168,7 +168,9 @@ fn check_text(what: &str, value: &str, max: usize) -> Result<(), CoreError> {
         )));
     }
     if value.chars().any(char::is_control) {
-        return Err(invalid(format!("{what} '{value}' contains control characters")));
+        return Err(invalid(format!(
+            "{what} '{value}' contains control characters"
+        )));
     }
     Ok(())
 }
@@ -192,7 +194,10 @@ mod tests {
 
     #[test]
     fn oversize_body_is_refused_with_its_size() {
-        let limits = Limits { max_body_bytes: 4, ..Limits::default() };
+        let limits = Limits {
+            max_body_bytes: 4,
+            ..Limits::default()
+        };
         let err = MessageDraft::new("hello").validate(&limits).unwrap_err();
         assert!(matches!(err, CoreError::BodyTooLarge { size: 5, limit: 4 }));
     }

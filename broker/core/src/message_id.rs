@@ -30,9 +30,8 @@ impl MessageIdGenerator {
     pub fn next_id(&self, now_ms: i64) -> String {
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed) & SEQUENCE_MASK;
         let millis = (now_ms.max(0) as u64) & ((1 << 48) - 1);
-        let value = (u128::from(millis) << 80)
-            | (u128::from(self.instance) << 48)
-            | u128::from(sequence);
+        let value =
+            (u128::from(millis) << 80) | (u128::from(self.instance) << 48) | u128::from(sequence);
         let mut id = String::with_capacity(32);
         for shift in (0..32).rev() {
             let nibble = ((value >> (shift * 4)) & 0xF) as usize;

@@ -93,7 +93,10 @@ pub struct TopicDescription {
 impl TopicDescription {
     /// Messages stored across all queues.
     pub fn messages(&self) -> u64 {
-        self.queues.iter().map(|q| q.max_offset - q.min_offset).sum()
+        self.queues
+            .iter()
+            .map(|q| q.max_offset - q.min_offset)
+            .sum()
     }
 }
 
@@ -138,8 +141,8 @@ impl TopicRegistry {
         if range.max > range.min {
             let records = store.read_queue(CONFIG_TOPIC, 0, range.max - 1, 1)?;
             if let Some(record) = records.first() {
-                let snapshot: Snapshot = serde_json::from_slice(&record.message.body)
-                    .map_err(|err| {
+                let snapshot: Snapshot =
+                    serde_json::from_slice(&record.message.body).map_err(|err| {
                         CoreError::Store(weir_store::StoreError::Corrupt(format!(
                             "topic configuration snapshot at position {} is unreadable: {err}",
                             record.position
@@ -164,7 +167,11 @@ impl TopicRegistry {
     }
 
     pub(crate) fn list(&self) -> Vec<TopicConfig> {
-        self.topics.read().values().map(|t| t.config.clone()).collect()
+        self.topics
+            .read()
+            .values()
+            .map(|t| t.config.clone())
+            .collect()
     }
 
     pub(crate) fn snapshot_position(&self) -> u64 {
