@@ -288,7 +288,17 @@ fn send_from_argument_file_and_stdin_then_get() {
         .map(|m| m["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids.len(), 2, "{by_key}");
-    assert_eq!(ids[0], "cli-1");
+    // Which two of the three `max` keeps is not specified; their order is.
+    let all = ["cli-1", file_id.as_str(), dash_id.as_str()];
+    let positions: Vec<usize> = ids
+        .iter()
+        .map(|id| {
+            all.iter()
+                .position(|a| a == id)
+                .expect("one of the keyed messages")
+        })
+        .collect();
+    assert!(positions[0] < positions[1], "oldest first: {by_key}");
 
     // get --queue --offset.
     let queue = from_stdin["queue"].as_u64().unwrap().to_string();

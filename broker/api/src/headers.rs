@@ -60,9 +60,8 @@ pub(crate) fn draft_from_headers(
     }
     for (name, value) in headers {
         if let Some(property) = name.as_str().strip_prefix(PROPERTY_PREFIX) {
-            let value = value.to_str().map_err(|_| {
-                ApiError::invalid_header(format!("header '{name}' is not visible ASCII"))
-            })?;
+            let value = std::str::from_utf8(value.as_bytes())
+                .map_err(|_| ApiError::invalid_header(format!("header '{name}' is not UTF-8")))?;
             draft
                 .properties
                 .push((property.to_string(), value.to_string()));
@@ -81,9 +80,8 @@ fn text(headers: &HeaderMap, name: &str) -> Result<Option<String>, ApiError> {
             "header '{name}' is given more than once"
         )));
     }
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::invalid_header(format!("header '{name}' is not visible ASCII")))?;
+    let value = std::str::from_utf8(value.as_bytes())
+        .map_err(|_| ApiError::invalid_header(format!("header '{name}' is not UTF-8")))?;
     Ok(Some(value.to_string()))
 }
 
@@ -96,12 +94,12 @@ mod tests {
     fn headers_become_a_draft() {
         let mut headers = HeaderMap::new();
         headers.insert(KEYS, HeaderValue::from_static("a, b"));
-        headers.insert(TAG, HeaderValue::from_static("t"));
+        headers.insert(TAG, HeaderValue::from_bytes("tëst".as_bytes()).unwrap());
         headers.insert(QUEUE, HeaderValue::from_static("2"));
         headers.insert("weir-prop-source", HeaderValue::from_static("web"));
         let draft = draft_from_headers(&headers, Bytes::from_static(b"x")).unwrap();
         assert_eq!(draft.keys, vec!["a".to_string(), "b".to_string()]);
-        assert_eq!(draft.tag.as_deref(), Some("t"));
+        assert_eq!(draft.tag.as_deref(), Some("tëst"));
         assert_eq!(draft.queue, Some(2));
         assert_eq!(
             draft.properties,

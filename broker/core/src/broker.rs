@@ -155,9 +155,16 @@ impl Broker {
     /// retention. Durable when it returns.
     pub async fn delete_topic(&self, name: &str) -> Result<(), CoreError> {
         self.topics.delete(&self.store, name).await?;
-        // Checkpoint first so that recovery never re-dispatches the topic's records.
-        self.store.flush()?;
-        self.store.delete_topic_queues(name)?;
+        // Checkpoint after the topic left the registry (so no send can still reach it) and
+        // before its queues go, so that recovery never re-dispatches its records.
+        let store = Arc::clone(&self.store);
+        let topic = name.to_string();
+        tokio::task::spawn_blocking(move || {
+            store.flush()?;
+            store.delete_topic_queues(&topic)
+        })
+        .await
+        .map_err(|_| CoreError::Store(weir_store::StoreError::Closed))??;
         Ok(())
     }
 

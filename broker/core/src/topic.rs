@@ -3,8 +3,8 @@
 //! # Durability
 //!
 //! The registry writes the whole topic table as one JSON snapshot record to the system
-//! topic [`CONFIG_TOPIC`] on every change, and waits for that record to be fsynced before
-//! the change is applied and answered, whatever the broker's flush policy. On start it
+//! topic [`CONFIG_TOPIC`] on every change, and fsyncs the store before the change is
+//! applied and answered, whatever the broker's flush policy. On start it
 //! reads back the newest snapshot. Topic tables are small (thousands of entries at most),
 //! so a full snapshot per change keeps recovery trivial: the last record wins.
 
@@ -178,10 +178,10 @@ impl TopicRegistry {
         self.snapshot_position.load(Ordering::Acquire)
     }
 
-    /// Adds a topic; durable when this returns.
+    /// Adds a topic; durable (fsynced) when this returns.
     pub(crate) async fn create(
         &self,
-        store: &Store,
+        store: &Arc<Store>,
         config: TopicConfig,
     ) -> Result<TopicConfig, CoreError> {
         let _change = self.changes.lock().await;
@@ -198,7 +198,7 @@ impl TopicRegistry {
     }
 
     /// Removes a topic; durable when this returns.
-    pub(crate) async fn delete(&self, store: &Store, name: &str) -> Result<(), CoreError> {
+    pub(crate) async fn delete(&self, store: &Arc<Store>, name: &str) -> Result<(), CoreError> {
         let _change = self.changes.lock().await;
         if !self.topics.read().contains_key(name) {
             return Err(CoreError::TopicNotFound(name.to_string()));
@@ -211,12 +211,12 @@ impl TopicRegistry {
 
     /// Writes the current table again, so that its newest snapshot lives past `position`
     /// (used before retention deletes the segment holding it).
-    pub(crate) async fn rewrite(&self, store: &Store) -> Result<(), CoreError> {
+    pub(crate) async fn rewrite(&self, store: &Arc<Store>) -> Result<(), CoreError> {
         let _change = self.changes.lock().await;
         self.persist(store, self.list()).await
     }
 
-    async fn persist(&self, store: &Store, topics: Vec<TopicConfig>) -> Result<(), CoreError> {
+    async fn persist(&self, store: &Arc<Store>, topics: Vec<TopicConfig>) -> Result<(), CoreError> {
         let body = serde_json::to_vec(&Snapshot {
             version: SNAPSHOT_VERSION,
             topics,
@@ -232,7 +232,12 @@ impl TopicRegistry {
             flags: 0,
         };
         let outcome = store.append(CONFIG_TOPIC, &[(0, message)])?;
-        store.wait_durable(outcome.end).await?;
+        // Configuration is fsynced now whatever the flush policy: an admin change must not
+        // wait for (or be lost with) the async flush interval.
+        let flushing = Arc::clone(store);
+        tokio::task::spawn_blocking(move || flushing.flush())
+            .await
+            .map_err(|_| CoreError::Store(weir_store::StoreError::Closed))??;
         if let Some(appended) = outcome.appended.first() {
             self.snapshot_position
                 .store(appended.position, Ordering::Release);

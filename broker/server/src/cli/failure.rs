@@ -22,9 +22,6 @@ fn hint(err: &ClientError, topic: Option<&str>) -> Option<String> {
         "QUEUE_NOT_FOUND" | "INVALID_QUEUE" | "OFFSET_OUT_OF_RANGE" => Some(format!(
             "see the queues and their offsets with `weir topic describe {topic}`"
         )),
-        "INVALID_TOPIC_NAME" => {
-            Some("topic names are 1–127 characters of A-Z a-z 0-9 _ -".to_owned())
-        }
         "DISK_FULL" | "STORE_UNAVAILABLE" => {
             Some("the broker refuses writes; its operator must act (see its log)".to_owned())
         }
