@@ -106,9 +106,9 @@ pub(crate) fn resolve(
     disk_max_used_ratio: Option<f64>,
     limits: &LimitsSection,
 ) -> anyhow::Result<ServerConfig> {
-    let listen: SocketAddr = listen
-        .parse()
-        .with_context(|| format!("listen address '{listen}' is not HOST:PORT (e.g. 127.0.0.1:7700)"))?;
+    let listen: SocketAddr = listen.parse().with_context(|| {
+        format!("listen address '{listen}' is not HOST:PORT (e.g. 127.0.0.1:7700)")
+    })?;
     let mut store = StoreConfig::new(data);
     store.flush = flush;
     store.sync_flush_timeout = Duration::from_millis(sync_flush_timeout_ms);
@@ -128,7 +128,9 @@ pub(crate) fn resolve(
     let defaults = Limits::default();
     let core_limits = Limits {
         max_body_bytes: limits.max_body_bytes.unwrap_or(defaults.max_body_bytes),
-        max_batch_messages: limits.max_batch_messages.unwrap_or(defaults.max_batch_messages),
+        max_batch_messages: limits
+            .max_batch_messages
+            .unwrap_or(defaults.max_batch_messages),
         max_batch_bytes: limits.max_batch_bytes.unwrap_or(defaults.max_batch_bytes),
         ..defaults
     };

@@ -63,7 +63,10 @@ impl ServeArgs {
             .or(store.flush_interval_ms)
             .unwrap_or(config::DEFAULT_FLUSH_INTERVAL_MS);
         let flush = config::flush_policy(
-            self.flush.as_deref().or(store.flush.as_deref()).unwrap_or("async"),
+            self.flush
+                .as_deref()
+                .or(store.flush.as_deref())
+                .unwrap_or("async"),
             interval,
         )?;
         config::resolve(

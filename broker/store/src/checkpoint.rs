@@ -55,7 +55,9 @@ impl Checkpoint {
             return None;
         }
         let mut words = body.chunks(8);
-        let u64_at = |chunk: Option<&[u8]>| -> Option<u64> { Some(u64::from_le_bytes(chunk?.try_into().ok()?)) };
+        let u64_at = |chunk: Option<&[u8]>| -> Option<u64> {
+            Some(u64::from_le_bytes(chunk?.try_into().ok()?))
+        };
         let head = u64_at(words.next())?;
         if head != u64::from(MAGIC) | (u64::from(VERSION) << 32) {
             return None;
@@ -72,7 +74,10 @@ impl Checkpoint {
             .chunks_exact(16)
             .map(|e| {
                 let (base, newest) = e.split_first_chunk::<8>()?;
-                Some((u64::from_le_bytes(*base), i64::from_le_bytes(newest.try_into().ok()?)))
+                Some((
+                    u64::from_le_bytes(*base),
+                    i64::from_le_bytes(newest.try_into().ok()?),
+                ))
             })
             .collect::<Option<Vec<_>>>()?;
         Some(Checkpoint {

@@ -145,7 +145,7 @@ impl CommitLog {
 
     /// Published write position (Acquire).
     pub(crate) fn write_position(&self) -> u64 {
-        self.write_pos.load(Ordering::Acquire)
+        self.write_pos.load(Ordering::SeqCst)
     }
 
     /// Oldest stored position.
@@ -192,7 +192,11 @@ impl CommitLog {
                 let size = u64::from(size);
                 if pos + size > end {
                     let next = self.prealloc.take(end).map_err(|e| {
-                        StoreError::io("creating commitlog segment", &crate::segment::path(&self.dir, end), e)
+                        StoreError::io(
+                            "creating commitlog segment",
+                            &crate::segment::path(&self.dir, end),
+                            e,
+                        )
                     })?;
                     if size > next.len() {
                         return Err(StoreError::InvalidMessage(format!(
@@ -207,7 +211,8 @@ impl CommitLog {
                 pos += size;
             }
         }
-        let internal = |what: &str| StoreError::Corrupt(format!("internal error while appending: {what}"));
+        let internal =
+            |what: &str| StoreError::Corrupt(format!("internal error while appending: {what}"));
         let topic_offsets = match offsets.get_mut(topic) {
             Some(map) => map,
             None => offsets.entry(topic.to_owned()).or_default(),
@@ -221,7 +226,9 @@ impl CommitLog {
             if offset + size > active.segment().len() {
                 let rest = active.segment().len() - offset;
                 if rest >= HEADER_LEN as u64 {
-                    let tail = active.space_mut(offset, rest).ok_or_else(|| internal("padding"))?;
+                    let tail = active
+                        .space_mut(offset, rest)
+                        .ok_or_else(|| internal("padding"))?;
                     record::write_padding(tail);
                 }
                 if wrote {
@@ -229,15 +236,20 @@ impl CommitLog {
                 }
                 let len = active.segment().len();
                 active.publish(len);
-                let next = fresh.next().ok_or_else(|| internal("planned segment missing"))?;
+                let next = fresh
+                    .next()
+                    .ok_or_else(|| internal("planned segment missing"))?;
                 self.segments.write().push(Arc::clone(&next));
                 self.prealloc.request(next.end());
-                *active = SegmentWriter::new(next).ok_or_else(|| internal("segment writer taken"))?;
+                *active =
+                    SegmentWriter::new(next).ok_or_else(|| internal("segment writer taken"))?;
                 pos = active.segment().base();
                 offset = 0;
             }
             let next_offset = topic_offsets.entry(*queue).or_insert(0);
-            let buf = active.space_mut(offset, size).ok_or_else(|| internal("no space"))?;
+            let buf = active
+                .space_mut(offset, size)
+                .ok_or_else(|| internal("no space"))?;
             record::encode_into(buf, topic, *queue, *next_offset, store_ms, msg)
                 .map_err(|_| internal("record length mismatch"))?;
             out.push(Appended {
@@ -256,7 +268,8 @@ impl CommitLog {
         let offset = pos - active.segment().base();
         active.publish(offset);
         *position = pos;
-        self.write_pos.store(pos, Ordering::Release);
+        // SeqCst: pairs with the dispatcher's check before it sleeps.
+        self.write_pos.store(pos, Ordering::SeqCst);
         Ok(pos)
     }
 

@@ -108,7 +108,10 @@ impl ConsumeQueue {
             };
             let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
             if first % per_file != 0 || len != file_len {
-                return Err(format!("{}: unexpected name or length {len}", path.display()));
+                return Err(format!(
+                    "{}: unexpected name or length {len}",
+                    path.display()
+                ));
             }
             let map = MappedFile::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             files.push(Arc::new(QueueFile {
@@ -118,7 +121,10 @@ impl ConsumeQueue {
             }));
         }
         files.sort_by_key(|f| f.first);
-        if files.windows(2).any(|w| matches!(w, [a, b] if b.first != a.first + per_file)) {
+        if files
+            .windows(2)
+            .any(|w| matches!(w, [a, b] if b.first != a.first + per_file))
+        {
             return Err(format!("{}: files are not contiguous", dir.display()));
         }
         let queue = ConsumeQueue::empty(dir, per_file);
@@ -193,7 +199,9 @@ impl ConsumeQueue {
 
     fn create_file(&self, first: u64) -> Result<Arc<QueueFile>, StoreError> {
         let mut files = self.files.write();
-        let contiguous = files.last().is_none_or(|last| first == last.first + self.per_file);
+        let contiguous = files
+            .last()
+            .is_none_or(|last| first == last.first + self.per_file);
         if !contiguous {
             // Entries before `first` are gone (a rebuild starting late, or a reset);
             // start over at `first`.
@@ -219,11 +227,14 @@ impl ConsumeQueue {
         let mut max = self.max.load(Ordering::Acquire);
         let min = self.min.load(Ordering::Acquire);
         while max > min {
-            let Some(file) = self.file_for(max - 1) else { break };
+            let Some(file) = self.file_for(max - 1) else {
+                break;
+            };
             match file.entry(max - 1) {
                 Some(entry) if entry.position < end => break,
                 _ => {
-                    let at = usize::try_from(max - 1 - file.first).unwrap_or(usize::MAX) * ENTRY_LEN;
+                    let at =
+                        usize::try_from(max - 1 - file.first).unwrap_or(usize::MAX) * ENTRY_LEN;
                     file.map.store_u32(at + 8, 0);
                     file.map.store_u64(at, 0);
                     file.dirty.store(true, Ordering::Release);
@@ -325,25 +336,39 @@ pub(crate) struct ConsumeQueues {
 impl ConsumeQueues {
     /// Loads every queue under `root`. Damaged queues are deleted and reported in the
     /// returned list, so that the caller rebuilds them.
-    pub(crate) fn load(root: &Path, per_file: u32) -> Result<(ConsumeQueues, Vec<String>), StoreError> {
+    pub(crate) fn load(
+        root: &Path,
+        per_file: u32,
+    ) -> Result<(ConsumeQueues, Vec<String>), StoreError> {
         std::fs::create_dir_all(root).context("creating queue directory", root)?;
         let per_file = u64::from(per_file.max(1));
         let mut map: HashMap<String, HashMap<u32, Arc<ConsumeQueue>>> = HashMap::new();
         let mut damaged = Vec::new();
         for topic_dir in std::fs::read_dir(root).context("listing", root)?.flatten() {
-            let Some(topic) = topic_dir.file_name().to_str().map(str::to_owned) else { continue };
+            let Some(topic) = topic_dir.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
             if validate_topic(&topic).is_err() {
                 tracing::warn!(path = %topic_dir.path().display(), "ignoring unexpected entry in the queue directory");
                 continue;
             }
             let topic_path = topic_dir.path();
-            for queue_dir in std::fs::read_dir(&topic_path).context("listing", &topic_path)?.flatten() {
-                let Some(queue) = queue_dir.file_name().to_str().and_then(|q| q.parse::<u32>().ok()) else {
+            for queue_dir in std::fs::read_dir(&topic_path)
+                .context("listing", &topic_path)?
+                .flatten()
+            {
+                let Some(queue) = queue_dir
+                    .file_name()
+                    .to_str()
+                    .and_then(|q| q.parse::<u32>().ok())
+                else {
                     continue;
                 };
                 match ConsumeQueue::load(queue_dir.path(), per_file) {
                     Ok(q) => {
-                        map.entry(topic.clone()).or_default().insert(queue, Arc::new(q));
+                        map.entry(topic.clone())
+                            .or_default()
+                            .insert(queue, Arc::new(q));
                     }
                     Err(problem) => {
                         tracing::warn!(%problem, "consume queue damaged; it will be rebuilt from the commitlog");
@@ -385,7 +410,11 @@ impl ConsumeQueues {
 
     /// Every queue.
     pub(crate) fn all(&self) -> Vec<Arc<ConsumeQueue>> {
-        self.map.read().values().flat_map(|m| m.values().cloned()).collect()
+        self.map
+            .read()
+            .values()
+            .flat_map(|m| m.values().cloned())
+            .collect()
     }
 
     /// Whether no queue exists.

@@ -54,9 +54,17 @@ impl DiskMonitor {
         let full = used > self.limit;
         if self.full.swap(full, Ordering::Relaxed) != full {
             if full {
-                tracing::error!(used, limit = self.limit, "disk usage above the watermark; refusing appends");
+                tracing::error!(
+                    used,
+                    limit = self.limit,
+                    "disk usage above the watermark; refusing appends"
+                );
             } else {
-                tracing::info!(used, limit = self.limit, "disk usage below the watermark again; accepting appends");
+                tracing::info!(
+                    used,
+                    limit = self.limit,
+                    "disk usage below the watermark again; accepting appends"
+                );
             }
         }
     }

@@ -18,7 +18,12 @@ use std::time::{Duration, Instant};
 
 /// Commitlog bytes dispatched before progress is published to waiting readers.
 const CHUNK: u64 = 1 << 20;
-/// Longest sleep when idle; appends wake the thread earlier.
+/// Poll interval while appends keep coming: appends do not wake the thread then, so the
+/// append path makes no system call; readers that need their writes wake it themselves.
+const POLL: Duration = Duration::from_millis(1);
+/// Empty polls before the thread goes to sleep until an append wakes it.
+const POLLS_BEFORE_SLEEP: u32 = 100;
+/// Longest sleep when idle.
 const IDLE: Duration = Duration::from_millis(100);
 /// Pause after a failure (e.g. a queue file could not be created) before retrying.
 const RETRY: Duration = Duration::from_millis(200);
@@ -40,6 +45,8 @@ pub(crate) struct Dispatcher {
     caught_up: Condvar,
     waiters: AtomicUsize,
     thread: OnceLock<Thread>,
+    /// The thread is in its long idle sleep and appends must wake it.
+    sleeping: AtomicBool,
     stop: AtomicBool,
 }
 
@@ -52,6 +59,7 @@ impl Dispatcher {
             caught_up: Condvar::new(),
             waiters: AtomicUsize::new(0),
             thread: OnceLock::new(),
+            sleeping: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         }
     }
@@ -66,8 +74,15 @@ impl Dispatcher {
         let _ = self.thread.set(thread);
     }
 
-    /// Wakes the thread. `Thread::unpark` is one atomic swap when the thread is awake, so
-    /// calling it on every append costs no system call.
+    /// Called after each append: wakes the thread only if it is in its idle sleep. While
+    /// appends keep coming it polls, so this is one atomic load.
+    pub(crate) fn wake_if_sleeping(&self) {
+        if self.sleeping.load(Ordering::SeqCst) && self.sleeping.swap(false, Ordering::SeqCst) {
+            self.wake();
+        }
+    }
+
+    /// Wakes the thread now.
     pub(crate) fn wake(&self) {
         if let Some(thread) = self.thread.get() {
             thread.unpark();
@@ -94,6 +109,7 @@ impl Dispatcher {
         if self.position() >= position {
             return true;
         }
+        self.wake();
         let deadline = Instant::now() + timeout;
         let mut guard = self.lock.lock();
         self.waiters.fetch_add(1, Ordering::SeqCst);
@@ -150,15 +166,19 @@ pub(crate) fn run(inner: Arc<Inner>) {
         queues: true,
         index: true,
     };
+    let mut empty_polls = 0;
     loop {
         let write = inner.log.write_position();
-        let from = dispatcher.position();
+        // Retention never deletes undispatched segments; skipping to the minimum is only a
+        // guard against looping forever on a missing segment.
+        let from = dispatcher.position().max(inner.log.min_position());
         if from < write {
             let limit = write.min(from.saturating_add(CHUNK));
             let (end, stop) = inner.log.scan(from, limit, |position, record| {
                 dispatch_record(&inner.queues, &inner.index, position, record, all).map(|_| ())
             });
             dispatcher.publish(end);
+            empty_polls = 0;
             match stop {
                 crate::commitlog::ScanStop::Limit => {}
                 other => {
@@ -171,6 +191,19 @@ pub(crate) fn run(inner: Arc<Inner>) {
         if dispatcher.stop.load(Ordering::SeqCst) {
             return;
         }
+        empty_polls += 1;
+        if empty_polls < POLLS_BEFORE_SLEEP {
+            std::thread::park_timeout(POLL);
+            continue;
+        }
+        // Announce the sleep, then look again: an append that published before seeing
+        // the flag is caught here (both sides use SeqCst).
+        dispatcher.sleeping.store(true, Ordering::SeqCst);
+        if inner.log.write_position() > dispatcher.position() {
+            dispatcher.sleeping.store(false, Ordering::SeqCst);
+            continue;
+        }
         std::thread::park_timeout(IDLE);
+        dispatcher.sleeping.store(false, Ordering::SeqCst);
     }
 }

@@ -204,7 +204,12 @@ pub(crate) fn flush_all(inner: &Inner) -> Result<(), StoreError> {
     let checkpoint = Checkpoint {
         flushed: inner.flusher.flushed(),
         dispatched,
-        segments: inner.log.segments().iter().map(|s| (s.base(), s.newest_ms())).collect(),
+        segments: inner
+            .log
+            .segments()
+            .iter()
+            .map(|s| (s.base(), s.newest_ms()))
+            .collect(),
     };
     if *last != checkpoint {
         if let Err(e) = checkpoint.write(&inner.config.dir) {
@@ -242,7 +247,11 @@ pub(crate) fn run(inner: Arc<Inner>) {
             next_disk_check = now + DISK_CHECK_INTERVAL;
         }
         if !wanted(&inner) || flusher.is_poisoned() {
-            std::thread::park_timeout(next_tick.min(next_disk_check).saturating_duration_since(now));
+            std::thread::park_timeout(
+                next_tick
+                    .min(next_disk_check)
+                    .saturating_duration_since(now),
+            );
         }
     }
 }

@@ -58,7 +58,10 @@ struct IndexFile {
 
 fn header_crc(magic: u32, version: u32, slots: u32, capacity: u32) -> u32 {
     let mut bytes = [0u8; 16];
-    for (chunk, v) in bytes.chunks_exact_mut(4).zip([magic, version, slots, capacity]) {
+    for (chunk, v) in bytes
+        .chunks_exact_mut(4)
+        .zip([magic, version, slots, capacity])
+    {
         chunk.copy_from_slice(&v.to_le_bytes());
     }
     crc32c::crc32c(&bytes)
@@ -66,7 +69,10 @@ fn header_crc(magic: u32, version: u32, slots: u32, capacity: u32) -> u32 {
 
 fn layout(slots: u32, capacity: u32) -> (usize, u64) {
     let entries_at = (HEADER_LEN + slots as usize * 4).next_multiple_of(8);
-    (entries_at, (entries_at + capacity as usize * ENTRY_LEN) as u64)
+    (
+        entries_at,
+        (entries_at + capacity as usize * ENTRY_LEN) as u64,
+    )
 }
 
 impl IndexFile {
@@ -94,7 +100,10 @@ impl IndexFile {
         let map = MappedFile::open(path).map_err(|e| e.to_string())?;
         let word = |at| map.load_u32(at).unwrap_or(0);
         let (magic, version, slots, capacity) = (word(0), word(4), word(8), word(12));
-        if magic != MAGIC || version != VERSION || word(CRC_AT) != header_crc(magic, version, slots, capacity) {
+        if magic != MAGIC
+            || version != VERSION
+            || word(CRC_AT) != header_crc(magic, version, slots, capacity)
+        {
             return Err("bad header".to_owned());
         }
         let (entries_at, len) = layout(slots, capacity);
@@ -158,9 +167,11 @@ impl IndexFile {
         // Chains only point backwards; anything else is damage and ends the walk.
         while number != 0 && number < bound {
             let at = self.entry_at(number);
-            let (Some(position), Some(h), Some(prev)) =
-                (self.map.load_u64(at), self.map.load_u32(at + 8), self.map.load_u32(at + 12))
-            else {
+            let (Some(position), Some(h), Some(prev)) = (
+                self.map.load_u64(at),
+                self.map.load_u32(at + 8),
+                self.map.load_u32(at + 12),
+            ) else {
                 return true;
             };
             if h == hash && !f(position) {
@@ -250,12 +261,17 @@ impl Index {
     /// writers).
     pub(crate) fn put(&self, hash: u32, position: u64) -> Result<(), StoreError> {
         let last = self.files.read().last().cloned();
-        if let Some(file) = last {
-            if file.put(hash, position) {
-                return Ok(());
-            }
+        if let Some(file) = last
+            && file.put(hash, position)
+        {
+            return Ok(());
         }
-        let file = Arc::new(IndexFile::create(&self.dir, position, self.slots, self.capacity)?);
+        let file = Arc::new(IndexFile::create(
+            &self.dir,
+            position,
+            self.slots,
+            self.capacity,
+        )?);
         file.put(hash, position);
         self.files.write().push(file);
         Ok(())
@@ -293,7 +309,9 @@ impl Index {
         let files = self.files.read().clone();
         for file in files {
             if file.dirty.swap(false, Ordering::AcqRel) {
-                file.map.flush().context("flushing index file", file.map.path())?;
+                file.map
+                    .flush()
+                    .context("flushing index file", file.map.path())?;
             }
         }
         Ok(())

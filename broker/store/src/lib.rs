@@ -20,7 +20,8 @@
 //! dir/checkpoint                    flushed and dispatched positions, per-segment newest time
 //! ```
 //!
-//! The record format is documented on [`record`](crate::record)'s `RecordHeader`.
+//! The record format is documented on `RecordHeader` in `src/record.rs`; the consume
+//! queue, index and checkpoint formats at the top of their modules.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 mod checkpoint;

@@ -115,7 +115,7 @@ impl MappedFile {
     /// Pointer to an in-bounds, `align`-aligned word of `size` bytes at `offset`.
     fn word(&self, offset: usize, size: usize) -> Option<*mut u8> {
         let end = offset.checked_add(size)?;
-        if offset % size != 0 || end > self.map.len() {
+        if !offset.is_multiple_of(size) || end > self.map.len() {
             return None;
         }
         // The mapping starts on a page boundary, so an offset aligned to `size` gives a

@@ -70,12 +70,12 @@ impl Preallocator {
         while state.busy == Some(base) {
             self.changed.wait(&mut state);
         }
-        if let Some(ready) = state.ready.take() {
-            if ready.base() == base {
-                return Ok(ready);
-            }
-            // A stale segment (the writer went elsewhere): its file is recreated below or
-            // removed by recovery.
+        // A ready segment for another base is stale (the writer went elsewhere): dropped
+        // here, its file is recreated or removed by recovery.
+        if let Some(ready) = state.ready.take()
+            && ready.base() == base
+        {
+            return Ok(ready);
         }
         if state.wanted == Some(base) {
             state.wanted = None;
@@ -111,7 +111,9 @@ impl Preallocator {
             match created {
                 Ok(segment) => state.ready = Some(Arc::new(segment)),
                 // The writer will create it itself and report the error to its caller.
-                Err(e) => tracing::warn!(base, error = %e, "preallocating a commitlog segment failed"),
+                Err(e) => {
+                    tracing::warn!(base, error = %e, "preallocating a commitlog segment failed")
+                }
             }
             self.changed.notify_all();
         }

@@ -294,7 +294,9 @@ impl<'a> Take<'a> {
         Ok(head)
     }
     fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        self.bytes(N)?.try_into().map_err(|_| DecodeError::Truncated)
+        self.bytes(N)?
+            .try_into()
+            .map_err(|_| DecodeError::Truncated)
     }
     fn u8(&mut self) -> Result<u8, DecodeError> {
         Ok(u8::from_le_bytes(self.array()?))

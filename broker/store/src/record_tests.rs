@@ -19,7 +19,13 @@ fn arb_message() -> impl Strategy<Value = (String, u32, u64, i64, Message)> {
     )
         .prop_filter_map(
             "within limits",
-            |(topic, queue, offset, store_ms, (id, keys, tag, properties, body, born_ms, flags))| {
+            |(
+                topic,
+                queue,
+                offset,
+                store_ms,
+                (id, keys, tag, properties, body, born_ms, flags),
+            )| {
                 let msg = Message {
                     id,
                     keys,

@@ -69,7 +69,7 @@ fn open_segments(dir: &Path, segment_size: u64) -> Result<Vec<Arc<Segment>>, Sto
         remove_file(&path)?;
     }
     if segments.is_empty() {
-        let segment = Segment::create(dir, 0, segment_size, false)
+        let segment = Segment::create(dir, 0, segment_size, true)
             .context("creating commitlog segment", &crate::segment::path(dir, 0))?;
         segments.push(Arc::new(segment));
     }
@@ -77,7 +77,10 @@ fn open_segments(dir: &Path, segment_size: u64) -> Result<Vec<Arc<Segment>>, Sto
 }
 
 /// Recovers the store in `config.dir`.
-pub(crate) fn recover(config: &StoreConfig, prealloc: Arc<Preallocator>) -> Result<Recovered, StoreError> {
+pub(crate) fn recover(
+    config: &StoreConfig,
+    prealloc: Arc<Preallocator>,
+) -> Result<Recovered, StoreError> {
     let log_dir = config.dir.join("commitlog");
     std::fs::create_dir_all(&log_dir).context("creating commitlog directory", &log_dir)?;
     let mut segments = open_segments(&log_dir, config.segment_size)?;
@@ -98,12 +101,19 @@ pub(crate) fn recover(config: &StoreConfig, prealloc: Arc<Preallocator>) -> Resu
         }
         Ok(())
     });
-    let last = segments.partition_point(|s| s.base() <= end).saturating_sub(1);
+    let last = segments
+        .partition_point(|s| s.base() <= end)
+        .saturating_sub(1);
     let mut garbage = 0u64;
     if let (ScanStop::Invalid(problem), Some(segment)) = (&stop, segments.get(last)) {
         let tail = segment.read_from(end - segment.base()).unwrap_or(&[]);
-        garbage = tail.iter().rposition(|&b| b != 0).map_or(0, |i| i as u64 + 1);
-        tracing::warn!(position = end, %problem, bytes = garbage, "commitlog ends in an invalid record; truncating");
+        garbage = tail
+            .iter()
+            .rposition(|&b| b != 0)
+            .map_or(0, |i| i as u64 + 1);
+        if garbage > 0 {
+            tracing::warn!(position = end, %problem, bytes = garbage, "commitlog ends in an invalid record; truncating");
+        }
     }
     let dropped: Vec<Arc<Segment>> = segments.drain(last + 1..).collect();
     for segment in &dropped {
@@ -119,8 +129,9 @@ pub(crate) fn recover(config: &StoreConfig, prealloc: Arc<Preallocator>) -> Resu
         return Err(StoreError::Corrupt("commitlog has no segment".to_owned()));
     };
     let base = tail.base();
-    let tail = Arc::get_mut(tail)
-        .ok_or_else(|| StoreError::Corrupt("commitlog segment shared during recovery".to_owned()))?;
+    let tail = Arc::get_mut(tail).ok_or_else(|| {
+        StoreError::Corrupt("commitlog segment shared during recovery".to_owned())
+    })?;
     tail.truncate(end - base)
         .map_err(|e| StoreError::io("truncating commitlog segment", tail.path(), e))?;
 
@@ -157,31 +168,54 @@ pub(crate) fn recover(config: &StoreConfig, prealloc: Arc<Preallocator>) -> Resu
     }
 
     // Consume queues and index.
-    let (queues, damaged) = ConsumeQueues::load(&config.dir.join("queues"), config.queue_entries_per_file)?;
-    let (index, index_damaged) = Index::load(&config.dir.join("index"), config.index_slots, config.index_entries)?;
+    let (queues, damaged) =
+        ConsumeQueues::load(&config.dir.join("queues"), config.queue_entries_per_file)?;
+    let (index, index_damaged) = Index::load(
+        &config.dir.join("index"),
+        config.index_slots,
+        config.index_entries,
+    )?;
     for queue in queues.all() {
         queue.truncate_at_position(end);
     }
-    let dispatched = checkpoint.as_ref().map_or(min, |c| c.dispatched).clamp(min, end);
+    let dispatched = checkpoint
+        .as_ref()
+        .map_or(min, |c| c.dispatched)
+        .clamp(min, end);
     let has_records = end > min;
-    let queue_from = if !damaged.is_empty() || (queues.is_empty() && has_records) { min } else { dispatched };
-    let index_from = if index_damaged || (index.is_empty() && has_records) { min } else { dispatched };
+    let queue_from = if !damaged.is_empty() || (queues.is_empty() && has_records) {
+        min
+    } else {
+        dispatched
+    };
+    let index_from = if index_damaged || (index.is_empty() && has_records) {
+        min
+    } else {
+        dispatched
+    };
     let mut gap = false;
     let mut redispatched = 0u64;
-    let (_, stop) = commitlog::scan(&segments, queue_from.min(index_from), end, |position, record| {
-        let targets = Targets {
-            queues: position >= queue_from,
-            index: position >= index_from,
-        };
-        gap |= dispatch_record(&queues, &index, position, record, targets)?;
-        redispatched += 1;
-        Ok(())
-    });
+    let (_, stop) = commitlog::scan(
+        &segments,
+        queue_from.min(index_from),
+        end,
+        |position, record| {
+            let targets = Targets {
+                queues: position >= queue_from,
+                index: position >= index_from,
+            };
+            gap |= dispatch_record(&queues, &index, position, record, targets)?;
+            redispatched += 1;
+            Ok(())
+        },
+    );
     if let ScanStop::Visitor(e) = stop {
         return Err(e);
     }
     if gap && queue_from > min {
-        tracing::warn!("consume queue entries are missing; rebuilding the consume queues from the first segment");
+        tracing::warn!(
+            "consume queue entries are missing; rebuilding the consume queues from the first segment"
+        );
         let queues_only = Targets {
             queues: true,
             index: false,
@@ -217,7 +251,14 @@ pub(crate) fn recover(config: &StoreConfig, prealloc: Arc<Preallocator>) -> Resu
         "store recovered"
     );
     let offsets = queues.next_offsets();
-    let log = CommitLog::new(&log_dir, config.segment_size, segments, end, offsets, prealloc)?;
+    let log = CommitLog::new(
+        &log_dir,
+        config.segment_size,
+        segments,
+        end,
+        offsets,
+        prealloc,
+    )?;
     Ok(Recovered {
         log,
         queues,

@@ -31,7 +31,11 @@ pub(crate) fn retention_boundary(inner: &Inner, now_ms: i64) -> u64 {
 /// Deletes the segments that end at or before `position` (never the active one), then
 /// consume queue files and index files that only point below the new minimum position.
 /// Returns the number of segments deleted.
+///
+/// Segments the dispatcher has not finished are kept: their records would otherwise never
+/// reach the consume queues.
 pub(crate) fn delete_before(inner: &Inner, position: u64) -> Result<usize, StoreError> {
+    let position = position.min(inner.dispatcher.position());
     let deleted = inner.log.remove_before(position)?;
     if deleted == 0 {
         return Ok(0);

@@ -107,7 +107,10 @@ impl Segment {
         // SAFETY: bytes below `published` (Acquire, pairing with the writer's Release) are
         // in place and never written again while the segment is shared: the only writer
         // writes at or above `published`, and `truncate` needs `&mut self`.
-        unsafe { self.file.bytes(usize::try_from(offset).ok()?, usize::try_from(len).ok()?) }
+        unsafe {
+            self.file
+                .bytes(usize::try_from(offset).ok()?, usize::try_from(len).ok()?)
+        }
     }
 
     /// Forces `[offset, offset + len)` to disk.

@@ -64,10 +64,14 @@ fn check_config(config: &StoreConfig) -> Result<(), StoreError> {
         })
     };
     if config.segment_size < MIN_SEGMENT_SIZE {
-        return invalid(format!("segment_size must be at least {MIN_SEGMENT_SIZE} bytes"));
+        return invalid(format!(
+            "segment_size must be at least {MIN_SEGMENT_SIZE} bytes"
+        ));
     }
     if config.queue_entries_per_file == 0 || config.index_slots == 0 || config.index_entries == 0 {
-        return invalid("queue_entries_per_file, index_slots and index_entries must be positive".to_owned());
+        return invalid(
+            "queue_entries_per_file, index_slots and index_entries must be positive".to_owned(),
+        );
     }
     if !(config.disk_max_used_ratio > 0.0 && config.disk_max_used_ratio <= 1.0) {
         return invalid("disk_max_used_ratio must be in (0, 1]".to_owned());
@@ -76,9 +80,9 @@ fn check_config(config: &StoreConfig) -> Result<(), StoreError> {
 }
 
 impl Store {
-    /// Opens the store in `config.dir`, creating it if needed, and recovers it (see the
-    /// [`recovery`](crate::recovery) steps). Starts the dispatcher, flusher and segment
-    /// preallocation threads.
+    /// Opens the store in `config.dir`, creating it if needed, and recovers it: validates
+    /// the commitlog tail from the checkpoint, truncates a torn tail, repairs consume queues
+    /// and index. Starts the dispatcher, flusher and segment preallocation threads.
     pub fn open(config: StoreConfig) -> Result<Store, StoreError> {
         check_config(&config)?;
         std::fs::create_dir_all(&config.dir).context("creating store directory", &config.dir)?;
@@ -126,7 +130,11 @@ impl Store {
     /// Once this returns, the messages are visible to every read. They are durable as
     /// the [`FlushPolicy`](crate::FlushPolicy) says; use [`Store::wait_durable`] with
     /// [`AppendOutcome::end`] to wait for an fsync.
-    pub fn append(&self, topic: &str, batch: &[(u32, Message)]) -> Result<AppendOutcome, StoreError> {
+    pub fn append(
+        &self,
+        topic: &str,
+        batch: &[(u32, Message)],
+    ) -> Result<AppendOutcome, StoreError> {
         let inner = &*self.inner;
         inner.flusher.admit()?;
         inner.disk.admit()?;
@@ -145,7 +153,10 @@ impl Store {
             })?);
         }
         let mut appended = Vec::with_capacity(batch.len());
-        let end = match inner.log.append(topic, batch, &sizes, now_ms(), &mut appended) {
+        let end = match inner
+            .log
+            .append(topic, batch, &sizes, now_ms(), &mut appended)
+        {
             Ok(end) => end,
             Err(e @ StoreError::Corrupt(_)) => {
                 inner.flusher.poison(&e);
@@ -153,7 +164,7 @@ impl Store {
             }
             Err(e) => return Err(e),
         };
-        inner.dispatcher.wake();
+        inner.dispatcher.wake_if_sleeping();
         Ok(AppendOutcome { appended, end })
     }
 
@@ -200,14 +211,27 @@ impl Store {
     /// Waits (bounded) until every record appended so far is dispatched.
     fn catch_up(&self) {
         let position = self.inner.log.write_position();
-        if !self.inner.dispatcher.wait_for(position, READ_YOUR_WRITES_TIMEOUT) {
-            tracing::warn!(position, "dispatcher is behind; answering with what it has dispatched");
+        if !self
+            .inner
+            .dispatcher
+            .wait_for(position, READ_YOUR_WRITES_TIMEOUT)
+        {
+            tracing::warn!(
+                position,
+                "dispatcher is behind; answering with what it has dispatched"
+            );
         }
     }
 
     /// Up to `max` messages of the queue from `offset` on. Empty if `offset` is outside the
     /// queue's range (below `min` after retention, or at or past `max`).
-    pub fn read_queue(&self, topic: &str, queue: u32, offset: u64, max: usize) -> Result<Vec<StoredMessage>, StoreError> {
+    pub fn read_queue(
+        &self,
+        topic: &str,
+        queue: u32,
+        offset: u64,
+        max: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
         self.catch_up();
         let Some(cq) = self.inner.queues.get(topic, queue) else {
             return Ok(Vec::new());
@@ -219,7 +243,9 @@ impl Store {
         let end = range.max.min(offset.saturating_add(max as u64));
         let mut out = Vec::with_capacity(usize::try_from(end - offset).unwrap_or(0));
         for queue_offset in offset..end {
-            let Some(entry) = cq.get(queue_offset) else { break };
+            let Some(entry) = cq.get(queue_offset) else {
+                break;
+            };
             let read = self.inner.log.with_record(entry.position, |r| {
                 (r.topic == topic && r.queue == queue && r.queue_offset == queue_offset)
                     .then(|| r.to_stored(entry.position))
@@ -243,17 +269,27 @@ impl Store {
     /// Offsets held by the queue; `{0, 0}` for an unknown queue.
     pub fn queue_range(&self, topic: &str, queue: u32) -> QueueRange {
         self.catch_up();
-        self.inner.queues.get(topic, queue).map(|q| q.range()).unwrap_or_default()
+        self.inner
+            .queues
+            .get(topic, queue)
+            .map(|q| q.range())
+            .unwrap_or_default()
     }
 
     /// The message whose record starts at `position`.
     pub fn read_at(&self, position: u64) -> Result<StoredMessage, StoreError> {
-        self.inner.log.with_record(position, |r| r.to_stored(position))
+        self.inner
+            .log
+            .with_record(position, |r| r.to_stored(position))
     }
 
     /// Calls `matches` on candidate records for `hash`, newest first, until it returns
     /// `false`. Candidates outside the stored range and duplicates are skipped.
-    fn candidates(&self, hash: u32, mut visit: impl FnMut(u64) -> Result<bool, StoreError>) -> Result<(), StoreError> {
+    fn candidates(
+        &self,
+        hash: u32,
+        mut visit: impl FnMut(u64) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
         self.catch_up();
         let min = self.inner.log.min_position();
         let write = self.inner.log.write_position();
@@ -291,7 +327,12 @@ impl Store {
     }
 
     /// The newest `max` messages of `topic` carrying `key`, oldest first.
-    pub fn lookup_key(&self, topic: &str, key: &str, max: usize) -> Result<Vec<StoredMessage>, StoreError> {
+    pub fn lookup_key(
+        &self,
+        topic: &str,
+        key: &str,
+        max: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
         let mut found = Vec::new();
         if max == 0 {
             return Ok(found);
@@ -319,8 +360,14 @@ impl Store {
         inner.log.with_writer(|offsets, position| {
             // Appends are held off; let the dispatcher finish this topic's records first so
             // that it does not re-create the queues.
-            if !inner.dispatcher.wait_for(position, READ_YOUR_WRITES_TIMEOUT) {
-                tracing::warn!(topic, "dispatcher is behind while deleting a topic's queues");
+            if !inner
+                .dispatcher
+                .wait_for(position, READ_YOUR_WRITES_TIMEOUT)
+            {
+                tracing::warn!(
+                    topic,
+                    "dispatcher is behind while deleting a topic's queues"
+                );
             }
             offsets.remove(topic);
             inner.queues.remove_topic(topic)
@@ -339,6 +386,7 @@ impl Store {
     /// Deletes the segments ending at or before `position`, and the consume queue and
     /// index files wholly below the new minimum position. Returns the segments deleted.
     pub fn delete_before(&self, position: u64) -> Result<usize, StoreError> {
+        self.catch_up();
         retention::delete_before(&self.inner, position)
     }
 
@@ -347,7 +395,12 @@ impl Store {
         let inner = &*self.inner;
         let segments = inner.log.segments();
         let disk_bytes = segments.iter().map(|s| s.len()).sum::<u64>()
-            + inner.queues.all().iter().map(|q| q.disk_bytes()).sum::<u64>()
+            + inner
+                .queues
+                .all()
+                .iter()
+                .map(|q| q.disk_bytes())
+                .sum::<u64>()
             + inner.index.disk_bytes();
         StoreStats {
             min_position: inner.log.min_position(),

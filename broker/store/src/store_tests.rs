@@ -33,22 +33,41 @@ async fn failed_fsync_poisons_the_store() {
     let first = store.append("t", &[(0, message(0))]).unwrap();
     store.wait_durable(first.end).await.unwrap();
 
-    store.inner().flusher.fail_next_fsync.store(true, Ordering::SeqCst);
+    store
+        .inner()
+        .flusher
+        .fail_next_fsync
+        .store(true, Ordering::SeqCst);
     let second = store.append("t", &[(0, message(1))]).unwrap();
     let err = store.wait_durable(second.end).await.unwrap_err();
     assert!(matches!(err, StoreError::Poisoned), "{err}");
     assert!(err.to_string().contains("restart"), "{err}");
     assert!(store.stats().poisoned);
-    assert!(matches!(store.append("t", &[(0, message(2))]), Err(StoreError::Poisoned)));
-    assert!(matches!(store.wait_durable(second.end).await, Err(StoreError::Poisoned)));
+    assert!(matches!(
+        store.append("t", &[(0, message(2))]),
+        Err(StoreError::Poisoned)
+    ));
+    assert!(matches!(
+        store.wait_durable(second.end).await,
+        Err(StoreError::Poisoned)
+    ));
     // Already durable data still reads.
-    assert_eq!(store.read_at(first.appended[0].position).unwrap().message, message(0));
+    assert_eq!(
+        store.read_at(first.appended[0].position).unwrap().message,
+        message(0)
+    );
 }
 
 #[test]
 fn appends_are_refused_above_the_disk_watermark() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(config(dir.path(), FlushPolicy::Async { interval: Duration::from_millis(50) })).unwrap();
+    let store = Store::open(config(
+        dir.path(),
+        FlushPolicy::Async {
+            interval: Duration::from_millis(50),
+        },
+    ))
+    .unwrap();
     let disk = &store.inner().disk;
     *disk.usage_override.lock() = Some(0.95);
     disk.check();
@@ -74,7 +93,13 @@ fn invalid_topics_and_oversized_records_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(config(dir.path(), FlushPolicy::Sync)).unwrap();
     for topic in ["", ".", "..", "a/b", "a\0b", "ä"] {
-        assert!(matches!(store.append(topic, &[(0, message(0))]), Err(StoreError::InvalidMessage(_))), "{topic:?}");
+        assert!(
+            matches!(
+                store.append(topic, &[(0, message(0))]),
+                Err(StoreError::InvalidMessage(_))
+            ),
+            "{topic:?}"
+        );
     }
     let mut big = message(0);
     big.body = Bytes::from(vec![0u8; 2 << 20]);

@@ -28,14 +28,19 @@ fn garbage_after_the_tail_is_truncated_and_appends_continue() {
         let batch: Vec<_> = (0..20).map(|i| (0, message(i, 200))).collect();
         store.append("g", &batch).unwrap().end
     };
-    let garbage: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 | 1).collect();
+    let garbage: Vec<u8> = (0..5000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 | 1)
+        .collect();
     write_at(&segment_path(dir.path(), 0), end, &garbage);
     std::fs::remove_file(dir.path().join("checkpoint")).unwrap();
 
     let store = open(dir.path());
     assert_eq!(store.stats().write_position, end);
     let read = read_all(&store, "g", 0);
-    assert_eq!(read.iter().map(|m| m.message.clone()).collect::<Vec<_>>(), (0..20).map(|i| message(i, 200)).collect::<Vec<_>>());
+    assert_eq!(
+        read.iter().map(|m| m.message.clone()).collect::<Vec<_>>(),
+        (0..20).map(|i| message(i, 200)).collect::<Vec<_>>()
+    );
     let outcome = store.append("g", &[(0, message(20, 200))]).unwrap();
     assert_eq!(outcome.appended[0].queue_offset, 20);
     assert_eq!(outcome.appended[0].position, end);
@@ -72,8 +77,15 @@ fn a_torn_last_record_is_dropped_at_every_byte_boundary() {
             std::fs::remove_file(dir.path().join("checkpoint")).ok();
 
             let store = open(dir.path());
-            assert_eq!(store.stats().write_position, last_position, "byte {i} zero={zero}");
-            let read: Vec<_> = read_all(&store, "torn", 0).into_iter().map(|m| m.message).collect();
+            assert_eq!(
+                store.stats().write_position,
+                last_position,
+                "byte {i} zero={zero}"
+            );
+            let read: Vec<_> = read_all(&store, "torn", 0)
+                .into_iter()
+                .map(|m| m.message)
+                .collect();
             assert_eq!(read, expected, "byte {i} zero={zero}");
             assert!(store.lookup_id("msg-4").unwrap().is_none());
             drop(store);
@@ -90,7 +102,9 @@ fn consume_queues_and_index_are_rebuilt_when_deleted() {
     {
         let store = open(dir.path());
         for q in 0..3u32 {
-            let batch: Vec<_> = (0..50).map(|i| (q, message(q as usize * 100 + i, 20))).collect();
+            let batch: Vec<_> = (0..50)
+                .map(|i| (q, message(q as usize * 100 + i, 20)))
+                .collect();
             store.append("rebuild", &batch).unwrap();
         }
     }
@@ -103,8 +117,18 @@ fn consume_queues_and_index_are_rebuilt_when_deleted() {
         assert_eq!(read[49].message, message(q as usize * 100 + 49, 20));
     }
     assert_eq!(store.lookup_id("msg-142").unwrap().unwrap().queue, 1);
-    assert_eq!(store.lookup_key("rebuild", "shared", 1000).unwrap().len(), 150);
-    assert_eq!(store.append("rebuild", &[(2, message(0, 1))]).unwrap().appended[0].queue_offset, 50);
+    assert_eq!(
+        store.lookup_key("rebuild", "shared", 1000).unwrap().len(),
+        150
+    );
+    assert_eq!(
+        store
+            .append("rebuild", &[(2, message(0, 1))])
+            .unwrap()
+            .appended[0]
+            .queue_offset,
+        50
+    );
 }
 
 #[test]
@@ -116,7 +140,9 @@ fn a_stale_checkpoint_and_a_lost_queue_are_repaired() {
         store.append("stale", &batch).unwrap();
         store.flush().unwrap();
         let stale = std::fs::read(dir.path().join("checkpoint")).unwrap();
-        let batch: Vec<_> = (40..600).map(|i| ((i % 2) as u32, message(i, 20))).collect();
+        let batch: Vec<_> = (40..600)
+            .map(|i| ((i % 2) as u32, message(i, 20)))
+            .collect();
         store.append("stale", &batch).unwrap();
         stale
     };
@@ -126,10 +152,20 @@ fn a_stale_checkpoint_and_a_lost_queue_are_repaired() {
     for q in 0..2u32 {
         let read = read_all(&store, "stale", q);
         assert_eq!(read.len(), 300, "queue {q}");
-        assert!(read.iter().enumerate().all(|(n, m)| m.message == message(n * 2 + q as usize, 20)));
+        assert!(
+            read.iter()
+                .enumerate()
+                .all(|(n, m)| m.message == message(n * 2 + q as usize, 20))
+        );
     }
     // Index entries re-dispatched twice are returned once.
-    assert_eq!(store.lookup_key("stale", "order-0", usize::MAX).unwrap().len(), 600 / 7 + 1);
+    assert_eq!(
+        store
+            .lookup_key("stale", "order-0", usize::MAX)
+            .unwrap()
+            .len(),
+        600 / 7 + 1
+    );
 }
 
 #[test]
@@ -137,7 +173,9 @@ fn a_corrupt_checkpoint_means_recovering_from_the_first_segment() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = open(dir.path());
-        store.append("c", &[(0, message(0, 10)), (0, message(1, 10))]).unwrap();
+        store
+            .append("c", &[(0, message(0, 10)), (0, message(1, 10))])
+            .unwrap();
     }
     let mut bytes = std::fs::read(dir.path().join("checkpoint")).unwrap();
     bytes[10] ^= 0xFF;

@@ -13,7 +13,11 @@ fn appended_messages_are_read_back_by_queue_position_id_and_key() {
     let batch: Vec<_> = (0..10).map(|i| ((i % 2) as u32, message(i, 100))).collect();
     let outcome = store.append("orders", &batch).unwrap();
     assert_eq!(outcome.appended.len(), 10);
-    let offsets: Vec<_> = outcome.appended.iter().map(|a| (a.queue, a.queue_offset)).collect();
+    let offsets: Vec<_> = outcome
+        .appended
+        .iter()
+        .map(|a| (a.queue, a.queue_offset))
+        .collect();
     assert_eq!(offsets[..4], [(0, 0), (1, 0), (0, 1), (1, 1)]);
 
     let q0 = store.read_queue("orders", 0, 0, 100).unwrap();
@@ -23,18 +27,36 @@ fn appended_messages_are_read_back_by_queue_position_id_and_key() {
         assert_eq!(m.queue_offset, n as u64);
         assert_eq!(store.read_at(m.position).unwrap(), *m);
     }
-    assert_eq!(store.queue_range("orders", 0), weir_store::QueueRange { min: 0, max: 5 });
-    assert_eq!(store.queue_range("orders", 9), weir_store::QueueRange::default());
-    assert_eq!(store.queue_range("nope", 0), weir_store::QueueRange::default());
+    assert_eq!(
+        store.queue_range("orders", 0),
+        weir_store::QueueRange { min: 0, max: 5 }
+    );
+    assert_eq!(
+        store.queue_range("orders", 9),
+        weir_store::QueueRange::default()
+    );
+    assert_eq!(
+        store.queue_range("nope", 0),
+        weir_store::QueueRange::default()
+    );
     assert!(store.read_queue("orders", 0, 5, 10).unwrap().is_empty());
 
     let found = store.lookup_id("msg-3").unwrap().unwrap();
     assert_eq!(found.message, message(3, 100));
     assert!(store.lookup_id("msg-99").unwrap().is_none());
     let by_key = store.lookup_key("orders", "order-1", 10).unwrap();
-    assert_eq!(by_key.iter().map(|m| m.message.id.as_str()).collect::<Vec<_>>(), ["msg-1", "msg-8"]);
+    assert_eq!(
+        by_key
+            .iter()
+            .map(|m| m.message.id.as_str())
+            .collect::<Vec<_>>(),
+        ["msg-1", "msg-8"]
+    );
     assert!(store.lookup_key("other", "order-1", 10).unwrap().is_empty());
-    assert!(matches!(store.read_at(outcome.end), Err(StoreError::OutOfRange { .. })));
+    assert!(matches!(
+        store.read_at(outcome.end),
+        Err(StoreError::OutOfRange { .. })
+    ));
     assert!(matches!(store.read_at(1), Err(StoreError::Corrupt(_))));
 }
 
@@ -45,20 +67,34 @@ fn many_messages_with_one_key_are_found_across_index_files_and_restarts() {
         let store = open(dir.path());
         // 2 index entries per message beyond the id; 4096 entries per file: several files.
         for chunk in 0..30 {
-            let batch: Vec<_> = (0..100).map(|i| (0, message(chunk * 100 + i, 10))).collect();
+            let batch: Vec<_> = (0..100)
+                .map(|i| (0, message(chunk * 100 + i, 10)))
+                .collect();
             store.append("t", &batch).unwrap();
         }
         let all = store.lookup_key("t", "shared", usize::MAX).unwrap();
         assert_eq!(all.len(), 3000);
         assert!(all.windows(2).all(|w| w[0].position < w[1].position));
         let newest = store.lookup_key("t", "shared", 5).unwrap();
-        assert_eq!(newest.iter().map(|m| m.queue_offset).collect::<Vec<_>>(), [2995, 2996, 2997, 2998, 2999]);
+        assert_eq!(
+            newest.iter().map(|m| m.queue_offset).collect::<Vec<_>>(),
+            [2995, 2996, 2997, 2998, 2999]
+        );
         store.close().unwrap();
     }
     let store = open(dir.path());
-    assert_eq!(store.lookup_key("t", "shared", usize::MAX).unwrap().len(), 3000);
-    assert_eq!(store.lookup_key("t", "order-3", usize::MAX).unwrap().len(), 3000 / 7 + 1);
-    assert_eq!(store.lookup_id("msg-1234").unwrap().unwrap().queue_offset, 1234);
+    assert_eq!(
+        store.lookup_key("t", "shared", usize::MAX).unwrap().len(),
+        3000
+    );
+    assert_eq!(
+        store.lookup_key("t", "order-3", usize::MAX).unwrap().len(),
+        3000 / 7 + 1
+    );
+    assert_eq!(
+        store.lookup_id("msg-1234").unwrap().unwrap().queue_offset,
+        1234
+    );
 }
 
 #[test]
@@ -66,7 +102,9 @@ fn records_span_many_segments_and_read_across_boundaries() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path());
     cfg.segment_size = 64 * 1024;
-    let expected: Vec<_> = (0..300).map(|i| message(i, 1000 + (i * 37) % 3000)).collect();
+    let expected: Vec<_> = (0..300)
+        .map(|i| message(i, 1000 + (i * 37) % 3000))
+        .collect();
     {
         let store = Store::open(cfg.clone()).unwrap();
         for chunk in expected.chunks(7) {
@@ -75,14 +113,23 @@ fn records_span_many_segments_and_read_across_boundaries() {
         }
         assert!(store.stats().segments > 10, "{:?}", store.stats());
         let read = read_all(&store, "roll", 3);
-        assert_eq!(read.iter().map(|m| &m.message).collect::<Vec<_>>(), expected.iter().collect::<Vec<_>>());
+        assert_eq!(
+            read.iter().map(|m| &m.message).collect::<Vec<_>>(),
+            expected.iter().collect::<Vec<_>>()
+        );
         // Consecutive records in different segments.
-        assert!(read.windows(2).any(|w| w[0].position / cfg.segment_size != w[1].position / cfg.segment_size));
+        assert!(
+            read.windows(2)
+                .any(|w| w[0].position / cfg.segment_size != w[1].position / cfg.segment_size)
+        );
     }
     let store = Store::open(cfg).unwrap();
     let read = read_all(&store, "roll", 3);
     assert_eq!(read.len(), 300);
-    assert_eq!(read.iter().map(|m| &m.message).collect::<Vec<_>>(), expected.iter().collect::<Vec<_>>());
+    assert_eq!(
+        read.iter().map(|m| &m.message).collect::<Vec<_>>(),
+        expected.iter().collect::<Vec<_>>()
+    );
     store.append("roll", &[(3, message(300, 10))]).unwrap();
     assert_eq!(store.queue_range("roll", 3).max, 301);
 }
@@ -90,12 +137,15 @@ fn records_span_many_segments_and_read_across_boundaries() {
 #[test]
 fn reopening_many_times_keeps_offsets_dense_and_content_identical() {
     let dir = tempfile::tempdir().unwrap();
-    let mut expected = vec![Vec::new(), Vec::new()];
+    let mut expected = [Vec::new(), Vec::new()];
     let mut n = 0;
     for cycle in 0..50 {
         let store = open(dir.path());
         for queue in 0..2u32 {
-            assert_eq!(store.queue_range("cycle", queue).max, expected[queue as usize].len() as u64);
+            assert_eq!(
+                store.queue_range("cycle", queue).max,
+                expected[queue as usize].len() as u64
+            );
         }
         let batch: Vec<_> = (0..(cycle % 5 + 1))
             .map(|i| {
@@ -105,7 +155,10 @@ fn reopening_many_times_keeps_offsets_dense_and_content_identical() {
             .collect();
         let outcome = store.append("cycle", &batch).unwrap();
         for ((queue, m), appended) in batch.iter().zip(&outcome.appended) {
-            assert_eq!(appended.queue_offset, expected[*queue as usize].len() as u64);
+            assert_eq!(
+                appended.queue_offset,
+                expected[*queue as usize].len() as u64
+            );
             expected[*queue as usize].push(m.clone());
         }
         if cycle % 2 == 0 {
@@ -115,8 +168,14 @@ fn reopening_many_times_keeps_offsets_dense_and_content_identical() {
     let store = open(dir.path());
     for queue in 0..2u32 {
         let read = read_all(&store, "cycle", queue);
-        assert_eq!(read.iter().map(|m| m.queue_offset).collect::<Vec<_>>(), (0..read.len() as u64).collect::<Vec<_>>());
-        assert_eq!(read.into_iter().map(|m| m.message).collect::<Vec<_>>(), expected[queue as usize]);
+        assert_eq!(
+            read.iter().map(|m| m.queue_offset).collect::<Vec<_>>(),
+            (0..read.len() as u64).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            read.into_iter().map(|m| m.message).collect::<Vec<_>>(),
+            expected[queue as usize]
+        );
     }
 }
 
@@ -133,28 +192,50 @@ fn retention_deletes_old_segments_and_moves_queue_minimums() {
     }
     let stats = store.stats();
     let now = chrono_now();
-    assert_eq!(store.retention_boundary(now), 0, "nothing is older than a minute");
+    assert_eq!(
+        store.retention_boundary(now),
+        0,
+        "nothing is older than a minute"
+    );
     let boundary = store.retention_boundary(now + 3_600_000);
-    assert!(boundary > 0 && boundary % cfg.segment_size == 0);
-    assert!(boundary < stats.write_position, "the active segment is never expired");
+    assert!(boundary > 0 && boundary.is_multiple_of(cfg.segment_size));
+    assert!(
+        boundary < stats.write_position,
+        "the active segment is never expired"
+    );
     let deleted = store.delete_before(boundary).unwrap();
     assert_eq!(deleted as u64, boundary / cfg.segment_size);
     assert_eq!(store.stats().min_position, boundary);
     let range = store.queue_range("old", 0);
     assert!(range.min > 0 && range.max == 200, "{range:?}");
     assert!(store.read_queue("old", 0, 0, 10).unwrap().is_empty());
-    assert!(matches!(store.read_at(0), Err(StoreError::OutOfRange { .. })));
+    assert!(matches!(
+        store.read_at(0),
+        Err(StoreError::OutOfRange { .. })
+    ));
     let first = store.read_queue("old", 0, range.min, 1).unwrap();
     assert_eq!(first[0].message, message(range.min as usize, 2000));
     assert!(first[0].position >= boundary);
-    let queue_files = std::fs::read_dir(dir.path().join("queues/old/0")).unwrap().count();
+    let queue_files = std::fs::read_dir(dir.path().join("queues/old/0"))
+        .unwrap()
+        .count();
     assert!(queue_files < 200 / 16, "{queue_files} queue files left");
     drop(store);
 
     let store = Store::open(cfg).unwrap();
     assert_eq!(store.queue_range("old", 0), range);
-    assert_eq!(read_all(&store, "old", 0).len() as u64, range.max - range.min);
-    assert_eq!(store.append("old", &[(0, message(200, 10))]).unwrap().appended[0].queue_offset, 200);
+    assert_eq!(
+        read_all(&store, "old", 0).len() as u64,
+        range.max - range.min
+    );
+    assert_eq!(
+        store
+            .append("old", &[(0, message(200, 10))])
+            .unwrap()
+            .appended[0]
+            .queue_offset,
+        200
+    );
 }
 
 fn chrono_now() -> i64 {
@@ -168,9 +249,14 @@ fn chrono_now() -> i64 {
 fn deleted_topic_queues_start_again_at_zero() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    store.append("gone", &[(0, message(0, 10)), (0, message(1, 10))]).unwrap();
+    store
+        .append("gone", &[(0, message(0, 10)), (0, message(1, 10))])
+        .unwrap();
     store.delete_topic_queues("gone").unwrap();
-    assert_eq!(store.queue_range("gone", 0), weir_store::QueueRange::default());
+    assert_eq!(
+        store.queue_range("gone", 0),
+        weir_store::QueueRange::default()
+    );
     let outcome = store.append("gone", &[(0, message(2, 10))]).unwrap();
     assert_eq!(outcome.appended[0].queue_offset, 0);
     drop(store);
@@ -219,5 +305,8 @@ async fn async_mode_wait_durable_resolves_at_the_next_flush() {
     store.wait_durable(outcome.end).await.unwrap();
     assert!(store.stats().flushed_position >= outcome.end);
     store.close().unwrap();
-    assert!(matches!(store.append("a", &[(0, message(1, 10))]), Err(StoreError::Closed)));
+    assert!(matches!(
+        store.append("a", &[(0, message(1, 10))]),
+        Err(StoreError::Closed)
+    ));
 }

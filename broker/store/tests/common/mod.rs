@@ -29,7 +29,7 @@ pub(crate) fn message(i: usize, body_len: usize) -> Message {
     Message {
         id: format!("msg-{i}"),
         keys: vec![format!("order-{}", i % 7), "shared".to_owned()],
-        tag: (i % 2 == 0).then(|| format!("tag{}", i % 5)),
+        tag: i.is_multiple_of(2).then(|| format!("tag{}", i % 5)),
         properties: vec![("n".to_owned(), i.to_string())],
         body: Bytes::from((0..body_len).map(|b| (b + i) as u8).collect::<Vec<u8>>()),
         born_ms: 1_700_000_000_000 + i as i64,
