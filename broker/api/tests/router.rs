@@ -63,11 +63,21 @@ fn the_openapi_document_describes_every_route() {
     }
 }
 
+/// Method, path, headers, body, expected status, expected code.
+type ErrorCase<'a> = (
+    &'a str,
+    &'a str,
+    &'a [(&'a str, &'a str)],
+    &'a str,
+    u16,
+    &'a str,
+);
+
 #[tokio::test]
 async fn every_error_is_json_with_a_stable_code() {
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path());
-    let cases: &[(&str, &str, &[(&str, &str)], &str, u16, &str)] = &[
+    let cases: &[ErrorCase<'_>] = &[
         (
             "POST",
             "/v1/topics",
