@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use weir_store::{FlushPolicy, Message, Store, StoreConfig, StoredMessage};
 
+use crate::group::service::Groups;
 use crate::message::MESSAGE_GROUP_PROPERTY;
 use crate::topic::{QueueOffsets, Topic, TopicConfig, TopicDescription, TopicName, TopicRegistry};
 use crate::{CoreError, Limits, MessageDraft, MessageIdGenerator, QueueChoice};
@@ -80,6 +81,7 @@ pub struct Broker {
     ids: MessageIdGenerator,
     limits: Limits,
     sync_flush: Option<Duration>,
+    groups: Groups,
 }
 
 impl Broker {
@@ -91,9 +93,11 @@ impl Broker {
         };
         let store = Arc::new(Store::open(config.store)?);
         let topics = TopicRegistry::load(&store)?;
+        let groups = Groups::recover(&store, topics.list_groups())?;
         Ok(Self {
             store,
             topics,
+            groups,
             ids: MessageIdGenerator::new(),
             limits: config.limits,
             sync_flush,
@@ -154,14 +158,24 @@ impl Broker {
     /// Deletes a topic and its consume queues. Its records leave the commitlog with
     /// retention. Durable when it returns.
     pub async fn delete_topic(&self, name: &str) -> Result<(), CoreError> {
-        self.topics.delete(&self.store, name).await?;
+        let removed = self.topics.delete(&self.store, name).await?;
+        for group in &removed {
+            self.groups.remove(&group.name);
+        }
         // Checkpoint after the topic left the registry (so no send can still reach it) and
         // before its queues go, so that recovery never re-dispatches its records.
         let store = Arc::clone(&self.store);
         let topic = name.to_string();
+        let mut doomed = vec![topic];
+        for group in removed {
+            doomed.push(crate::group::retry_topic(&group.name));
+            doomed.push(crate::group::dlq_topic(&group.name));
+        }
         tokio::task::spawn_blocking(move || {
             store.flush()?;
-            store.delete_topic_queues(&topic)
+            doomed
+                .iter()
+                .try_for_each(|topic| store.delete_topic_queues(topic))
         })
         .await
         .map_err(|_| CoreError::Store(weir_store::StoreError::Closed))??;
@@ -204,6 +218,7 @@ impl Broker {
             batch.push((queue, self.to_message(draft, now)));
         }
         let outcome = self.store.append(topic, &batch)?;
+        self.groups.notify_topic(topic);
         let status = match self.sync_flush {
             None => SendStatus::Ok,
             Some(timeout) => {
@@ -295,6 +310,27 @@ impl Broker {
 
     pub(crate) fn topics(&self) -> &TopicRegistry {
         &self.topics
+    }
+
+    pub(crate) fn groups(&self) -> &Groups {
+        &self.groups
+    }
+
+    pub(crate) fn ids(&self) -> &MessageIdGenerator {
+        &self.ids
+    }
+
+    /// In `sync` mode, waits (up to the flush timeout) until the commitlog is durable
+    /// through `end`. State changes are applied either way; a timeout only means the
+    /// answer went out before the fsync.
+    pub(crate) async fn wait_durable(&self, end: u64) -> Result<(), CoreError> {
+        if let Some(timeout) = self.sync_flush
+            && end > 0
+            && let Ok(result) = tokio::time::timeout(timeout, self.store.wait_durable(end)).await
+        {
+            result?;
+        }
+        Ok(())
     }
 
     fn topic(&self, name: &str) -> Result<Arc<Topic>, CoreError> {

@@ -75,6 +75,39 @@ pub enum CoreError {
     /// A batch holds no message.
     #[error("the batch holds no message")]
     EmptyBatch,
+    /// A group name that is empty, too long or has characters outside the set.
+    #[error("invalid group name '{name}': {reason}")]
+    InvalidGroupName {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The consumer group does not exist.
+    #[error("consumer group '{0}' does not exist")]
+    GroupNotFound(String),
+    /// A consumer group with this name already exists.
+    #[error("consumer group '{0}' already exists")]
+    GroupExists(String),
+    /// A receipt handle that is malformed or was issued by another group.
+    #[error("{0}")]
+    ReceiptInvalid(String),
+    /// A receipt handle whose invisible time passed, or that was replaced by a later
+    /// delivery or a change of invisible time.
+    #[error("{0}")]
+    ReceiptExpired(String),
+    /// A broadcasting group was asked for something without naming the consumer
+    /// instance.
+    #[error("consumer group '{0}' is broadcasting: name the consumer instance (\"consumer\")")]
+    ConsumerRequired(String),
+    /// No dead letter of the group has this id.
+    #[error("consumer group '{group}' has no dead letter with id '{id}'")]
+    DeadLetterNotFound {
+        /// The group.
+        group: String,
+        /// The id asked for.
+        id: String,
+    },
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -13,6 +13,7 @@
 
 mod broker;
 mod error;
+pub mod group;
 pub mod limits;
 pub mod message;
 mod message_id;
@@ -21,6 +22,11 @@ pub mod topic;
 
 pub use broker::{Broker, BrokerConfig, SendReceipt, SendStatus};
 pub use error::CoreError;
+pub use group::{
+    AckOutcome, CommittedOffset, DeadLetter, DeadLetterPage, Delivery, GroupConfig, GroupCounters,
+    GroupDescription, GroupMode, GroupSpec, LagReport, QueueLag, ReceiptFailure, ReceiveRequest,
+    ResetTarget, StartFrom,
+};
 pub use limits::Limits;
 pub use message::{MessageDraft, QueueChoice};
 pub use message_id::MessageIdGenerator;

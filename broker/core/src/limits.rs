@@ -60,3 +60,39 @@ impl Default for Limits {
         }
     }
 }
+
+/// Deliveries of one message before it goes to the dead-letter queue (RocketMQ's 16).
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 16;
+/// Most deliveries a group may allow per message.
+pub const MAX_DELIVERY_ATTEMPTS: u32 = 1000;
+/// How long a received message stays invisible to the group by default: 60 s.
+pub const DEFAULT_INVISIBLE_MS: u64 = 60_000;
+/// Shortest invisible time a group or a receive may ask for.
+pub const MIN_INVISIBLE_MS: u64 = 100;
+/// Longest invisible time, nack delay or backoff step: 12 hours.
+pub const MAX_INVISIBLE_MS: u64 = 12 * 3_600_000;
+/// RocketMQ's retry schedule: 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h.
+pub const DEFAULT_BACKOFF_MS: [u64; 16] = [
+    10_000, 30_000, 60_000, 120_000, 180_000, 240_000, 300_000, 360_000, 420_000, 480_000, 540_000,
+    600_000, 1_200_000, 1_800_000, 3_600_000, 7_200_000,
+];
+/// Most steps in a backoff schedule.
+pub const MAX_BACKOFF_STEPS: usize = 64;
+/// Most tags in one group's filter.
+pub const MAX_FILTER_TAGS: usize = 64;
+/// Most messages one receive returns.
+pub const MAX_RECEIVE_MESSAGES: usize = 1000;
+/// Longest a receive waits for messages (long poll): 30 s.
+pub const MAX_RECEIVE_WAIT_MS: u64 = 30_000;
+/// Most receipts in one ack or nack request.
+pub const MAX_RECEIPTS: usize = 10_000;
+/// Most un-acked messages a group keeps above the committed offset of one queue. When
+/// a queue reaches it, that queue delivers nothing new until acks (or dead letters) free
+/// room; the others go on.
+pub const MAX_UNACKED_PER_QUEUE: usize = 65_536;
+/// Most member instances of one broadcasting group.
+pub const MAX_BROADCAST_MEMBERS: usize = 1024;
+/// Longest consumer (member instance) name, in bytes.
+pub const MAX_CONSUMER_NAME_BYTES: usize = 128;
+/// Most consumer groups per broker.
+pub const MAX_GROUPS: usize = 10_000;

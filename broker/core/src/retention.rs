@@ -2,7 +2,7 @@
 //!
 //! The store decides which segments have expired; the core runs the deletion because it
 //! must first re-write its own records that still matter (the newest topic-table
-//! snapshot) past the deletion boundary.
+//! snapshot and a delivery-state snapshot) past the deletion boundary.
 
 use crate::{Broker, CoreError};
 
@@ -15,6 +15,10 @@ impl Broker {
         }
         if self.topics().snapshot_position() < boundary {
             self.topics().rewrite(self.store()).await?;
+        }
+        // Delivery state: a fresh snapshot makes every journal record before it unneeded.
+        if self.groups().snapshot_position().await < boundary {
+            self.groups().snapshot(self.store()).await?;
         }
         let deleted = self.store().delete_before(boundary)?;
         if deleted > 0 {

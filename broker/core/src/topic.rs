@@ -1,4 +1,5 @@
-//! Topics: validated names, their configuration, and the registry that keeps it durable.
+//! Topics: validated names, their configuration, and the registry that keeps it (and the
+//! consumer group configuration) durable.
 //!
 //! # Durability
 //!
@@ -18,7 +19,8 @@ use serde::{Deserialize, Serialize};
 use weir_store::{Message, Store};
 
 use crate::CoreError;
-use crate::limits::MAX_TOPIC_NAME_LEN;
+use crate::group::GroupConfig;
+use crate::limits::{MAX_GROUPS, MAX_TOPIC_NAME_LEN};
 
 /// The system topic holding topic-table snapshots. Names starting with `%` are reserved.
 pub const CONFIG_TOPIC: &str = "%SYS%config";
@@ -118,14 +120,18 @@ impl Topic {
 struct Snapshot {
     version: u32,
     topics: Vec<TopicConfig>,
+    #[serde(default)]
+    groups: Vec<GroupConfig>,
 }
 
 const SNAPSHOT_VERSION: u32 = 1;
 
-/// The set of topics, durable through snapshot records in [`CONFIG_TOPIC`].
+/// The set of topics and consumer groups, durable through snapshot records in
+/// [`CONFIG_TOPIC`].
 #[derive(Debug)]
 pub(crate) struct TopicRegistry {
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+    groups: RwLock<BTreeMap<String, GroupConfig>>,
     /// Serialises changes so that snapshots are written in the order they are applied.
     changes: tokio::sync::Mutex<()>,
     /// Commitlog position of the newest snapshot record (for retention).
@@ -137,6 +143,7 @@ impl TopicRegistry {
     pub(crate) fn load(store: &Store) -> Result<Self, CoreError> {
         let range = store.queue_range(CONFIG_TOPIC, 0);
         let mut topics = BTreeMap::new();
+        let mut groups = BTreeMap::new();
         let mut snapshot_position = 0;
         if range.max > range.min {
             let records = store.read_queue(CONFIG_TOPIC, 0, range.max - 1, 1)?;
@@ -152,11 +159,19 @@ impl TopicRegistry {
                 for config in snapshot.topics {
                     topics.insert(config.name.clone(), Arc::new(live(config)));
                 }
+                for config in snapshot.groups {
+                    groups.insert(config.name.clone(), config);
+                }
             }
         }
-        tracing::info!(topics = topics.len(), "topic configuration loaded");
+        tracing::info!(
+            topics = topics.len(),
+            groups = groups.len(),
+            "topic and group configuration loaded"
+        );
         Ok(Self {
             topics: RwLock::new(topics),
+            groups: RwLock::new(groups),
             changes: tokio::sync::Mutex::new(()),
             snapshot_position: AtomicU64::new(snapshot_position),
         })
@@ -190,36 +205,141 @@ impl TopicRegistry {
         }
         let mut next = self.list();
         next.push(config.clone());
-        self.persist(store, next).await?;
+        self.persist(store, next, self.list_groups()).await?;
         self.topics
             .write()
             .insert(config.name.clone(), Arc::new(live(config.clone())));
         Ok(config)
     }
 
-    /// Removes a topic; durable when this returns.
-    pub(crate) async fn delete(&self, store: &Arc<Store>, name: &str) -> Result<(), CoreError> {
+    /// Removes a topic and its consumer groups; durable when this returns. Returns the
+    /// groups removed.
+    pub(crate) async fn delete(
+        &self,
+        store: &Arc<Store>,
+        name: &str,
+    ) -> Result<Vec<GroupConfig>, CoreError> {
         let _change = self.changes.lock().await;
         if !self.topics.read().contains_key(name) {
             return Err(CoreError::TopicNotFound(name.to_string()));
         }
         let next = self.list().into_iter().filter(|t| t.name != name).collect();
-        self.persist(store, next).await?;
+        let (removed, kept): (Vec<_>, Vec<_>) = self
+            .list_groups()
+            .into_iter()
+            .partition(|g| g.topic == name);
+        self.persist(store, next, kept).await?;
         self.topics.write().remove(name);
-        Ok(())
+        let mut groups = self.groups.write();
+        for group in &removed {
+            groups.remove(&group.name);
+        }
+        Ok(removed)
+    }
+
+    /// Raises the queue count of a topic; durable when this returns.
+    pub(crate) async fn set_queues(
+        &self,
+        store: &Arc<Store>,
+        name: &str,
+        queues: u32,
+    ) -> Result<TopicConfig, CoreError> {
+        let _change = self.changes.lock().await;
+        let current = self
+            .get(name)
+            .ok_or_else(|| CoreError::TopicNotFound(name.to_string()))?;
+        if queues < current.config.queues {
+            return Err(CoreError::InvalidArgument(format!(
+                "topic '{name}' has {} queues; queues can be added but not removed",
+                current.config.queues
+            )));
+        }
+        let mut config = current.config.clone();
+        config.queues = queues;
+        let next = self
+            .list()
+            .into_iter()
+            .map(|t| if t.name == name { config.clone() } else { t })
+            .collect();
+        self.persist(store, next, self.list_groups()).await?;
+        self.topics
+            .write()
+            .insert(name.to_string(), Arc::new(live(config.clone())));
+        Ok(config)
+    }
+
+    /// All groups, sorted by name.
+    pub(crate) fn list_groups(&self) -> Vec<GroupConfig> {
+        self.groups.read().values().cloned().collect()
+    }
+
+    /// Adds a group; durable when this returns. `prepare` fills in what depends on the
+    /// topic (start offsets) once the topic is known to exist.
+    pub(crate) async fn create_group(
+        &self,
+        store: &Arc<Store>,
+        mut config: GroupConfig,
+        prepare: impl FnOnce(&mut GroupConfig, &TopicConfig),
+    ) -> Result<GroupConfig, CoreError> {
+        let _change = self.changes.lock().await;
+        let topic = self
+            .get(&config.topic)
+            .ok_or_else(|| CoreError::TopicNotFound(config.topic.clone()))?;
+        if self.groups.read().contains_key(&config.name) {
+            return Err(CoreError::GroupExists(config.name));
+        }
+        if self.groups.read().len() >= MAX_GROUPS {
+            return Err(CoreError::InvalidArgument(format!(
+                "the broker has the maximum of {MAX_GROUPS} groups"
+            )));
+        }
+        prepare(&mut config, &topic.config);
+        let mut groups = self.list_groups();
+        groups.push(config.clone());
+        self.persist(store, self.list(), groups).await?;
+        self.groups
+            .write()
+            .insert(config.name.clone(), config.clone());
+        Ok(config)
+    }
+
+    /// Removes a group; durable when this returns.
+    pub(crate) async fn delete_group(
+        &self,
+        store: &Arc<Store>,
+        name: &str,
+    ) -> Result<GroupConfig, CoreError> {
+        let _change = self.changes.lock().await;
+        let Some(removed) = self.groups.read().get(name).cloned() else {
+            return Err(CoreError::GroupNotFound(name.to_string()));
+        };
+        let groups = self
+            .list_groups()
+            .into_iter()
+            .filter(|g| g.name != name)
+            .collect();
+        self.persist(store, self.list(), groups).await?;
+        self.groups.write().remove(name);
+        Ok(removed)
     }
 
     /// Writes the current table again, so that its newest snapshot lives past `position`
     /// (used before retention deletes the segment holding it).
     pub(crate) async fn rewrite(&self, store: &Arc<Store>) -> Result<(), CoreError> {
         let _change = self.changes.lock().await;
-        self.persist(store, self.list()).await
+        self.persist(store, self.list(), self.list_groups()).await
     }
 
-    async fn persist(&self, store: &Arc<Store>, topics: Vec<TopicConfig>) -> Result<(), CoreError> {
+    async fn persist(
+        &self,
+        store: &Arc<Store>,
+        topics: Vec<TopicConfig>,
+        groups: Vec<GroupConfig>,
+    ) -> Result<(), CoreError> {
         let body = serde_json::to_vec(&Snapshot {
             version: SNAPSHOT_VERSION,
             topics,
+            groups,
         })
         .map_err(|err| CoreError::InvalidArgument(format!("topic table: {err}")))?;
         let message = Message {

@@ -25,6 +25,8 @@ pub(crate) const DEFAULT_SYNC_FLUSH_TIMEOUT_MS: u64 = 5_000;
 pub(crate) const DEFAULT_RETENTION_HOURS: u64 = 72;
 /// How often the broker looks for expired segments.
 pub(crate) const RETENTION_CHECK_INTERVAL: Duration = Duration::from_secs(60);
+/// How often the delivery state of consumer groups is snapshotted.
+pub(crate) const GROUP_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(30);
 
 /// The configuration file, every field optional.
 #[derive(Debug, Default, Deserialize)]

@@ -110,6 +110,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let broker = Arc::new(broker);
     let app = Arc::new(App::new(Arc::clone(&broker), config.api));
     let retention = tokio::spawn(run_retention(Arc::clone(&broker)));
+    let snapshots = tokio::spawn(run_snapshots(Arc::clone(&broker)));
     tracing::info!(
         listen = %config.listen,
         data = %data.display(),
@@ -121,6 +122,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("the HTTP server failed")?;
     retention.abort();
+    snapshots.abort();
+    if let Err(err) = broker.snapshot_groups().await {
+        tracing::warn!(error = %err, "final delivery-state snapshot failed");
+    }
     tracing::info!("shutting down: flushing the store");
     tokio::task::spawn_blocking(move || broker.close())
         .await
@@ -136,6 +141,18 @@ async fn run_retention(broker: Arc<Broker>) {
         tick.tick().await;
         if let Err(err) = broker.run_retention().await {
             tracing::warn!(error = %err, "retention pass failed");
+        }
+    }
+}
+
+/// Snapshots delivery state now and then, so that a restart replays a short journal.
+async fn run_snapshots(broker: Arc<Broker>) {
+    let mut tick = tokio::time::interval(config::GROUP_SNAPSHOT_INTERVAL);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if let Err(err) = broker.snapshot_groups().await {
+            tracing::warn!(error = %err, "delivery-state snapshot failed");
         }
     }
 }

@@ -1,0 +1,771 @@
+//! The consumer-group operations of [`Broker`]: administration, receive (long poll),
+//! ack, nack, invisible time, offsets, lag and dead letters.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use weir_store::Message;
+
+use super::cursor::{Cursor, Nacked, Refusal};
+use super::journal::{Entry, Event, Kind};
+use super::receipt::{RETRY_SOURCE, Receipt};
+use super::service::{
+    AckOutcome, CommittedOffset, Consumption, DeadLetter, DeadLetterPage, Delivery, Group,
+    GroupCounters, GroupDescription, LagReport, QueueLag, ReceiptFailure, ReceiveRequest,
+    ResetTarget, property,
+};
+use super::spec::{GroupConfig, GroupSpec, StartFrom, check_invisible};
+use super::{dlq_topic, retry_topic};
+use crate::broker::now_ms;
+use crate::limits::{MAX_INVISIBLE_MS, MAX_RECEIPTS, MAX_RECEIVE_MESSAGES, MAX_RECEIVE_WAIT_MS};
+use crate::topic::TopicConfig;
+use crate::{Broker, CoreError};
+
+impl Broker {
+    /// Creates a consumer group on an existing topic. Durable when it returns.
+    pub async fn create_group(&self, spec: GroupSpec) -> Result<GroupConfig, CoreError> {
+        let mut config = GroupConfig::from_spec(spec)?;
+        config.created_ms = now_ms();
+        config.incarnation = rand::random::<u64>() >> 1 | 1;
+        let store = Arc::clone(self.store());
+        let retry = retry_topic(&config.name);
+        let config = self
+            .topics()
+            .create_group(self.store(), config, |config, topic| {
+                config.start_offsets = (0..topic.queues)
+                    .map(|queue| {
+                        let range = store.queue_range(&topic.name, queue);
+                        match config.from {
+                            StartFrom::Latest => range.max,
+                            StartFrom::Earliest => range.min,
+                        }
+                    })
+                    .collect();
+                config.retry_start = store.queue_range(&retry, 0).max;
+            })
+            .await?;
+        self.groups().add(config.clone())?;
+        Ok(config)
+    }
+
+    /// All groups (of one topic, if given), sorted by name.
+    pub fn list_groups(&self, topic: Option<&str>) -> Vec<GroupConfig> {
+        self.topics()
+            .list_groups()
+            .into_iter()
+            .filter(|g| topic.is_none_or(|t| g.topic == t))
+            .collect()
+    }
+
+    /// A group with its members, backlog and counters.
+    pub fn describe_group(
+        &self,
+        name: &str,
+        consumer: Option<&str>,
+    ) -> Result<GroupDescription, CoreError> {
+        let group = self.groups().get(name)?;
+        let members = group.members();
+        let member = match consumer.or(members.first().map(String::as_str)) {
+            Some(name) => group.member_index(Some(name))?,
+            None => group
+                .member_index(None)
+                .unwrap_or(super::service::NEW_MEMBER),
+        };
+        let lag = self.lag_of(&group, member)?;
+        let dlq = self.store().queue_range(&dlq_topic(name), 0);
+        Ok(GroupDescription {
+            config: group.config().clone(),
+            members,
+            lag,
+            counters: group.counters(),
+            dead_letters: dlq.max - dlq.min,
+        })
+    }
+
+    /// Deletes a group with its retry and dead-letter queues. Durable when it returns.
+    pub async fn delete_group(&self, name: &str) -> Result<(), CoreError> {
+        self.topics().delete_group(self.store(), name).await?;
+        self.groups().remove(name);
+        let store = Arc::clone(self.store());
+        let (retry, dlq) = (retry_topic(name), dlq_topic(name));
+        tokio::task::spawn_blocking(move || {
+            store.flush()?;
+            store.delete_topic_queues(&retry)?;
+            store.delete_topic_queues(&dlq)
+        })
+        .await
+        .map_err(|_| CoreError::Store(weir_store::StoreError::Closed))??;
+        Ok(())
+    }
+
+    /// Adds queues to a topic (`queues` is the new total). Consumers pick them up at their
+    /// next receive.
+    pub async fn add_queues(&self, topic: &str, queues: u32) -> Result<TopicConfig, CoreError> {
+        if queues == 0 || queues > self.limits().max_queues {
+            return Err(CoreError::InvalidArgument(format!(
+                "queues must be 1 to {}, got {queues}",
+                self.limits().max_queues
+            )));
+        }
+        self.topics().set_queues(self.store(), topic, queues).await
+    }
+
+    /// Receives up to `request.max` messages, waiting up to `request.wait` for the first.
+    /// Each stays invisible to the group until acked or until its invisible time passes.
+    pub async fn receive(
+        &self,
+        group: &str,
+        request: ReceiveRequest,
+    ) -> Result<Vec<Delivery>, CoreError> {
+        let group = self.groups().get(group)?;
+        if request.max == 0 || request.max > MAX_RECEIVE_MESSAGES {
+            return Err(CoreError::InvalidArgument(format!(
+                "max must be 1 to {MAX_RECEIVE_MESSAGES}, got {}",
+                request.max
+            )));
+        }
+        if request.wait > Duration::from_millis(MAX_RECEIVE_WAIT_MS) {
+            return Err(CoreError::InvalidArgument(format!(
+                "wait_ms must be at most {MAX_RECEIVE_WAIT_MS}, got {}",
+                request.wait.as_millis()
+            )));
+        }
+        let invisible_ms = request.invisible_ms.unwrap_or(group.config().invisible_ms);
+        check_invisible(invisible_ms)?;
+        super::service::check_consumer(request.consumer.as_deref())?;
+        let deadline = Instant::now() + request.wait;
+        loop {
+            let notified = group.notify().notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let taken =
+                self.consumption(&group)?
+                    .take(&group, &request, invisible_ms, self.ids())?;
+            if !taken.deliveries.is_empty() {
+                self.wait_durable(taken.end).await?;
+                return Ok(taken.deliveries);
+            }
+            let now = Instant::now();
+            if now >= deadline || self.groups().get(group.config().name.as_str()).is_err() {
+                return Ok(Vec::new());
+            }
+            let mut wake = deadline;
+            if taken.next_due != i64::MAX {
+                let due_in = (taken.next_due - now_ms()).max(1) as u64;
+                wake = wake.min(now + Duration::from_millis(due_in));
+            }
+            tokio::select! {
+                () = &mut notified => {}
+                () = tokio::time::sleep_until(wake.into()) => {}
+            }
+        }
+    }
+
+    /// Acks deliveries. Receipts whose invisible time passed, or that a later delivery
+    /// replaced, are refused one by one; a malformed receipt or one of another group
+    /// refuses the whole request.
+    pub async fn ack(&self, group: &str, receipts: &[String]) -> Result<AckOutcome, CoreError> {
+        self.settle(group, receipts, None).await
+    }
+
+    /// Fails deliveries: each is redelivered after `delay_ms`, or after the group's
+    /// backoff for its attempt when unset; a last attempt goes to the dead-letter queue.
+    pub async fn nack(
+        &self,
+        group: &str,
+        receipts: &[String],
+        delay_ms: Option<u64>,
+    ) -> Result<AckOutcome, CoreError> {
+        if let Some(delay) = delay_ms
+            && delay > MAX_INVISIBLE_MS
+        {
+            return Err(CoreError::InvalidArgument(format!(
+                "delay_ms must be at most {MAX_INVISIBLE_MS}, got {delay}"
+            )));
+        }
+        self.settle(group, receipts, Some(delay_ms)).await
+    }
+
+    /// Ack (`nack == None`) or nack (`Some(delay)`).
+    async fn settle(
+        &self,
+        name: &str,
+        receipts: &[String],
+        nack: Option<Option<u64>>,
+    ) -> Result<AckOutcome, CoreError> {
+        let group = self.groups().get(name)?;
+        if receipts.is_empty() || receipts.len() > MAX_RECEIPTS {
+            return Err(CoreError::InvalidArgument(format!(
+                "receipts must hold 1 to {MAX_RECEIPTS} handles, got {}",
+                receipts.len()
+            )));
+        }
+        let parsed = receipts
+            .iter()
+            .map(|r| group.parse_receipt(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let consumption = self.consumption(&group)?;
+        let (outcome, end) = consumption.settle(&group, receipts, &parsed, nack, self.ids())?;
+        if nack.is_some() || group.config().fifo {
+            group.notify().notify_waiters();
+        }
+        self.wait_durable(end).await?;
+        Ok(outcome)
+    }
+
+    /// Gives a live delivery a new invisible time from now; returns its new receipt (the
+    /// old one stops working).
+    pub async fn change_invisible(
+        &self,
+        group: &str,
+        receipt: &str,
+        invisible_ms: u64,
+    ) -> Result<String, CoreError> {
+        let group = self.groups().get(group)?;
+        check_invisible(invisible_ms)?;
+        let parsed = group.parse_receipt(receipt)?;
+        let consumption = self.consumption(&group)?;
+        let (new, end) = consumption.change_invisible(&group, receipt, parsed, invisible_ms)?;
+        self.wait_durable(end).await?;
+        Ok(new)
+    }
+
+    /// The backlog of a group (of one member in broadcasting mode).
+    pub fn lag(&self, group: &str, consumer: Option<&str>) -> Result<LagReport, CoreError> {
+        let group = self.groups().get(group)?;
+        let member = group.member_index(consumer)?;
+        self.lag_of(&group, member)
+    }
+
+    fn lag_of(&self, group: &Group, member: u32) -> Result<LagReport, CoreError> {
+        let queues = self.queue_count(group)?;
+        let now = now_ms();
+        let mut report = LagReport {
+            group: group.config().name.clone(),
+            total: 0,
+            oldest_age_ms: 0,
+            queues: Vec::new(),
+        };
+        let mut sources: Vec<u32> = (0..queues).collect();
+        sources.push(RETRY_SOURCE);
+        for source in sources {
+            let (topic, queue) = group.source_topic(source);
+            let range = self.store().queue_range(topic, queue);
+            let (committed, in_flight) = group.progress(member, source);
+            let committed = committed.max(range.min);
+            let lag = range.max.saturating_sub(committed);
+            let oldest_age_ms = if lag > 0 {
+                self.store()
+                    .read_queue(topic, queue, committed, 1)?
+                    .first()
+                    .map_or(0, |m| (now - m.store_ms).max(0))
+            } else {
+                0
+            };
+            if source == RETRY_SOURCE && range.max == 0 {
+                continue;
+            }
+            report.total += lag;
+            report.oldest_age_ms = report.oldest_age_ms.max(oldest_age_ms);
+            report.queues.push(QueueLag {
+                queue,
+                retry: source == RETRY_SOURCE,
+                committed,
+                max_offset: range.max,
+                lag,
+                in_flight,
+                oldest_age_ms,
+            });
+        }
+        Ok(report)
+    }
+
+    /// Moves the committed offsets of a group (every queue, or one) and drops its
+    /// in-flight state there. In broadcasting mode without a consumer, every member.
+    pub async fn reset_group(
+        &self,
+        group: &str,
+        target: ResetTarget,
+        queue: Option<u32>,
+        consumer: Option<&str>,
+    ) -> Result<Vec<CommittedOffset>, CoreError> {
+        let group = self.groups().get(group)?;
+        let queues = self.queue_count(&group)?;
+        let targets: Vec<u32> = match queue {
+            Some(q) if q < queues => vec![q],
+            Some(q) => {
+                return Err(CoreError::QueueNotFound {
+                    topic: group.config().topic.clone(),
+                    queue: q,
+                });
+            }
+            None => (0..queues).collect(),
+        };
+        let mut offsets = Vec::with_capacity(targets.len());
+        for q in targets {
+            let range = self.store().queue_range(&group.config().topic, q);
+            let offset = match target {
+                ResetTarget::Earliest => range.min,
+                ResetTarget::Latest => range.max,
+                ResetTarget::Offset(offset) if (range.min..=range.max).contains(&offset) => offset,
+                ResetTarget::Offset(offset) => {
+                    return Err(CoreError::OffsetOutOfRange {
+                        queue: q,
+                        offset,
+                        min: range.min,
+                        max: range.max,
+                    });
+                }
+                ResetTarget::Timestamp(ms) => self.offset_at_time(&group.config().topic, q, ms)?,
+            };
+            offsets.push(CommittedOffset {
+                queue: q,
+                committed: offset,
+            });
+        }
+        let consumption = self.consumption(&group)?;
+        let end = consumption.reset(&group, consumer, &offsets)?;
+        group.notify().notify_waiters();
+        self.wait_durable(end).await?;
+        Ok(offsets)
+    }
+
+    /// Commits an offset of one queue (a stream reader's explicit commit): everything
+    /// below it is done.
+    pub async fn commit_offset(
+        &self,
+        group: &str,
+        consumer: Option<&str>,
+        queue: u32,
+        offset: u64,
+    ) -> Result<(), CoreError> {
+        self.reset_group(group, ResetTarget::Offset(offset), Some(queue), consumer)
+            .await
+            .map(drop)
+    }
+
+    /// The committed offset of every queue of the group's topic.
+    pub fn committed_offsets(
+        &self,
+        group: &str,
+        consumer: Option<&str>,
+    ) -> Result<Vec<CommittedOffset>, CoreError> {
+        let group = self.groups().get(group)?;
+        let member = group.member_index(consumer)?;
+        let queues = self.queue_count(&group)?;
+        Ok((0..queues)
+            .map(|queue| {
+                let min = self.store().queue_range(&group.config().topic, queue).min;
+                CommittedOffset {
+                    queue,
+                    committed: group.progress(member, queue).0.max(min),
+                }
+            })
+            .collect())
+    }
+
+    /// A page of the group's dead letters from `offset`.
+    pub fn dead_letters(
+        &self,
+        group: &str,
+        offset: u64,
+        max: usize,
+    ) -> Result<DeadLetterPage, CoreError> {
+        let group = self.groups().get(group)?;
+        if max == 0 || max > self.limits().max_read_messages {
+            return Err(CoreError::InvalidArgument(format!(
+                "max must be 1 to {}, got {max}",
+                self.limits().max_read_messages
+            )));
+        }
+        let topic = dlq_topic(&group.config().name);
+        let range = self.store().queue_range(&topic, 0);
+        let from = offset.max(range.min);
+        let records = if from < range.max {
+            self.store().read_queue(&topic, 0, from, max)?
+        } else {
+            Vec::new()
+        };
+        let next_offset = records.last().map_or(from, |m| m.queue_offset + 1);
+        Ok(DeadLetterPage {
+            dead_letters: records.into_iter().map(dead_letter_of).collect(),
+            next_offset,
+            max_offset: range.max,
+        })
+    }
+
+    /// One dead letter by the id of its dead-letter record (or of the original message).
+    pub fn dead_letter(&self, group: &str, id: &str) -> Result<DeadLetter, CoreError> {
+        let group = self.groups().get(group)?;
+        let topic = dlq_topic(&group.config().name);
+        let not_found = || CoreError::DeadLetterNotFound {
+            group: group.config().name.clone(),
+            id: id.to_string(),
+        };
+        if crate::message::validate_message_id(id).is_err() {
+            return Err(not_found());
+        }
+        match self.store().lookup_id(id)? {
+            Some(found) if found.topic == topic => return Ok(dead_letter_of(found)),
+            _ => {}
+        }
+        // By original id: scan the dead-letter queue's newest entries.
+        let range = self.store().queue_range(&topic, 0);
+        let mut offset = range.min;
+        while offset < range.max {
+            let page = self.store().read_queue(&topic, 0, offset, 1000)?;
+            let Some(last) = page.last() else { break };
+            offset = last.queue_offset + 1;
+            if let Some(found) = page.into_iter().find(|m| {
+                m.message
+                    .properties
+                    .iter()
+                    .any(|(n, v)| n == property::ORIGINAL_ID && v == id)
+            }) {
+                return Ok(dead_letter_of(found));
+            }
+        }
+        Err(not_found())
+    }
+
+    /// Sends a dead letter back to the group (only this group) through its retry queue;
+    /// returns the id of the resent record.
+    pub async fn resend_dead_letter(&self, group: &str, id: &str) -> Result<String, CoreError> {
+        let letter = self.dead_letter(group, id)?;
+        let group = self.groups().get(group)?;
+        let id = self.ids().next_id(now_ms());
+        let message = resent(&letter, id.clone());
+        self.store()
+            .append(&retry_topic(&group.config().name), &[(0, message)])?;
+        group.notify().notify_waiters();
+        Ok(id)
+    }
+
+    /// Resends every dead letter from `from_offset` on; returns how many.
+    pub async fn resend_dead_letters(
+        &self,
+        group: &str,
+        from_offset: u64,
+    ) -> Result<u64, CoreError> {
+        let name = group;
+        let group = self.groups().get(name)?;
+        let retry = retry_topic(name);
+        let mut offset = from_offset;
+        let mut count = 0u64;
+        loop {
+            let page = self.dead_letters(name, offset, self.limits().max_read_messages)?;
+            if page.dead_letters.is_empty() {
+                break;
+            }
+            offset = page.next_offset;
+            let now = now_ms();
+            let batch: Vec<(u32, Message)> = page
+                .dead_letters
+                .iter()
+                .map(|letter| (0, resent(letter, self.ids().next_id(now))))
+                .collect();
+            self.store().append(&retry, &batch)?;
+            count += batch.len() as u64;
+        }
+        group.notify().notify_waiters();
+        Ok(count)
+    }
+
+    /// Per group: configuration, counters and total lag (summed over members in
+    /// broadcasting mode).
+    pub fn group_stats(&self) -> Vec<(GroupConfig, GroupCounters, u64)> {
+        let mut stats: Vec<_> = self
+            .groups()
+            .all()
+            .into_iter()
+            .map(|group| {
+                let members = match group.config().mode {
+                    super::GroupMode::Clustering => vec![0],
+                    super::GroupMode::Broadcasting => (0..group.members().len() as u32).collect(),
+                };
+                let lag = members
+                    .into_iter()
+                    .map(|m| self.lag_of(&group, m).map_or(0, |l| l.total))
+                    .sum();
+                (group.config().clone(), group.counters(), lag)
+            })
+            .collect();
+        stats.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        stats
+    }
+
+    /// Writes a snapshot of all delivery state, so that a restart replays less of the
+    /// journal.
+    pub async fn snapshot_groups(&self) -> Result<(), CoreError> {
+        self.groups().snapshot(self.store()).await.map(drop)
+    }
+
+    fn consumption<'a>(&'a self, group: &Group) -> Result<Consumption<'a>, CoreError> {
+        Ok(Consumption {
+            store: self.store(),
+            groups: self.groups(),
+            queues: self.queue_count(group)?,
+        })
+    }
+
+    fn queue_count(&self, group: &Group) -> Result<u32, CoreError> {
+        self.topics()
+            .get(&group.config().topic)
+            .map(|t| t.config.queues)
+            .ok_or_else(|| CoreError::TopicNotFound(group.config().topic.clone()))
+    }
+
+    /// The first offset of a queue whose message was stored at or after `ms`.
+    fn offset_at_time(&self, topic: &str, queue: u32, ms: i64) -> Result<u64, CoreError> {
+        let range = self.store().queue_range(topic, queue);
+        let (mut low, mut high) = (range.min, range.max);
+        while low < high {
+            let mid = low + (high - low) / 2;
+            let stored_ms = self
+                .store()
+                .read_queue(topic, queue, mid, 1)?
+                .first()
+                .map_or(i64::MAX, |m| m.store_ms);
+            if stored_ms < ms {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
+        }
+        Ok(low)
+    }
+}
+
+fn dead_letter_of(stored: weir_store::StoredMessage) -> DeadLetter {
+    let get = |name: &str| {
+        stored
+            .message
+            .properties
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    DeadLetter {
+        dlq_offset: stored.queue_offset,
+        id: stored.message.id.clone(),
+        original_id: get(property::ORIGINAL_ID).unwrap_or_default(),
+        topic: get(property::ORIGINAL_TOPIC).unwrap_or_default(),
+        queue: get(property::ORIGINAL_QUEUE)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+        offset: get(property::ORIGINAL_OFFSET)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+        attempts: get(property::ATTEMPTS)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+        reason: get(property::REASON).unwrap_or_default(),
+        dead_ms: stored.store_ms,
+        stored,
+    }
+}
+
+/// The retry-queue copy of a dead letter: its original content and origin.
+fn resent(letter: &DeadLetter, id: String) -> Message {
+    let original = &letter.stored.message;
+    Message {
+        id,
+        keys: original.keys.clone(),
+        tag: original.tag.clone(),
+        properties: original
+            .properties
+            .iter()
+            .filter(|(n, _)| !n.starts_with("weir.dlq."))
+            .cloned()
+            .collect(),
+        body: original.body.clone(),
+        born_ms: original.born_ms,
+        flags: 0,
+    }
+}
+
+impl Consumption<'_> {
+    /// Acks or nacks parsed receipts under the group lock.
+    pub(crate) fn settle(
+        &self,
+        group: &Group,
+        texts: &[String],
+        receipts: &[Receipt],
+        nack: Option<Option<u64>>,
+        ids: &crate::MessageIdGenerator,
+    ) -> Result<(AckOutcome, u64), CoreError> {
+        let now = now_ms();
+        let config = group.config();
+        let mut outcome = AckOutcome::default();
+        let mut events: Vec<Event> = Vec::new();
+        let mut inner = group.lock();
+        for (text, receipt) in texts.iter().zip(receipts) {
+            let kind_of = |kind| Event::new(kind, &config.name, config.incarnation, receipt.member);
+            let Some(cursor) = inner.cursors.get_mut(&(receipt.member, receipt.source)) else {
+                outcome.failed.push(ReceiptFailure {
+                    receipt: text.clone(),
+                    error: Group::expired(text),
+                });
+                continue;
+            };
+            let entry = Entry {
+                source: receipt.source,
+                offset: receipt.offset,
+                ..Entry::default()
+            };
+            let result = match nack {
+                None => cursor.ack(receipt.offset, receipt.seq, now).map(|changed| {
+                    if changed {
+                        push(&mut events, kind_of(Kind::Ack), entry);
+                    }
+                    group.count_ack();
+                }),
+                Some(delay) => {
+                    let attempts = cursor.slot(receipt.offset).map_or(1, |s| s.attempts);
+                    let wait = delay.map_or_else(
+                        || config.backoff(attempts).as_millis() as i64,
+                        |ms| ms as i64,
+                    );
+                    let at = now.saturating_add(wait);
+                    cursor
+                        .nack(receipt.offset, receipt.seq, now, at, config.max_attempts)
+                        .and_then(|nacked| {
+                            group.count_nack();
+                            match nacked {
+                                None => {}
+                                Some(Nacked::Retry) => push(
+                                    &mut events,
+                                    kind_of(Kind::Retry),
+                                    Entry { time: at, ..entry },
+                                ),
+                                Some(Nacked::Dead) => {
+                                    let slot = cursor.slot(receipt.offset).copied();
+                                    if let Some(slot) = slot {
+                                        let stored = self.store.read_at(slot.position);
+                                        if let Ok(stored) = stored {
+                                            if self
+                                                .dead_letter(
+                                                    group,
+                                                    &stored,
+                                                    slot.attempts,
+                                                    "negatively acknowledged on the last attempt",
+                                                    ids.next_id(now),
+                                                )
+                                                .is_err()
+                                            {
+                                                return Err(Refusal::Expired);
+                                            }
+                                        }
+                                    }
+                                    cursor.set_done(receipt.offset);
+                                    push(&mut events, kind_of(Kind::Dead), entry);
+                                }
+                            }
+                            Ok(())
+                        })
+                }
+            };
+            match result {
+                Ok(()) => outcome.done += 1,
+                Err(Refusal::Expired) => outcome.failed.push(ReceiptFailure {
+                    receipt: text.clone(),
+                    error: Group::expired(text),
+                }),
+            }
+        }
+        let end = self.append_events(&events)?;
+        Ok((outcome, end))
+    }
+
+    pub(crate) fn change_invisible(
+        &self,
+        group: &Group,
+        text: &str,
+        receipt: Receipt,
+        invisible_ms: u64,
+    ) -> Result<(String, u64), CoreError> {
+        let now = now_ms();
+        let config = group.config();
+        let seq = self.groups.next_seq();
+        let until = now.saturating_add(invisible_ms as i64);
+        let mut inner = group.lock();
+        let cursor = inner
+            .cursors
+            .get_mut(&(receipt.member, receipt.source))
+            .ok_or_else(|| Group::expired(text))?;
+        cursor
+            .change_invisible(receipt.offset, receipt.seq, now, seq, until)
+            .map_err(|Refusal::Expired| Group::expired(text))?;
+        let mut event = Event::new(
+            Kind::Invisible,
+            &config.name,
+            config.incarnation,
+            receipt.member,
+        );
+        event.entries.push(Entry {
+            source: receipt.source,
+            offset: receipt.offset,
+            seq,
+            time: until,
+            ..Entry::default()
+        });
+        let end = self.append_events(&[event])?;
+        let new = Receipt { seq, ..receipt };
+        Ok((new.to_string(), end))
+    }
+
+    pub(crate) fn reset(
+        &self,
+        group: &Group,
+        consumer: Option<&str>,
+        offsets: &[CommittedOffset],
+    ) -> Result<u64, CoreError> {
+        let config = group.config();
+        let mut inner = group.lock();
+        let members: Vec<u32> = match (config.mode, consumer) {
+            (super::GroupMode::Clustering, _) => vec![0],
+            (super::GroupMode::Broadcasting, Some(name)) => {
+                match inner.members.iter().position(|m| m == name) {
+                    Some(i) => vec![i as u32],
+                    None => {
+                        return Err(CoreError::InvalidArgument(format!(
+                            "consumer '{name}' has never received from group '{}'",
+                            config.name
+                        )));
+                    }
+                }
+            }
+            (super::GroupMode::Broadcasting, None) => (0..inner.members.len() as u32).collect(),
+        };
+        let mut events = Vec::new();
+        for member in members {
+            let mut event = Event::new(Kind::Reset, &config.name, config.incarnation, member);
+            for o in offsets {
+                inner
+                    .cursors
+                    .insert((member, o.queue), Cursor::new(o.committed));
+                event.entries.push(Entry {
+                    source: o.queue,
+                    offset: o.committed,
+                    ..Entry::default()
+                });
+            }
+            events.push(event);
+        }
+        self.append_events(&events)
+    }
+}
+
+fn push(events: &mut Vec<Event>, event: Event, entry: Entry) {
+    match events
+        .iter_mut()
+        .find(|e| e.kind == event.kind && e.member == event.member)
+    {
+        Some(existing) => existing.entries.push(entry),
+        None => {
+            let mut event = event;
+            event.entries.push(entry);
+            events.push(event);
+        }
+    }
+}
