@@ -806,14 +806,16 @@ impl Consumption<'_> {
                 .or_insert_with(|| Cursor::new(start));
             let mut fresh: Vec<StoredMessage> = Vec::new();
             let mut fresh_from = 0;
-            for _round in 0..2 {
+            // Pick from what the window holds; when that is not enough, read more from
+            // the store and pick again (twice at most per queue and receive).
+            for round in 0..3 {
                 picks.clear();
                 cursor.pick(now, want, config.fifo, config.max_attempts, &mut picks);
                 let delivering = picks
                     .iter()
                     .filter(|p| matches!(p, Pick::Deliver(_)))
                     .count();
-                if delivering >= want || cursor.window() >= MAX_UNACKED_PER_QUEUE {
+                if round == 2 || delivering >= want || cursor.window() >= MAX_UNACKED_PER_QUEUE {
                     break;
                 }
                 let range = self.store.queue_range(topic, queue);
