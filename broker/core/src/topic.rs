@@ -32,20 +32,10 @@ pub struct TopicName(String);
 impl TopicName {
     /// Validates a user-supplied topic name.
     pub fn parse(name: &str) -> Result<Self, CoreError> {
-        let reason = if name.is_empty() {
-            Some("it is empty")
-        } else if name.chars().count() > MAX_TOPIC_NAME_LEN {
-            Some("it is longer than 127 characters")
-        } else if name.starts_with('%') {
-            Some("names starting with '%' are reserved for the broker")
-        } else if !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
-            Some("only A-Z a-z 0-9 _ - are allowed")
-        } else {
-            None
-        };
+        let reason = name_problem(name).or_else(|| {
+            name.starts_with('%')
+                .then_some("names starting with '%' are reserved for the broker")
+        });
         match reason {
             Some(reason) => Err(CoreError::InvalidTopicName {
                 name: name.to_string(),
@@ -58,6 +48,23 @@ impl TopicName {
     /// The name as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// What is wrong with a topic or group name, if anything: names are 1 to 127 characters
+/// of `A-Z a-z 0-9 _ -`.
+pub(crate) fn name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("it is empty")
+    } else if name.chars().count() > MAX_TOPIC_NAME_LEN {
+        Some("it is longer than 127 characters")
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        Some("only A-Z a-z 0-9 _ - are allowed")
+    } else {
+        None
     }
 }
 

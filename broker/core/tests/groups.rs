@@ -263,9 +263,9 @@ async fn fifo_groups_deliver_in_order_and_poison_does_not_block_forever() {
                 "one in flight per message group"
             );
             if b == "a2" {
-                broker.nack("g", &[d.receipt.clone()], None).await.unwrap();
+                broker.nack("g", std::slice::from_ref(&d.receipt), None).await.unwrap();
             } else {
-                broker.ack("g", &[d.receipt.clone()]).await.unwrap();
+                broker.ack("g", std::slice::from_ref(&d.receipt)).await.unwrap();
                 acked.entry(b[..1].to_string()).or_default().push(b);
             }
         }

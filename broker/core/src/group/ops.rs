@@ -613,13 +613,17 @@ impl Consumption<'_> {
                 offset: receipt.offset,
                 ..Entry::default()
             };
-            let result = match nack {
-                None => cursor.ack(receipt.offset, receipt.seq, now).map(|changed| {
-                    if changed {
-                        push(&mut events, kind_of(Kind::Ack), entry);
+            let result: Result<(), CoreError> = match nack {
+                None => match cursor.ack(receipt.offset, receipt.seq, now) {
+                    Ok(changed) => {
+                        if changed {
+                            push(&mut events, kind_of(Kind::Ack), entry);
+                        }
+                        group.count_ack();
+                        Ok(())
                     }
-                    group.count_ack();
-                }),
+                    Err(Refusal::Expired) => Err(Group::expired(text)),
+                },
                 Some(delay) => {
                     let attempts = cursor.slot(receipt.offset).map_or(1, |s| s.attempts);
                     let wait = delay.map_or_else(
@@ -627,54 +631,69 @@ impl Consumption<'_> {
                         |ms| ms as i64,
                     );
                     let at = now.saturating_add(wait);
-                    cursor
-                        .nack(receipt.offset, receipt.seq, now, at, config.max_attempts)
-                        .and_then(|nacked| {
+                    match cursor.nack(receipt.offset, receipt.seq, now, at, config.max_attempts) {
+                        Err(Refusal::Expired) => Err(Group::expired(text)),
+                        Ok(None) => {
                             group.count_nack();
-                            match nacked {
-                                None => {}
-                                Some(Nacked::Retry) => push(
-                                    &mut events,
-                                    kind_of(Kind::Retry),
-                                    Entry { time: at, ..entry },
-                                ),
-                                Some(Nacked::Dead) => {
-                                    let slot = cursor.slot(receipt.offset).copied();
-                                    if let Some(slot) = slot {
-                                        let stored = self.store.read_at(slot.position);
-                                        if let Ok(stored) = stored {
-                                            if self
-                                                .dead_letter(
-                                                    group,
-                                                    &stored,
-                                                    slot.attempts,
-                                                    "negatively acknowledged on the last attempt",
-                                                    ids.next_id(now),
-                                                )
-                                                .is_err()
-                                            {
-                                                return Err(Refusal::Expired);
-                                            }
-                                        }
-                                    }
-                                    cursor.set_done(receipt.offset);
-                                    push(&mut events, kind_of(Kind::Dead), entry);
-                                }
-                            }
                             Ok(())
-                        })
+                        }
+                        Ok(Some(Nacked::Retry)) => {
+                            group.count_nack();
+                            push(
+                                &mut events,
+                                kind_of(Kind::Retry),
+                                Entry { time: at, ..entry },
+                            );
+                            Ok(())
+                        }
+                        Ok(Some(Nacked::Dead)) => {
+                            group.count_nack();
+                            // On failure the message stays in flight: when its invisible
+                            // time passes the next receive dead-letters it again.
+                            self.dead_letter_slot(group, cursor, receipt.offset, ids, now)
+                                .map(|()| push(&mut events, kind_of(Kind::Dead), entry))
+                        }
+                    }
                 }
             };
-            match result {
-                Ok(()) => outcome.done += 1,
-                Err(Refusal::Expired) => outcome.failed.push(ReceiptFailure {
+            if let Err(error) = result {
+                outcome.failed.push(ReceiptFailure {
                     receipt: text.clone(),
-                    error: Group::expired(text),
-                }),
+                    error,
+                });
+            } else {
+                outcome.done += 1;
             }
         }
         let end = self.append_events(&events)?;
         Ok((outcome, end))
+    }
+
+    /// Dead-letters the message in a slot after a nack of its last attempt.
+    fn dead_letter_slot(
+        &self,
+        group: &Group,
+        cursor: &mut Cursor,
+        offset: u64,
+        ids: &crate::MessageIdGenerator,
+        now: i64,
+    ) -> Result<(), CoreError> {
+        if let Some(slot) = cursor.slot(offset).copied() {
+            match self.store.read_at(slot.position) {
+                Ok(stored) => self.dead_letter(
+                    group,
+                    &stored,
+                    slot.attempts,
+                    "negatively acknowledged on the last attempt",
+                    ids.next_id(now),
+                )?,
+                // Removed by retention meanwhile: nothing left to keep.
+                Err(weir_store::StoreError::OutOfRange { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        cursor.set_done(offset);
+        Ok(())
     }
 
     pub(crate) fn change_invisible(

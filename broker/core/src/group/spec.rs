@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::CoreError;
 use crate::limits::{
     DEFAULT_BACKOFF_MS, DEFAULT_INVISIBLE_MS, DEFAULT_MAX_ATTEMPTS, MAX_BACKOFF_STEPS,
-    MAX_DELIVERY_ATTEMPTS, MAX_FILTER_TAGS, MAX_INVISIBLE_MS, MAX_TAG_BYTES, MAX_TOPIC_NAME_LEN,
-    MIN_INVISIBLE_MS,
+    MAX_DELIVERY_ATTEMPTS, MAX_FILTER_TAGS, MAX_INVISIBLE_MS, MAX_TAG_BYTES, MIN_INVISIBLE_MS,
 };
 
 /// A group name that passed validation: the same rules as topic names.
@@ -19,18 +18,7 @@ pub struct GroupName(String);
 impl GroupName {
     /// Validates a user-supplied group name: 1 to 127 characters of `A-Z a-z 0-9 _ -`.
     pub fn parse(name: &str) -> Result<Self, CoreError> {
-        let reason = if name.is_empty() {
-            Some("it is empty")
-        } else if name.chars().count() > MAX_TOPIC_NAME_LEN {
-            Some("it is longer than 127 characters")
-        } else if !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
-            Some("only A-Z a-z 0-9 _ - are allowed")
-        } else {
-            None
-        };
+        let reason = crate::topic::name_problem(name);
         match reason {
             Some(reason) => Err(CoreError::InvalidGroupName {
                 name: name.to_string(),
