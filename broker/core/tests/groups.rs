@@ -263,9 +263,15 @@ async fn fifo_groups_deliver_in_order_and_poison_does_not_block_forever() {
                 "one in flight per message group"
             );
             if b == "a2" {
-                broker.nack("g", std::slice::from_ref(&d.receipt), None).await.unwrap();
+                broker
+                    .nack("g", std::slice::from_ref(&d.receipt), None)
+                    .await
+                    .unwrap();
             } else {
-                broker.ack("g", std::slice::from_ref(&d.receipt)).await.unwrap();
+                broker
+                    .ack("g", std::slice::from_ref(&d.receipt))
+                    .await
+                    .unwrap();
                 acked.entry(b[..1].to_string()).or_default().push(b);
             }
         }
@@ -548,4 +554,29 @@ async fn bad_input_is_refused() {
         broker.ack("g", &receipts(&got)).await,
         Err(CoreError::GroupNotFound(_))
     ));
+}
+
+#[tokio::test]
+async fn a_large_backlog_drains_exactly_once_in_big_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = open(dir.path());
+    broker.create_topic("t", 8).await.unwrap();
+    for batch in 0..20 {
+        send(&broker, "t", (0..1000).map(|i| format!("{batch}-{i}"))).await;
+    }
+    broker.create_group(spec("g", "t")).await.unwrap();
+    let mut seen = HashSet::new();
+    for _ in 0..100 {
+        let got = receive(&broker, "g", 1000).await;
+        if got.is_empty() {
+            break;
+        }
+        for d in &got {
+            assert!(seen.insert(d.id.clone()), "{} delivered twice", d.id);
+        }
+        let outcome = broker.ack("g", &receipts(&got)).await.unwrap();
+        assert!(outcome.failed.is_empty());
+    }
+    assert_eq!(seen.len(), 20_000);
+    assert_eq!(broker.lag("g", None).unwrap().total, 0);
 }

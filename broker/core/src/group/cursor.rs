@@ -236,6 +236,11 @@ impl Cursor {
                 SlotState::InFlight { until } => until <= now,
                 SlotState::Waiting { at } => at <= now,
             };
+            // The hint may only pass ready slots once they are delivered: a pick can be
+            // dropped by the caller (it picks again after fetching more).
+            if slot.state == SlotState::Ready && first_ready.is_none() {
+                first_ready = Some(offset);
+            }
             if fifo && blocked.contains(&slot.key) {
                 offset += 1;
                 continue;
@@ -252,9 +257,6 @@ impl Cursor {
                     blocked.insert(slot.key);
                 }
             } else {
-                if slot.state == SlotState::Ready && first_ready.is_none() {
-                    first_ready = Some(offset);
-                }
                 match slot.state {
                     SlotState::InFlight { until } => next_due = next_due.min(until),
                     SlotState::Waiting { at } => next_due = next_due.min(at),
@@ -290,6 +292,15 @@ impl Cursor {
         }
         let slot = *slot;
         self.next_due = self.next_due.min(until);
+        if offset == self.ready_hint {
+            while self.ready_hint < self.fetched
+                && self
+                    .slot(self.ready_hint)
+                    .is_some_and(|s| s.state != SlotState::Ready)
+            {
+                self.ready_hint += 1;
+            }
+        }
         Some(slot)
     }
 
@@ -530,6 +541,23 @@ mod tests {
         assert_eq!(cursor.ack(0, 1, 60), Err(Refusal::Expired));
         assert!(picks(&mut cursor, 5_000, 1, false).is_empty());
         assert_eq!(cursor.ack(0, 2, 5_000), Ok(true));
+    }
+
+    #[test]
+    fn dropped_picks_are_picked_again() {
+        let mut cursor = filled(4, &[]);
+        // A pick the caller does not deliver (it fetched more and picked again) must not
+        // be skipped by the next scan.
+        assert_eq!(picks(&mut cursor, 0, 10, false).len(), 4);
+        cursor.fill(4, 400, 0, true);
+        let again = picks(&mut cursor, 0, 10, false);
+        assert_eq!(again.len(), 5);
+        for (i, offset) in (0..5).enumerate() {
+            cursor.deliver(offset, i as u64, 0, 1000);
+        }
+        assert!(picks(&mut cursor, 0, 10, false).is_empty());
+        cursor.fill(5, 500, 0, true);
+        assert_eq!(picks(&mut cursor, 0, 10, false), vec![Pick::Deliver(5)]);
     }
 
     #[test]
