@@ -18,6 +18,7 @@ pub mod limits;
 pub mod message;
 mod message_id;
 mod retention;
+mod schedule;
 pub mod topic;
 
 pub use broker::{Broker, BrokerConfig, SendReceipt, SendStatus};
