@@ -42,13 +42,11 @@ async fn run() {
     let temp = tempfile::tempdir().expect("temporary directory");
     let dir =
         std::env::var_os("WEIR_BENCH_DIR").map_or_else(|| temp.path().to_path_buf(), Into::into);
-    let broker = Arc::new(
-        Broker::open(BrokerConfig {
-            store: StoreConfig::new(&dir),
-            limits: Limits::default(),
-        })
-        .expect("open the broker"),
-    );
+    let broker = Broker::open(BrokerConfig {
+        store: StoreConfig::new(&dir),
+        limits: Limits::default(),
+    })
+    .expect("open the broker");
     broker.create_topic("bench", QUEUES).await.expect("topic");
     let body = "x".repeat(BODY);
     let started = Instant::now();

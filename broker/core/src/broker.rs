@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use weir_store::{FlushPolicy, Message, Store, StoreConfig, StoredMessage};
 
-use crate::group::service::Groups;
+use crate::group::service::{Group, Groups};
 use crate::message::MESSAGE_GROUP_PROPERTY;
+use crate::schedule::Scheduler;
 use crate::topic::{QueueOffsets, Topic, TopicConfig, TopicDescription, TopicName, TopicRegistry};
 use crate::{CoreError, Limits, MessageDraft, MessageIdGenerator, QueueChoice};
 
@@ -82,11 +83,13 @@ pub struct Broker {
     limits: Limits,
     sync_flush: Option<Duration>,
     groups: Groups,
+    scheduler: Arc<Scheduler>,
 }
 
 impl Broker {
-    /// Opens (and recovers) the store and loads the topic table.
-    pub fn open(config: BrokerConfig) -> Result<Self, CoreError> {
+    /// Opens (and recovers) the store, loads topics and groups, replays delivery state
+    /// and starts the timer thread.
+    pub fn open(config: BrokerConfig) -> Result<Arc<Self>, CoreError> {
         let sync_flush = match config.store.flush {
             FlushPolicy::Sync => Some(config.store.sync_flush_timeout),
             FlushPolicy::Async { .. } => None,
@@ -94,14 +97,27 @@ impl Broker {
         let store = Arc::new(Store::open(config.store)?);
         let topics = TopicRegistry::load(&store)?;
         let groups = Groups::recover(&store, topics.list_groups())?;
-        Ok(Self {
+        let scheduler = Arc::new(Scheduler::new());
+        let broker = Arc::new(Self {
             store,
             topics,
             groups,
             ids: MessageIdGenerator::new(),
             limits: config.limits,
             sync_flush,
-        })
+            scheduler: Arc::clone(&scheduler),
+        });
+        scheduler.start(Arc::downgrade(&broker)).map_err(|source| {
+            CoreError::Store(weir_store::StoreError::Io {
+                context: "starting the timer thread".to_string(),
+                source,
+            })
+        })?;
+        // Recovered deliveries have deadlines: let every group look at them now.
+        for group in broker.groups.all() {
+            broker.arm_group(&group, now_ms());
+        }
+        Ok(broker)
     }
 
     /// The store underneath (for metrics and shutdown).
@@ -303,8 +319,9 @@ impl Broker {
         })
     }
 
-    /// Flushes everything and stops the store's threads.
+    /// Stops the timer thread, flushes everything and stops the store's threads.
     pub fn close(&self) -> Result<(), CoreError> {
+        self.scheduler.stop();
         Ok(self.store.close()?)
     }
 
@@ -318,6 +335,18 @@ impl Broker {
 
     pub(crate) fn ids(&self) -> &MessageIdGenerator {
         &self.ids
+    }
+
+    pub(crate) fn scheduler(&self) -> &Scheduler {
+        &self.scheduler
+    }
+
+    /// Arms a group's timer for `deadline` unless something earlier is armed.
+    pub(crate) fn arm_group(&self, group: &Arc<Group>, deadline: i64) {
+        if group.needs_timer(deadline) {
+            self.scheduler
+                .add(deadline, crate::schedule::Timer::Group(Arc::clone(group)));
+        }
     }
 
     /// In `sync` mode, waits (up to the flush timeout) until the commitlog is durable

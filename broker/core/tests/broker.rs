@@ -3,7 +3,7 @@
 
 use weir_core::{Broker, BrokerConfig, CoreError, Limits, MessageDraft, SendStatus, StoreConfig};
 
-fn open(dir: &std::path::Path) -> Broker {
+fn open(dir: &std::path::Path) -> std::sync::Arc<Broker> {
     let mut store = StoreConfig::new(dir);
     store.segment_size = 1 << 20;
     store.index_slots = 1024;

@@ -10,7 +10,7 @@ use weir_core::{
     ReceiveRequest, ResetTarget, StartFrom, StoreConfig,
 };
 
-fn open(dir: &std::path::Path) -> Broker {
+fn open(dir: &std::path::Path) -> std::sync::Arc<Broker> {
     let mut store = StoreConfig::new(dir);
     store.segment_size = 1 << 20;
     store.index_slots = 1024;
@@ -579,4 +579,46 @@ async fn a_large_backlog_drains_exactly_once_in_big_batches() {
     }
     assert_eq!(seen.len(), 20_000);
     assert_eq!(broker.lag("g", None).unwrap().total, 0);
+}
+
+#[tokio::test]
+async fn the_timer_dead_letters_an_expired_last_attempt_without_a_receive() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = open(dir.path());
+    broker.create_topic("t", 1).await.unwrap();
+    let mut group = spec("g", "t");
+    group.max_attempts = Some(1);
+    broker.create_group(group).await.unwrap();
+    send(&broker, "t", ["lost".to_string()]).await;
+    let got = broker
+        .receive(
+            "g",
+            ReceiveRequest {
+                max: 1,
+                invisible_ms: Some(100),
+                ..ReceiveRequest::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    // Nobody receives again: the group's timer moves it once its invisible time passed.
+    let mut dead = 0;
+    for _ in 0..500 {
+        dead = broker.dead_letters("g", 0, 10).unwrap().dead_letters.len();
+        if dead > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(dead, 1);
+    assert_eq!(broker.lag("g", None).unwrap().total, 0);
+    assert_eq!(
+        broker
+            .describe_group("g", None)
+            .unwrap()
+            .counters
+            .dead_lettered,
+        1
+    );
 }

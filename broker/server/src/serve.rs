@@ -107,7 +107,6 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("opening the store panicked")?
         .with_context(|| format!("cannot open the data directory {}", data.display()))?;
-    let broker = Arc::new(broker);
     let app = Arc::new(App::new(Arc::clone(&broker), config.api));
     let retention = tokio::spawn(run_retention(Arc::clone(&broker)));
     let snapshots = tokio::spawn(run_snapshots(Arc::clone(&broker)));

@@ -95,8 +95,12 @@ pub(crate) struct Cursor {
     slots: VecDeque<Slot>,
     /// No ready slot below this offset.
     ready_hint: u64,
-    /// No in-flight or waiting slot is due before this time.
+    /// No in-flight or waiting slot is due before this time (slots already due count:
+    /// while one is not picked, every pick scans the whole window).
     next_due: i64,
+    /// The earliest deadline still in the future at the last full scan, or set since:
+    /// when the group's timer must fire next for this cursor.
+    next_future: i64,
 }
 
 impl Cursor {
@@ -108,6 +112,7 @@ impl Cursor {
             slots: VecDeque::new(),
             ready_hint: offset,
             next_due: i64::MAX,
+            next_future: i64::MAX,
         }
     }
 
@@ -121,9 +126,10 @@ impl Cursor {
         self.fetched
     }
 
-    /// No in-flight or waiting slot is due before this time (a lower bound).
-    pub(crate) fn next_due(&self) -> i64 {
-        self.next_due
+    /// The next future deadline of an in-flight or waiting slot (a lower bound), when
+    /// the group's timer has to look at this cursor again.
+    pub(crate) fn next_deadline(&self) -> i64 {
+        self.next_future
     }
 
     /// Slots held above the committed offset.
@@ -209,9 +215,6 @@ impl Cursor {
         max_attempts: u32,
         picks: &mut Vec<Pick>,
     ) {
-        if want == 0 {
-            return;
-        }
         let mut taken = 0;
         let full_scan = fifo || now >= self.next_due;
         let start = if full_scan {
@@ -221,6 +224,7 @@ impl Cursor {
         };
         let mut blocked: HashSet<u32> = HashSet::new();
         let mut next_due = i64::MAX;
+        let mut next_future = i64::MAX;
         let mut first_ready = None;
         let end = self.fetched;
         let mut offset = start;
@@ -257,10 +261,12 @@ impl Cursor {
                     blocked.insert(slot.key);
                 }
             } else {
-                match slot.state {
-                    SlotState::InFlight { until } => next_due = next_due.min(until),
-                    SlotState::Waiting { at } => next_due = next_due.min(at),
-                    _ => {}
+                if let SlotState::InFlight { until: t } | SlotState::Waiting { at: t } = slot.state
+                {
+                    next_due = next_due.min(t);
+                    if t > now {
+                        next_future = next_future.min(t);
+                    }
                 }
                 if fifo {
                     blocked.insert(slot.key);
@@ -275,6 +281,7 @@ impl Cursor {
         }
         if full_scan {
             self.next_due = next_due;
+            self.next_future = next_future;
         }
         if !fifo {
             self.ready_hint = first_ready.unwrap_or(offset.min(end)).max(self.committed);
@@ -292,6 +299,7 @@ impl Cursor {
         }
         let slot = *slot;
         self.next_due = self.next_due.min(until);
+        self.next_future = self.next_future.min(until);
         if offset == self.ready_hint {
             while self.ready_hint < self.fetched
                 && self
@@ -394,6 +402,7 @@ impl Cursor {
             slot.attempts = attempts;
             slot.first_ms = first_ms;
             self.next_due = self.next_due.min(until);
+            self.next_future = self.next_future.min(until);
         }
     }
 
@@ -405,6 +414,7 @@ impl Cursor {
             slot.state = SlotState::InFlight { until };
             slot.seq = seq;
             self.next_due = self.next_due.min(until);
+            self.next_future = self.next_future.min(until);
         }
     }
 
@@ -415,6 +425,7 @@ impl Cursor {
         {
             slot.state = SlotState::Waiting { at };
             self.next_due = self.next_due.min(at);
+            self.next_future = self.next_future.min(at);
         }
     }
 

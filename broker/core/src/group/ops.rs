@@ -141,22 +141,18 @@ impl Broker {
             let taken =
                 self.consumption(&group)?
                     .take(&group, &request, invisible_ms, self.ids())?;
+            // The group's timer wakes waiting receivers when something becomes due.
+            self.arm_group(&group, taken.next_due);
             if !taken.deliveries.is_empty() {
                 self.wait_durable(taken.end).await?;
                 return Ok(taken.deliveries);
             }
-            let now = Instant::now();
-            if now >= deadline || self.groups().get(group.config().name.as_str()).is_err() {
+            if Instant::now() >= deadline || self.groups().get(&group.config().name).is_err() {
                 return Ok(Vec::new());
-            }
-            let mut wake = deadline;
-            if taken.next_due != i64::MAX {
-                let due_in = (taken.next_due - now_ms()).max(1) as u64;
-                wake = wake.min(now + Duration::from_millis(due_in));
             }
             tokio::select! {
                 () = &mut notified => {}
-                () = tokio::time::sleep_until(wake.into()) => {}
+                () = tokio::time::sleep_until(deadline.into()) => {}
             }
         }
     }
@@ -205,8 +201,11 @@ impl Broker {
             .map(|r| group.parse_receipt(r))
             .collect::<Result<Vec<_>, _>>()?;
         let consumption = self.consumption(&group)?;
-        let (outcome, end) = consumption.settle(&group, receipts, &parsed, nack, self.ids())?;
-        if nack.is_some() || group.config().fifo {
+        let (outcome, end, next) =
+            consumption.settle(&group, receipts, &parsed, nack, self.ids())?;
+        self.arm_group(&group, next);
+        if group.config().fifo {
+            // The next message of a message group may be deliverable now.
             group.notify().notify_waiters();
         }
         self.wait_durable(end).await?;
@@ -471,6 +470,16 @@ impl Broker {
         Ok(count)
     }
 
+    /// The group timer's work: dead-letter expired last attempts, wake receivers, and
+    /// arm the timer for the next deadline.
+    pub(crate) fn sweep_group(&self, group: &Arc<Group>) -> Result<(), CoreError> {
+        group.disarm();
+        let next = self.consumption(group)?.sweep(group, self.ids())?;
+        group.notify().notify_waiters();
+        self.arm_group(group, next);
+        Ok(())
+    }
+
     /// Per group: configuration, counters and total lag (summed over members in
     /// broadcasting mode).
     pub fn group_stats(&self) -> Vec<(GroupConfig, GroupCounters, u64)> {
@@ -593,8 +602,9 @@ impl Consumption<'_> {
         receipts: &[Receipt],
         nack: Option<Option<u64>>,
         ids: &crate::MessageIdGenerator,
-    ) -> Result<(AckOutcome, u64), CoreError> {
+    ) -> Result<(AckOutcome, u64, i64), CoreError> {
         let now = now_ms();
+        let mut next = i64::MAX;
         let config = group.config();
         let mut outcome = AckOutcome::default();
         let mut events: Vec<Event> = Vec::new();
@@ -639,6 +649,7 @@ impl Consumption<'_> {
                         }
                         Ok(Some(Nacked::Retry)) => {
                             group.count_nack();
+                            next = next.min(at);
                             push(
                                 &mut events,
                                 kind_of(Kind::Retry),
@@ -650,8 +661,15 @@ impl Consumption<'_> {
                             group.count_nack();
                             // On failure the message stays in flight: when its invisible
                             // time passes the next receive dead-letters it again.
-                            self.dead_letter_slot(group, cursor, receipt.offset, ids, now)
-                                .map(|()| push(&mut events, kind_of(Kind::Dead), entry))
+                            self.dead_letter_slot(
+                                group,
+                                cursor,
+                                receipt.offset,
+                                "negatively acknowledged on the last attempt",
+                                ids,
+                                now,
+                            )
+                            .map(|()| push(&mut events, kind_of(Kind::Dead), entry))
                         }
                     }
                 }
@@ -666,34 +684,7 @@ impl Consumption<'_> {
             }
         }
         let end = self.append_events(&events)?;
-        Ok((outcome, end))
-    }
-
-    /// Dead-letters the message in a slot after a nack of its last attempt.
-    fn dead_letter_slot(
-        &self,
-        group: &Group,
-        cursor: &mut Cursor,
-        offset: u64,
-        ids: &crate::MessageIdGenerator,
-        now: i64,
-    ) -> Result<(), CoreError> {
-        if let Some(slot) = cursor.slot(offset).copied() {
-            match self.store.read_at(slot.position) {
-                Ok(stored) => self.dead_letter(
-                    group,
-                    &stored,
-                    slot.attempts,
-                    "negatively acknowledged on the last attempt",
-                    ids.next_id(now),
-                )?,
-                // Removed by retention meanwhile: nothing left to keep.
-                Err(weir_store::StoreError::OutOfRange { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        cursor.set_done(offset);
-        Ok(())
+        Ok((outcome, end, next))
     }
 
     pub(crate) fn change_invisible(

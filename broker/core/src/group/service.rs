@@ -43,6 +43,9 @@ pub mod property {
     pub const REASON: &str = "weir.dlq.reason";
 }
 
+/// Dead-letter reason when the invisible time of the last attempt passed.
+const EXPIRED_LAST: &str = "invisible time of the last attempt expired";
+
 /// Messages read from the store per fetch of one queue, at most.
 const FETCH_CHUNK: usize = 1024;
 
@@ -259,9 +262,11 @@ pub(crate) struct Group {
     dlq_topic: String,
     inner: Mutex<GroupInner>,
     counters: Counters,
-    /// Woken when the group's topic or retry topic gets messages, or a message of the
-    /// group becomes deliverable earlier than receivers expect.
+    /// Woken when the group's topic or retry topic gets messages, or when the group's
+    /// timer found something due.
     notify: Arc<Notify>,
+    /// The earliest deadline the group's timer is armed for (`i64::MAX`: none).
+    armed: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for Group {
@@ -418,6 +423,7 @@ impl Groups {
             inner: Mutex::new(GroupInner::default()),
             counters: Counters::default(),
             notify,
+            armed: std::sync::atomic::AtomicI64::new(i64::MAX),
         });
         self.groups
             .write()
@@ -583,6 +589,17 @@ impl Group {
 
     pub(crate) fn counters(&self) -> GroupCounters {
         self.counters.get()
+    }
+
+    /// Whether the group's timer must be armed for `deadline`: true when nothing
+    /// earlier is armed. The caller adds the timer.
+    pub(crate) fn needs_timer(&self, deadline: i64) -> bool {
+        deadline != i64::MAX && self.armed.fetch_min(deadline, Ordering::AcqRel) > deadline
+    }
+
+    /// Called when the group's timer fires: the next deadline must be armed again.
+    pub(crate) fn disarm(&self) {
+        self.armed.store(i64::MAX, Ordering::Release);
     }
 
     pub(crate) fn count_ack(&self) {
@@ -767,6 +784,71 @@ impl Consumption<'_> {
         Ok(())
     }
 
+    /// The timer's pass over a group: dead-letters expired last attempts and returns the
+    /// next future deadline of any cursor.
+    pub(crate) fn sweep(
+        &self,
+        group: &Group,
+        ids: &crate::MessageIdGenerator,
+    ) -> Result<i64, CoreError> {
+        let now = now_ms();
+        let config = &group.config;
+        let mut inner = group.inner.lock();
+        let mut events = Vec::new();
+        let mut next = i64::MAX;
+        let mut picks = Vec::new();
+        let keys: Vec<(u32, u32)> = inner.cursors.keys().copied().collect();
+        for (member, source) in keys {
+            let Some(cursor) = inner.cursors.get_mut(&(member, source)) else {
+                continue;
+            };
+            picks.clear();
+            cursor.pick(now, 0, config.fifo, config.max_attempts, &mut picks);
+            let mut dead = Event::new(Kind::Dead, &config.name, config.incarnation, member);
+            for pick in picks.drain(..) {
+                if let Pick::Dead(offset) = pick {
+                    self.dead_letter_slot(group, cursor, offset, EXPIRED_LAST, ids, now)?;
+                    dead.entries.push(Entry {
+                        source,
+                        offset,
+                        ..Entry::default()
+                    });
+                }
+            }
+            if !dead.entries.is_empty() {
+                events.push(dead);
+            }
+            next = next.min(cursor.next_deadline());
+        }
+        self.append_events(&events)?;
+        Ok(next)
+    }
+
+    /// Dead-letters the message of a slot and marks it done. On failure the slot is left
+    /// as it was, so that the next sweep or receive tries again.
+    pub(crate) fn dead_letter_slot(
+        &self,
+        group: &Group,
+        cursor: &mut Cursor,
+        offset: u64,
+        reason: &str,
+        ids: &crate::MessageIdGenerator,
+        now: i64,
+    ) -> Result<(), CoreError> {
+        if let Some(slot) = cursor.slot(offset).copied() {
+            match self.store.read_at(slot.position) {
+                Ok(stored) => {
+                    self.dead_letter(group, &stored, slot.attempts, reason, ids.next_id(now))?
+                }
+                // Removed by retention meanwhile: nothing left to keep.
+                Err(weir_store::StoreError::OutOfRange { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        cursor.set_done(offset);
+        Ok(())
+    }
+
     /// One locked pass of a receive.
     pub(crate) fn take(
         &self,
@@ -843,7 +925,18 @@ impl Consumption<'_> {
                 }
             }
             for pick in picks.drain(..) {
-                let (Pick::Deliver(offset) | Pick::Dead(offset)) = pick;
+                let offset = match pick {
+                    Pick::Dead(offset) => {
+                        self.dead_letter_slot(group, cursor, offset, EXPIRED_LAST, ids, now)?;
+                        dead.entries.push(Entry {
+                            source,
+                            offset,
+                            ..Entry::default()
+                        });
+                        continue;
+                    }
+                    Pick::Deliver(offset) => offset,
+                };
                 let Some(slot) = cursor.slot(offset).copied() else {
                     continue;
                 };
@@ -863,23 +956,8 @@ impl Consumption<'_> {
                         Err(e) => return Err(e.into()),
                     },
                 };
-                match pick {
-                    Pick::Dead(_) => {
-                        self.dead_letter(
-                            group,
-                            &stored,
-                            slot.attempts,
-                            "invisible time of the last attempt expired",
-                            ids.next_id(now),
-                        )?;
-                        cursor.set_done(offset);
-                        dead.entries.push(Entry {
-                            source,
-                            offset,
-                            ..Entry::default()
-                        });
-                    }
-                    Pick::Deliver(_) => {
+                {
+                    {
                         let seq = self.groups.next_seq();
                         let until = now.saturating_add(invisible_ms as i64);
                         let Some(slot) = cursor.deliver(offset, seq, now, until) else {
@@ -919,7 +997,7 @@ impl Consumption<'_> {
                     }
                 }
             }
-            next_due = next_due.min(cursor.next_due());
+            next_due = next_due.min(cursor.next_deadline());
         }
         if !deliver.entries.is_empty() {
             journal.push(deliver);

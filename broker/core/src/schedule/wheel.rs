@@ -82,11 +82,6 @@ impl<T> Wheel<T> {
         self.len
     }
 
-    /// The wheel's current time.
-    pub(crate) fn elapsed(&self) -> u64 {
-        self.elapsed
-    }
-
     /// Files a timer. A deadline at or before the wheel's current time is handed back
     /// to fire at once.
     pub(crate) fn insert(&mut self, when: u64, item: T) -> Result<(), T> {
