@@ -90,6 +90,7 @@ fn decode_message(input: &mut Bytes) -> Result<MessageDraft, String> {
         message_group,
         queue,
         born_ms: None,
+        deliver_at: None,
         body,
     })
 }
@@ -182,6 +183,7 @@ mod tests {
                     message_group,
                     queue,
                     born_ms: None,
+                    deliver_at: None,
                     body: Bytes::from(body),
                 }
             })

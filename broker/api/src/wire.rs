@@ -8,7 +8,10 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use weir_core::message::MESSAGE_GROUP_PROPERTY;
 use weir_core::topic::{QueueOffsets, TopicConfig, TopicDescription};
-use weir_core::{MessageDraft, StoredMessage};
+use weir_core::{
+    CommittedOffset, DeadLetter, DeadLetterPage, Delivery, GroupConfig, GroupCounters,
+    GroupDescription, GroupMode, LagReport, MessageDraft, StartFrom, StoredMessage,
+};
 
 use crate::ApiError;
 
@@ -95,18 +98,16 @@ impl SendJson {
             message_group: self.message_group,
             queue: self.queue,
             born_ms: self.born_ms,
+            deliver_at: None,
             body,
         })
     }
 }
 
-/// A stored message as the API shows it.
+/// What a message carries, as the API shows it: the part shared by stored messages,
+/// deliveries and dead letters.
 #[derive(Serialize)]
-pub(crate) struct MessageJson<'a> {
-    id: &'a str,
-    topic: &'a str,
-    queue: u32,
-    offset: u64,
+pub(crate) struct ContentJson<'a> {
     keys: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     tag: Option<&'a str>,
@@ -121,7 +122,7 @@ pub(crate) struct MessageJson<'a> {
     body_base64: Option<String>,
 }
 
-impl<'a> From<&'a StoredMessage> for MessageJson<'a> {
+impl<'a> From<&'a StoredMessage> for ContentJson<'a> {
     fn from(stored: &'a StoredMessage) -> Self {
         let message = &stored.message;
         let mut properties = BTreeMap::new();
@@ -138,10 +139,6 @@ impl<'a> From<&'a StoredMessage> for MessageJson<'a> {
             Err(_) => (None, Some(BASE64.encode(&message.body))),
         };
         Self {
-            id: &message.id,
-            topic: &stored.topic,
-            queue: stored.queue,
-            offset: stored.queue_offset,
             keys: &message.keys,
             tag: message.tag.as_deref(),
             message_group,
@@ -150,6 +147,29 @@ impl<'a> From<&'a StoredMessage> for MessageJson<'a> {
             store_ms: stored.store_ms,
             body,
             body_base64,
+        }
+    }
+}
+
+/// A stored message as the API shows it.
+#[derive(Serialize)]
+pub(crate) struct MessageJson<'a> {
+    id: &'a str,
+    topic: &'a str,
+    queue: u32,
+    offset: u64,
+    #[serde(flatten)]
+    content: ContentJson<'a>,
+}
+
+impl<'a> From<&'a StoredMessage> for MessageJson<'a> {
+    fn from(stored: &'a StoredMessage) -> Self {
+        Self {
+            id: &stored.message.id,
+            topic: &stored.topic,
+            queue: stored.queue,
+            offset: stored.queue_offset,
+            content: ContentJson::from(stored),
         }
     }
 }
@@ -178,4 +198,233 @@ pub(crate) struct BatchResultJson<'a> {
     pub(crate) topic: &'a str,
     pub(crate) status: &'static str,
     pub(crate) results: Vec<BatchItemJson<'a>>,
+}
+
+/// A consumer group as the API shows it.
+#[derive(Serialize)]
+pub(crate) struct GroupJson<'a> {
+    name: &'a str,
+    topic: &'a str,
+    mode: GroupMode,
+    fifo: bool,
+    max_attempts: u32,
+    invisible_ms: u64,
+    backoff_ms: &'a [u64],
+    filter: &'a str,
+    from: StartFrom,
+    created_ms: i64,
+}
+
+impl<'a> From<&'a GroupConfig> for GroupJson<'a> {
+    fn from(config: &'a GroupConfig) -> Self {
+        Self {
+            name: &config.name,
+            topic: &config.topic,
+            mode: config.mode,
+            fifo: config.fifo,
+            max_attempts: config.max_attempts,
+            invisible_ms: config.invisible_ms,
+            backoff_ms: &config.backoff_ms,
+            filter: &config.filter,
+            from: config.from,
+            created_ms: config.created_ms,
+        }
+    }
+}
+
+/// A group with its members, backlog and counters.
+#[derive(Serialize)]
+pub(crate) struct GroupDescriptionJson<'a> {
+    #[serde(flatten)]
+    group: GroupJson<'a>,
+    members: &'a [String],
+    lag: LagJson<'a>,
+    counters: CountersJson,
+    dead_letters: u64,
+}
+
+impl<'a> From<&'a GroupDescription> for GroupDescriptionJson<'a> {
+    fn from(description: &'a GroupDescription) -> Self {
+        Self {
+            group: GroupJson::from(&description.config),
+            members: &description.members,
+            lag: LagJson::from(&description.lag),
+            counters: CountersJson::from(description.counters),
+            dead_letters: description.dead_letters,
+        }
+    }
+}
+
+/// Delivery counters of a group since the broker started.
+#[derive(Serialize)]
+pub(crate) struct CountersJson {
+    delivered: u64,
+    redelivered: u64,
+    acked: u64,
+    nacked: u64,
+    dead_lettered: u64,
+}
+
+impl From<GroupCounters> for CountersJson {
+    fn from(counters: GroupCounters) -> Self {
+        Self {
+            delivered: counters.delivered,
+            redelivered: counters.redelivered,
+            acked: counters.acked,
+            nacked: counters.nacked,
+            dead_lettered: counters.dead_lettered,
+        }
+    }
+}
+
+/// A group's backlog.
+#[derive(Serialize)]
+pub(crate) struct LagJson<'a> {
+    group: &'a str,
+    total: u64,
+    oldest_age_ms: i64,
+    queues: Vec<QueueLagJson>,
+}
+
+/// The backlog of one queue.
+#[derive(Serialize)]
+struct QueueLagJson {
+    queue: u32,
+    retry: bool,
+    committed: u64,
+    max_offset: u64,
+    lag: u64,
+    in_flight: u64,
+    oldest_age_ms: i64,
+}
+
+impl<'a> From<&'a LagReport> for LagJson<'a> {
+    fn from(report: &'a LagReport) -> Self {
+        Self {
+            group: &report.group,
+            total: report.total,
+            oldest_age_ms: report.oldest_age_ms,
+            queues: report
+                .queues
+                .iter()
+                .map(|q| QueueLagJson {
+                    queue: q.queue,
+                    retry: q.retry,
+                    committed: q.committed,
+                    max_offset: q.max_offset,
+                    lag: q.lag,
+                    in_flight: q.in_flight,
+                    oldest_age_ms: q.oldest_age_ms,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One delivered message with its receipt handle.
+#[derive(Serialize)]
+pub(crate) struct DeliveryJson<'a> {
+    id: &'a str,
+    topic: &'a str,
+    queue: u32,
+    offset: u64,
+    #[serde(flatten)]
+    content: ContentJson<'a>,
+    receipt: &'a str,
+    attempt: u32,
+    first_delivery_ms: i64,
+    resent: bool,
+}
+
+impl<'a> From<&'a Delivery> for DeliveryJson<'a> {
+    fn from(delivery: &'a Delivery) -> Self {
+        Self {
+            id: &delivery.id,
+            topic: &delivery.topic,
+            queue: delivery.queue,
+            offset: delivery.offset,
+            content: ContentJson::from(&delivery.stored),
+            receipt: &delivery.receipt,
+            attempt: delivery.attempt,
+            first_delivery_ms: delivery.first_delivery_ms,
+            resent: delivery.resent,
+        }
+    }
+}
+
+/// The committed offsets of a group, per queue.
+#[derive(Serialize)]
+pub(crate) struct OffsetsJson {
+    queues: Vec<OffsetJson>,
+}
+
+#[derive(Serialize)]
+struct OffsetJson {
+    queue: u32,
+    committed: u64,
+}
+
+impl From<&[CommittedOffset]> for OffsetsJson {
+    fn from(offsets: &[CommittedOffset]) -> Self {
+        Self {
+            queues: offsets
+                .iter()
+                .map(|o| OffsetJson {
+                    queue: o.queue,
+                    committed: o.committed,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A message in a group's dead-letter queue.
+#[derive(Serialize)]
+pub(crate) struct DeadLetterJson<'a> {
+    dlq_offset: u64,
+    id: &'a str,
+    original_id: &'a str,
+    topic: &'a str,
+    queue: u32,
+    offset: u64,
+    attempts: u32,
+    reason: &'a str,
+    dead_ms: i64,
+    #[serde(flatten)]
+    content: ContentJson<'a>,
+}
+
+impl<'a> From<&'a DeadLetter> for DeadLetterJson<'a> {
+    fn from(dead: &'a DeadLetter) -> Self {
+        Self {
+            dlq_offset: dead.dlq_offset,
+            id: &dead.id,
+            original_id: &dead.original_id,
+            topic: &dead.topic,
+            queue: dead.queue,
+            offset: dead.offset,
+            attempts: dead.attempts,
+            reason: &dead.reason,
+            dead_ms: dead.dead_ms,
+            content: ContentJson::from(&dead.stored),
+        }
+    }
+}
+
+/// A page of dead letters.
+#[derive(Serialize)]
+pub(crate) struct DeadLetterPageJson<'a> {
+    dead_letters: Vec<DeadLetterJson<'a>>,
+    next_offset: u64,
+    max_offset: u64,
+}
+
+impl<'a> From<&'a DeadLetterPage> for DeadLetterPageJson<'a> {
+    fn from(page: &'a DeadLetterPage) -> Self {
+        Self {
+            dead_letters: page.dead_letters.iter().map(DeadLetterJson::from).collect(),
+            next_offset: page.next_offset,
+            max_offset: page.max_offset,
+        }
+    }
 }

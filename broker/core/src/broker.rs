@@ -1,6 +1,7 @@
 //! The broker façade: the one place that decides what happens to a send, a query or a
 //! topic change, between a validated request and the store.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use weir_store::{FlushPolicy, Message, Store, StoreConfig, StoredMessage};
 use crate::group::service::{Group, Groups};
 use crate::message::MESSAGE_GROUP_PROPERTY;
 use crate::schedule::Scheduler;
+use crate::schedule::delayed::{self, Delays, SCHEDULE_TOPIC};
 use crate::topic::{QueueOffsets, Topic, TopicConfig, TopicDescription, TopicName, TopicRegistry};
 use crate::{CoreError, Limits, MessageDraft, MessageIdGenerator, QueueChoice};
 
@@ -46,10 +48,12 @@ impl SendStatus {
 pub struct SentMessage {
     /// Its id.
     pub id: String,
-    /// Its queue.
+    /// Its queue (0 for a delayed message: it gets its queue when it is due).
     pub queue: u32,
-    /// Its offset in the queue.
+    /// Its offset in the queue (0 for a delayed message).
     pub offset: u64,
+    /// For a delayed message, when it will be delivered (ms since the epoch).
+    pub deliver_at: Option<i64>,
 }
 
 /// The answer to a send: every message of the request, in request order.
@@ -84,6 +88,8 @@ pub struct Broker {
     sync_flush: Option<Duration>,
     groups: Groups,
     scheduler: Arc<Scheduler>,
+    delays: Delays,
+    dedup: DedupLocks,
 }
 
 impl Broker {
@@ -98,7 +104,10 @@ impl Broker {
         let topics = TopicRegistry::load(&store)?;
         let groups = Groups::recover(&store, topics.list_groups())?;
         let scheduler = Arc::new(Scheduler::new());
+        let delays = Delays::recover(&store)?;
         let broker = Arc::new(Self {
+            delays,
+            dedup: DedupLocks::new(),
             store,
             topics,
             groups,
@@ -113,6 +122,7 @@ impl Broker {
                 source,
             })
         })?;
+        broker.arm_delays()?;
         // Recovered deliveries have deadlines: let every group look at them now.
         for group in broker.groups.all() {
             broker.arm_group(&group, now_ms());
@@ -223,22 +233,90 @@ impl Broker {
                 limit: self.limits.max_batch_messages,
             });
         }
+        let now = now_ms();
         for draft in &drafts {
             draft.validate(&self.limits)?;
+            if let Some(at) = draft.deliver_at
+                && at > now.saturating_add(self.limits.max_delay_ms as i64)
+            {
+                return Err(CoreError::InvalidArgument(format!(
+                    "delivery time {at} is more than the maximum delay of {} ms away",
+                    self.limits.max_delay_ms
+                )));
+            }
         }
-        let now = now_ms();
+        // A batch with a delayed message goes to the schedule topic as a whole (still one
+        // append, all or none); its other messages are due at once.
+        let delayed = drafts
+            .iter()
+            .any(|d| d.deliver_at.is_some_and(|at| at > now));
         let shared_queue = live.next_queue();
-        let mut batch = Vec::with_capacity(drafts.len());
-        for draft in drafts {
-            let queue = choose_queue(&live, &draft, shared_queue)?;
-            batch.push((queue, self.to_message(draft, now)));
-        }
-        let outcome = self.store.append(topic, &batch)?;
-        self.groups.notify_topic(topic);
+        let (answers, end) = {
+            // Same-id sends serialise here, so that a retry racing its original is
+            // answered with the original's result instead of being stored twice.
+            let _guards = self.dedup.lock(&drafts);
+            let mut answers: Vec<Option<SentMessage>> = vec![None; drafts.len()];
+            let mut batch = Vec::with_capacity(drafts.len());
+            let mut slots = Vec::with_capacity(drafts.len());
+            let mut first_of_id: HashMap<String, usize> = HashMap::new();
+            let mut repeats = Vec::new();
+            for (index, draft) in drafts.into_iter().enumerate() {
+                if let Some(id) = &draft.id {
+                    if let Some(&first) = first_of_id.get(id) {
+                        repeats.push((index, first));
+                        continue;
+                    }
+                    first_of_id.insert(id.clone(), index);
+                    if let Some(previous) = self.previous_send(topic, id, now)? {
+                        answers[index] = Some(previous);
+                        continue;
+                    }
+                }
+                let queue = choose_queue(&live, &draft, shared_queue)?;
+                let (pinned, due) = (draft.queue, draft.deliver_at.unwrap_or(now));
+                let message = self.to_message(draft, now);
+                slots.push((index, due));
+                batch.push(if delayed {
+                    (0, delayed::schedule_record(message, topic, pinned, due))
+                } else {
+                    (queue, message)
+                });
+            }
+            let mut end = 0;
+            if !batch.is_empty() {
+                let target = if delayed { SCHEDULE_TOPIC } else { topic };
+                let outcome = self.store.append(target, &batch)?;
+                end = outcome.end;
+                for (((index, due), (_, message)), at) in
+                    slots.iter().zip(batch).zip(&outcome.appended)
+                {
+                    answers[*index] = Some(SentMessage {
+                        id: message.id,
+                        queue: if delayed { 0 } else { at.queue },
+                        offset: if delayed { 0 } else { at.queue_offset },
+                        deliver_at: delayed.then_some(*due),
+                    });
+                }
+                if delayed {
+                    self.schedule_appended(
+                        outcome
+                            .appended
+                            .iter()
+                            .map(|a| a.queue_offset)
+                            .zip(slots.iter().map(|(_, due)| *due)),
+                    );
+                } else {
+                    self.groups.notify_topic(topic);
+                }
+            }
+            for (index, first) in repeats {
+                answers[index] = answers[first].clone();
+            }
+            (answers, end)
+        };
         let status = match self.sync_flush {
-            None => SendStatus::Ok,
-            Some(timeout) => {
-                match tokio::time::timeout(timeout, self.store.wait_durable(outcome.end)).await {
+            Some(timeout) if end > 0 => {
+                match tokio::time::timeout(timeout, self.store.wait_durable(end)).await {
                     Ok(result) => {
                         result?;
                         SendStatus::Ok
@@ -246,21 +324,48 @@ impl Broker {
                     Err(_elapsed) => SendStatus::FlushDiskTimeout,
                 }
             }
+            _ => SendStatus::Ok,
         };
-        let messages = batch
-            .into_iter()
-            .zip(outcome.appended)
-            .map(|((_, message), appended)| SentMessage {
-                id: message.id,
-                queue: appended.queue,
-                offset: appended.queue_offset,
-            })
-            .collect();
         Ok(SendReceipt {
             topic: topic.to_string(),
             status,
-            messages,
+            messages: answers.into_iter().flatten().collect(),
         })
+    }
+
+    /// The result of an earlier send of message `id` to `topic` within the dedup window.
+    fn previous_send(
+        &self,
+        topic: &str,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<SentMessage>, CoreError> {
+        let Some(found) = self.store.lookup_id(id)? else {
+            return Ok(None);
+        };
+        if found.store_ms < now.saturating_sub(self.limits.dedup_window_ms as i64) {
+            return Ok(None);
+        }
+        if found.topic == topic {
+            return Ok(Some(SentMessage {
+                id: id.to_string(),
+                queue: found.queue,
+                offset: found.queue_offset,
+                deliver_at: None,
+            }));
+        }
+        if found.topic == SCHEDULE_TOPIC
+            && let Ok(scheduled) = self.scheduled_message(id)
+            && scheduled.topic == topic
+        {
+            return Ok(Some(SentMessage {
+                id: id.to_string(),
+                queue: 0,
+                offset: 0,
+                deliver_at: Some(scheduled.deliver_at),
+            }));
+        }
+        Ok(None)
     }
 
     /// The message with this id.
@@ -341,6 +446,14 @@ impl Broker {
         &self.scheduler
     }
 
+    pub(crate) fn delays(&self) -> &Delays {
+        &self.delays
+    }
+
+    pub(crate) fn live_topic(&self, name: &str) -> Result<Arc<Topic>, CoreError> {
+        self.topic(name)
+    }
+
     /// Arms a group's timer for `deadline` unless something earlier is armed.
     pub(crate) fn arm_group(&self, group: &Arc<Group>, deadline: i64) {
         if group.needs_timer(deadline) {
@@ -417,4 +530,38 @@ pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Striped locks that serialise sends carrying the same client-supplied id.
+#[derive(Debug)]
+struct DedupLocks {
+    stripes: Vec<parking_lot::Mutex<()>>,
+}
+
+/// Stripes of [`DedupLocks`].
+const DEDUP_STRIPES: usize = 64;
+
+impl DedupLocks {
+    fn new() -> Self {
+        Self {
+            stripes: (0..DEDUP_STRIPES)
+                .map(|_| parking_lot::Mutex::new(()))
+                .collect(),
+        }
+    }
+
+    /// Locks the stripes of every id in the batch, in stripe order.
+    fn lock(&self, drafts: &[MessageDraft]) -> Vec<parking_lot::MutexGuard<'_, ()>> {
+        let mut stripes: Vec<usize> = drafts
+            .iter()
+            .filter_map(|d| d.id.as_deref())
+            .map(|id| crc32c::crc32c(id.as_bytes()) as usize % DEDUP_STRIPES)
+            .collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        stripes
+            .into_iter()
+            .map(|i| self.stripes[i].lock())
+            .collect()
+    }
 }

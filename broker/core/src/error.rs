@@ -108,6 +108,10 @@ pub enum CoreError {
         /// The id asked for.
         id: String,
     },
+    /// No delayed message with this id is waiting: it was delivered, cancelled, or never
+    /// delayed.
+    #[error("no delayed message with id '{0}' is waiting to be delivered")]
+    NotScheduled(String),
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -31,5 +31,6 @@ pub use group::{
 pub use limits::Limits;
 pub use message::{MessageDraft, QueueChoice};
 pub use message_id::MessageIdGenerator;
+pub use schedule::delayed::{DELIVER_AT_PROPERTY, SCHEDULE_TOPIC, ScheduledMessage};
 pub use topic::{QueueOffsets, TopicConfig, TopicDescription, TopicName};
 pub use weir_store::{FlushPolicy, StoreConfig, StoredMessage};

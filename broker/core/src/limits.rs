@@ -47,6 +47,10 @@ pub struct Limits {
     pub max_read_messages: usize,
     /// See [`MAX_QUEUES`].
     pub max_queues: u32,
+    /// See [`MAX_DELAY_MS`].
+    pub max_delay_ms: u64,
+    /// See [`DEDUP_WINDOW_MS`].
+    pub dedup_window_ms: u64,
 }
 
 impl Default for Limits {
@@ -57,6 +61,8 @@ impl Default for Limits {
             max_batch_bytes: MAX_BATCH_BYTES,
             max_read_messages: MAX_READ_MESSAGES,
             max_queues: MAX_QUEUES,
+            max_delay_ms: MAX_DELAY_MS,
+            dedup_window_ms: DEDUP_WINDOW_MS,
         }
     }
 }
@@ -96,3 +102,14 @@ pub const MAX_BROADCAST_MEMBERS: usize = 1024;
 pub const MAX_CONSUMER_NAME_BYTES: usize = 128;
 /// Most consumer groups per broker.
 pub const MAX_GROUPS: usize = 10_000;
+
+/// Longest delay of a delayed message: 40 days.
+pub const MAX_DELAY_MS: u64 = 40 * 24 * 3_600_000;
+/// RocketMQ's 18 delay levels (level 1 is the first), in milliseconds:
+/// 1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h.
+pub const DELAY_LEVELS_MS: [u64; 18] = [
+    1_000, 5_000, 10_000, 30_000, 60_000, 120_000, 180_000, 240_000, 300_000, 360_000, 420_000,
+    480_000, 540_000, 600_000, 1_200_000, 1_800_000, 3_600_000, 7_200_000,
+];
+/// How long a client-supplied message id is remembered for idempotent sends: 24 hours.
+pub const DEDUP_WINDOW_MS: u64 = 24 * 3_600_000;

@@ -42,6 +42,8 @@ pub struct MessageDraft {
     /// When the producer created the message (ms since the epoch); the broker uses the
     /// arrival time if absent.
     pub born_ms: Option<i64>,
+    /// Deliver at this time (ms since the epoch) instead of now: a delayed message.
+    pub deliver_at: Option<i64>,
     /// The payload.
     pub body: Bytes,
 }
@@ -57,6 +59,7 @@ impl MessageDraft {
             message_group: None,
             queue: None,
             born_ms: None,
+            deliver_at: None,
             body: body.into(),
         }
     }
@@ -116,6 +119,15 @@ impl MessageDraft {
     pub fn queue_choice(&self) -> QueueChoice {
         self.queue.map_or(QueueChoice::Broker, QueueChoice::Pinned)
     }
+}
+
+/// The delay of one of RocketMQ's 18 delay levels (1 to 18), in milliseconds.
+pub fn delay_level_ms(level: u32) -> Result<u64, CoreError> {
+    level
+        .checked_sub(1)
+        .and_then(|i| crate::limits::DELAY_LEVELS_MS.get(i as usize))
+        .copied()
+        .ok_or_else(|| invalid(format!("delay level must be 1 to 18, got {level}")))
 }
 
 /// Checks a client-supplied message id: 1 to [`MAX_MESSAGE_ID_BYTES`] printable ASCII

@@ -2,7 +2,8 @@
 //!
 //! The store decides which segments have expired; the core runs the deletion because it
 //! must first re-write its own records that still matter (the newest topic-table
-//! snapshot and a delivery-state snapshot) past the deletion boundary.
+//! snapshot, a delivery-state snapshot, pending delayed messages and the schedule
+//! ledger) past the deletion boundary.
 
 use crate::{Broker, CoreError};
 
@@ -19,6 +20,12 @@ impl Broker {
         // Delivery state: a fresh snapshot makes every journal record before it unneeded.
         if self.groups().snapshot_position().await < boundary {
             self.groups().snapshot(self.store()).await?;
+        }
+        // Delayed messages wait past retention: move the pending ones ahead of the
+        // boundary, then snapshot the schedule ledger.
+        self.relocate_delayed(boundary)?;
+        if self.delays().snapshot_position() < boundary {
+            self.delays().snapshot(self.store())?;
         }
         let deleted = self.store().delete_before(boundary)?;
         if deleted > 0 {

@@ -461,7 +461,7 @@ async fn acks_and_in_flight_state_survive_a_reopen() {
         let (ack, keep) = got.split_at(20);
         broker.ack("g", &receipts(ack)).await.unwrap();
         // Snapshot half way, then more changes that only the journal has.
-        broker.snapshot_groups().await.unwrap();
+        broker.snapshot_state().await.unwrap();
         let kept: Vec<Delivery> = keep.to_vec();
         broker.ack("g", &receipts(&kept[..5])).await.unwrap();
         let acked: HashSet<String> = ack.iter().chain(&kept[..5]).map(|d| d.id.clone()).collect();

@@ -122,7 +122,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("the HTTP server failed")?;
     retention.abort();
     snapshots.abort();
-    if let Err(err) = broker.snapshot_groups().await {
+    if let Err(err) = broker.snapshot_state().await {
         tracing::warn!(error = %err, "final delivery-state snapshot failed");
     }
     tracing::info!("shutting down: flushing the store");
@@ -150,7 +150,7 @@ async fn run_snapshots(broker: Arc<Broker>) {
     tick.tick().await;
     loop {
         tick.tick().await;
-        if let Err(err) = broker.snapshot_groups().await {
+        if let Err(err) = broker.snapshot_state().await {
             tracing::warn!(error = %err, "delivery-state snapshot failed");
         }
     }

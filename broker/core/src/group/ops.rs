@@ -503,10 +503,12 @@ impl Broker {
         stats
     }
 
-    /// Writes a snapshot of all delivery state, so that a restart replays less of the
-    /// journal.
-    pub async fn snapshot_groups(&self) -> Result<(), CoreError> {
-        self.groups().snapshot(self.store()).await.map(drop)
+    /// Writes snapshots of delivery state and of the schedule ledger, so that a restart
+    /// replays less.
+    pub async fn snapshot_state(&self) -> Result<(), CoreError> {
+        self.groups().snapshot(self.store()).await?;
+        self.delays().snapshot(self.store())?;
+        Ok(())
     }
 
     fn consumption<'a>(&'a self, group: &Group) -> Result<Consumption<'a>, CoreError> {

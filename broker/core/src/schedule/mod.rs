@@ -11,6 +11,8 @@
 //! Memory per pending timer: its deadline and a 16-byte [`Timer`], 24 bytes in a slot
 //! vector of the wheel.
 
+pub(crate) mod delayed;
+pub(crate) mod ledger;
 pub(crate) mod wheel;
 
 use std::sync::{Arc, Weak};
@@ -29,6 +31,8 @@ pub(crate) enum Timer {
     /// Something of a consumer group became due: an invisible time passed or a retry
     /// wait ended. The group sweeps its cursors.
     Group(Arc<Group>),
+    /// A delayed message is due (its offset in the schedule queue).
+    Delayed(u64),
 }
 
 /// Callback receiving how late each timer fired.
@@ -150,11 +154,24 @@ fn run(scheduler: &Scheduler, broker: &Weak<Broker>) {
         };
         let observer = scheduler.observer.read().clone();
         let now = now_ms();
+        let mut delayed = Vec::new();
         for (due, timer) in fired.drain(..) {
             if let Some(observer) = &observer {
                 observer(Duration::from_millis((now - due as i64).max(0) as u64));
             }
-            broker.fire(timer);
+            match timer {
+                Timer::Delayed(offset) => delayed.push(offset),
+                timer => broker.fire(timer),
+            }
+        }
+        if !delayed.is_empty()
+            && let Err(err) = broker.fire_delayed(&delayed)
+        {
+            tracing::warn!(error = %err, "delivering delayed messages failed; trying again shortly");
+            let retry = now_ms() + RETRY_FAILED_TIMER.as_millis() as i64;
+            for offset in delayed {
+                scheduler.add(retry, Timer::Delayed(offset));
+            }
         }
     }
 }
@@ -167,6 +184,7 @@ impl Broker {
     fn fire(&self, timer: Timer) {
         let result = match &timer {
             Timer::Group(group) => self.sweep_group(group),
+            Timer::Delayed(offset) => self.fire_delayed(&[*offset]),
         };
         if let Err(err) = result {
             tracing::warn!(error = %err, "a timer's work failed; trying again shortly");
