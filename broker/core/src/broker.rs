@@ -12,6 +12,7 @@ use crate::message::MESSAGE_GROUP_PROPERTY;
 use crate::schedule::Scheduler;
 use crate::schedule::delayed::{self, Delays, SCHEDULE_TOPIC};
 use crate::topic::{QueueOffsets, Topic, TopicConfig, TopicDescription, TopicName, TopicRegistry};
+use crate::transaction::Transactions;
 use crate::{CoreError, Limits, MessageDraft, MessageIdGenerator, QueueChoice};
 
 /// How a broker is set up.
@@ -89,7 +90,10 @@ pub struct Broker {
     groups: Groups,
     scheduler: Arc<Scheduler>,
     delays: Delays,
+    transactions: Transactions,
     dedup: DedupLocks,
+    /// This broker, for work spawned by timers.
+    me: std::sync::Weak<Broker>,
 }
 
 impl Broker {
@@ -105,7 +109,10 @@ impl Broker {
         let groups = Groups::recover(&store, topics.list_groups())?;
         let scheduler = Arc::new(Scheduler::new());
         let delays = Delays::recover(&store)?;
-        let broker = Arc::new(Self {
+        let transactions = Transactions::recover(&store, config.limits.tx_settings())?;
+        let broker = Arc::new_cyclic(|me| Self {
+            me: me.clone(),
+            transactions,
             delays,
             dedup: DedupLocks::new(),
             store,
@@ -123,6 +130,7 @@ impl Broker {
             })
         })?;
         broker.arm_delays()?;
+        broker.arm_transactions()?;
         // Recovered deliveries have deadlines: let every group look at them now.
         for group in broker.groups.all() {
             broker.arm_group(&group, now_ms());
@@ -274,7 +282,7 @@ impl Broker {
                 }
                 let queue = choose_queue(&live, &draft, shared_queue)?;
                 let (pinned, due) = (draft.queue, draft.deliver_at.unwrap_or(now));
-                let message = self.to_message(draft, now);
+                let message = self.message_of(draft, now);
                 slots.push((index, due));
                 batch.push(if delayed {
                     (0, delayed::schedule_record(message, topic, pinned, due))
@@ -314,18 +322,7 @@ impl Broker {
             }
             (answers, end)
         };
-        let status = match self.sync_flush {
-            Some(timeout) if end > 0 => {
-                match tokio::time::timeout(timeout, self.store.wait_durable(end)).await {
-                    Ok(result) => {
-                        result?;
-                        SendStatus::Ok
-                    }
-                    Err(_elapsed) => SendStatus::FlushDiskTimeout,
-                }
-            }
-            _ => SendStatus::Ok,
-        };
+        let status = self.durable_status(end).await?;
         Ok(SendReceipt {
             topic: topic.to_string(),
             status,
@@ -450,6 +447,28 @@ impl Broker {
         &self.delays
     }
 
+    pub(crate) fn tx_state(&self) -> &Transactions {
+        &self.transactions
+    }
+
+    pub(crate) fn me(&self) -> Option<Arc<Broker>> {
+        self.me.upgrade()
+    }
+
+    /// The status of a send once the commitlog is durable through `end` per the flush
+    /// policy.
+    pub(crate) async fn durable_status(&self, end: u64) -> Result<SendStatus, CoreError> {
+        match self.sync_flush {
+            Some(timeout) if end > 0 => {
+                match tokio::time::timeout(timeout, self.store.wait_durable(end)).await {
+                    Ok(result) => result.map(|()| SendStatus::Ok).map_err(Into::into),
+                    Err(_elapsed) => Ok(SendStatus::FlushDiskTimeout),
+                }
+            }
+            _ => Ok(SendStatus::Ok),
+        }
+    }
+
     pub(crate) fn live_topic(&self, name: &str) -> Result<Arc<Topic>, CoreError> {
         self.topic(name)
     }
@@ -491,7 +510,7 @@ impl Broker {
         Ok(max)
     }
 
-    fn to_message(&self, draft: MessageDraft, now: i64) -> Message {
+    pub(crate) fn message_of(&self, draft: MessageDraft, now: i64) -> Message {
         let mut properties = draft.properties;
         if let Some(group) = draft.message_group {
             properties.push((MESSAGE_GROUP_PROPERTY.to_string(), group));

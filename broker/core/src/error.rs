@@ -112,6 +112,17 @@ pub enum CoreError {
     /// delayed.
     #[error("no delayed message with id '{0}' is waiting to be delivered")]
     NotScheduled(String),
+    /// No transaction has this id.
+    #[error("no transaction with id '{0}'")]
+    TransactionNotFound(String),
+    /// A transaction was already decided the other way.
+    #[error("transaction '{transaction}' is already {state}")]
+    TransactionConflict {
+        /// The transaction id.
+        transaction: String,
+        /// How it was decided.
+        state: &'static str,
+    },
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -20,6 +20,7 @@ mod message_id;
 mod retention;
 mod schedule;
 pub mod topic;
+pub mod transaction;
 
 pub use broker::{Broker, BrokerConfig, SendReceipt, SendStatus};
 pub use error::CoreError;
@@ -33,4 +34,5 @@ pub use message::{MessageDraft, QueueChoice};
 pub use message_id::MessageIdGenerator;
 pub use schedule::delayed::{DELIVER_AT_PROPERTY, SCHEDULE_TOPIC, ScheduledMessage};
 pub use topic::{QueueOffsets, TopicConfig, TopicDescription, TopicName};
+pub use transaction::{HalfMessage, TransactionChecker, TxOutcome, TxState};
 pub use weir_store::{FlushPolicy, StoreConfig, StoredMessage};

@@ -51,6 +51,23 @@ pub struct Limits {
     pub max_delay_ms: u64,
     /// See [`DEDUP_WINDOW_MS`].
     pub dedup_window_ms: u64,
+    /// See [`TX_CHECK_AFTER_MS`].
+    pub tx_check_after_ms: u64,
+    /// See [`TX_CHECK_INTERVAL_MS`].
+    pub tx_check_interval_ms: u64,
+    /// See [`TX_MAX_CHECKS`].
+    pub tx_max_checks: u32,
+}
+
+impl Limits {
+    /// The transaction check-back settings.
+    pub fn tx_settings(&self) -> crate::transaction::TxSettings {
+        crate::transaction::TxSettings {
+            check_after: std::time::Duration::from_millis(self.tx_check_after_ms),
+            check_interval: std::time::Duration::from_millis(self.tx_check_interval_ms),
+            max_checks: self.tx_max_checks,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -63,6 +80,9 @@ impl Default for Limits {
             max_queues: MAX_QUEUES,
             max_delay_ms: MAX_DELAY_MS,
             dedup_window_ms: DEDUP_WINDOW_MS,
+            tx_check_after_ms: TX_CHECK_AFTER_MS,
+            tx_check_interval_ms: TX_CHECK_INTERVAL_MS,
+            tx_max_checks: TX_MAX_CHECKS,
         }
     }
 }
@@ -113,3 +133,10 @@ pub const DELAY_LEVELS_MS: [u64; 18] = [
 ];
 /// How long a client-supplied message id is remembered for idempotent sends: 24 hours.
 pub const DEDUP_WINDOW_MS: u64 = 24 * 3_600_000;
+/// A transaction without a decision is first checked back this long after its half
+/// message was sent: 6 s.
+pub const TX_CHECK_AFTER_MS: u64 = 6_000;
+/// Then checked back again every 30 s.
+pub const TX_CHECK_INTERVAL_MS: u64 = 30_000;
+/// After 15 check-backs without an answer the transaction is parked until resumed.
+pub const TX_MAX_CHECKS: u32 = 15;

@@ -2,8 +2,8 @@
 //!
 //! The store decides which segments have expired; the core runs the deletion because it
 //! must first re-write its own records that still matter (the newest topic-table
-//! snapshot, a delivery-state snapshot, pending delayed messages and the schedule
-//! ledger) past the deletion boundary.
+//! snapshot, a delivery-state snapshot, pending delayed messages, undecided half messages
+//! and their ledgers) past the deletion boundary.
 
 use crate::{Broker, CoreError};
 
@@ -26,6 +26,10 @@ impl Broker {
         self.relocate_delayed(boundary)?;
         if self.delays().snapshot_position() < boundary {
             self.delays().snapshot(self.store())?;
+        }
+        self.relocate_transactions(boundary)?;
+        if self.tx_state().snapshot_position() < boundary {
+            self.tx_state().snapshot(self.store())?;
         }
         let deleted = self.store().delete_before(boundary)?;
         if deleted > 0 {

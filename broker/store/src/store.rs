@@ -312,13 +312,28 @@ impl Store {
 
     /// The message with this id (the newest, if the id was reused).
     pub fn lookup_id(&self, id: &str) -> Result<Option<StoredMessage>, StoreError> {
+        self.lookup_id_where(id, |_| true)
+    }
+
+    /// The newest message with this id in `topic`.
+    pub fn lookup_id_in(&self, topic: &str, id: &str) -> Result<Option<StoredMessage>, StoreError> {
+        self.lookup_id_where(id, |t| t == topic)
+    }
+
+    fn lookup_id_where(
+        &self,
+        id: &str,
+        topic_matches: impl Fn(&str) -> bool,
+    ) -> Result<Option<StoredMessage>, StoreError> {
         let mut found = None;
         self.candidates(index::id_hash(id), |position| {
             // Stale entries (truncated tail, hash collisions) do not decode or do not match.
             found = self
                 .inner
                 .log
-                .with_record(position, |r| (r.id == id).then(|| r.to_stored(position)))
+                .with_record(position, |r| {
+                    (r.id == id && topic_matches(r.topic)).then(|| r.to_stored(position))
+                })
                 .ok()
                 .flatten();
             Ok(found.is_none())

@@ -508,6 +508,7 @@ impl Broker {
     pub async fn snapshot_state(&self) -> Result<(), CoreError> {
         self.groups().snapshot(self.store()).await?;
         self.delays().snapshot(self.store())?;
+        self.tx_state().snapshot(self.store())?;
         Ok(())
     }
 

@@ -33,6 +33,8 @@ pub(crate) enum Timer {
     Group(Arc<Group>),
     /// A delayed message is due (its offset in the schedule queue).
     Delayed(u64),
+    /// A transaction's check-back is due (its offset in the half-message queue).
+    TxCheck(u64),
 }
 
 /// Callback receiving how late each timer fired.
@@ -185,6 +187,7 @@ impl Broker {
         let result = match &timer {
             Timer::Group(group) => self.sweep_group(group),
             Timer::Delayed(offset) => self.fire_delayed(&[*offset]),
+            Timer::TxCheck(offset) => self.fire_tx_check(*offset),
         };
         if let Err(err) = result {
             tracing::warn!(error = %err, "a timer's work failed; trying again shortly");
