@@ -123,6 +123,9 @@ pub enum CoreError {
         /// How it was decided.
         state: &'static str,
     },
+    /// The producer group does not exist.
+    #[error("producer group '{0}' does not exist")]
+    ProducerGroupNotFound(String),
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),

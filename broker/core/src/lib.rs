@@ -33,6 +33,6 @@ pub use limits::Limits;
 pub use message::{MessageDraft, QueueChoice};
 pub use message_id::MessageIdGenerator;
 pub use schedule::delayed::{DELIVER_AT_PROPERTY, SCHEDULE_TOPIC, ScheduledMessage};
-pub use topic::{QueueOffsets, TopicConfig, TopicDescription, TopicName};
+pub use topic::{ProducerGroupConfig, QueueOffsets, TopicConfig, TopicDescription, TopicName};
 pub use transaction::{HalfMessage, TransactionChecker, TxOutcome, TxState};
 pub use weir_store::{FlushPolicy, StoreConfig, StoredMessage};

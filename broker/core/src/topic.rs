@@ -129,6 +129,19 @@ struct Snapshot {
     topics: Vec<TopicConfig>,
     #[serde(default)]
     groups: Vec<GroupConfig>,
+    #[serde(default)]
+    producer_groups: Vec<ProducerGroupConfig>,
+}
+
+/// A producer group: where the broker asks about its transactions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducerGroupConfig {
+    /// The name producers give in `weir-producer-group`.
+    pub name: String,
+    /// Check-backs are POSTed here when set (`http://` only).
+    pub callback_url: Option<String>,
+    /// When it was created, ms since the epoch.
+    pub created_ms: i64,
 }
 
 const SNAPSHOT_VERSION: u32 = 1;
@@ -139,6 +152,7 @@ const SNAPSHOT_VERSION: u32 = 1;
 pub(crate) struct TopicRegistry {
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     groups: RwLock<BTreeMap<String, GroupConfig>>,
+    producer_groups: RwLock<BTreeMap<String, ProducerGroupConfig>>,
     /// Serialises changes so that snapshots are written in the order they are applied.
     changes: tokio::sync::Mutex<()>,
     /// Commitlog position of the newest snapshot record (for retention).
@@ -151,6 +165,7 @@ impl TopicRegistry {
         let range = store.queue_range(CONFIG_TOPIC, 0);
         let mut topics = BTreeMap::new();
         let mut groups = BTreeMap::new();
+        let mut producer_groups = BTreeMap::new();
         let mut snapshot_position = 0;
         if range.max > range.min {
             let records = store.read_queue(CONFIG_TOPIC, 0, range.max - 1, 1)?;
@@ -169,6 +184,9 @@ impl TopicRegistry {
                 for config in snapshot.groups {
                     groups.insert(config.name.clone(), config);
                 }
+                for config in snapshot.producer_groups {
+                    producer_groups.insert(config.name.clone(), config);
+                }
             }
         }
         tracing::info!(
@@ -179,6 +197,7 @@ impl TopicRegistry {
         Ok(Self {
             topics: RwLock::new(topics),
             groups: RwLock::new(groups),
+            producer_groups: RwLock::new(producer_groups),
             changes: tokio::sync::Mutex::new(()),
             snapshot_position: AtomicU64::new(snapshot_position),
         })
@@ -275,6 +294,56 @@ impl TopicRegistry {
         Ok(config)
     }
 
+    /// All producer groups, sorted by name.
+    pub(crate) fn list_producer_groups(&self) -> Vec<ProducerGroupConfig> {
+        self.producer_groups.read().values().cloned().collect()
+    }
+
+    pub(crate) fn producer_group(&self, name: &str) -> Option<ProducerGroupConfig> {
+        self.producer_groups.read().get(name).cloned()
+    }
+
+    /// Creates or replaces a producer group; durable when this returns.
+    pub(crate) async fn put_producer_group(
+        &self,
+        store: &Arc<Store>,
+        config: ProducerGroupConfig,
+    ) -> Result<ProducerGroupConfig, CoreError> {
+        let _change = self.changes.lock().await;
+        let previous = self
+            .producer_groups
+            .write()
+            .insert(config.name.clone(), config.clone());
+        if let Err(err) = self.persist(store, self.list(), self.list_groups()).await {
+            let mut groups = self.producer_groups.write();
+            match previous {
+                Some(previous) => groups.insert(config.name.clone(), previous),
+                None => groups.remove(&config.name),
+            };
+            return Err(err);
+        }
+        Ok(config)
+    }
+
+    /// Removes a producer group; durable when this returns.
+    pub(crate) async fn delete_producer_group(
+        &self,
+        store: &Arc<Store>,
+        name: &str,
+    ) -> Result<(), CoreError> {
+        let _change = self.changes.lock().await;
+        let Some(previous) = self.producer_groups.write().remove(name) else {
+            return Err(CoreError::ProducerGroupNotFound(name.to_string()));
+        };
+        if let Err(err) = self.persist(store, self.list(), self.list_groups()).await {
+            self.producer_groups
+                .write()
+                .insert(name.to_string(), previous);
+            return Err(err);
+        }
+        Ok(())
+    }
+
     /// All groups, sorted by name.
     pub(crate) fn list_groups(&self) -> Vec<GroupConfig> {
         self.groups.read().values().cloned().collect()
@@ -347,6 +416,7 @@ impl TopicRegistry {
             version: SNAPSHOT_VERSION,
             topics,
             groups,
+            producer_groups: self.producer_groups.read().values().cloned().collect(),
         })
         .map_err(|err| CoreError::InvalidArgument(format!("topic table: {err}")))?;
         let message = Message {

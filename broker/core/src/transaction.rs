@@ -27,6 +27,7 @@ use crate::broker::now_ms;
 use crate::message::MESSAGE_GROUP_PROPERTY;
 use crate::schedule::Timer;
 use crate::schedule::ledger::{ENTRY_QUEUE, FIRST_STEP_KIND, Ledger, LedgerEvent};
+use crate::topic::ProducerGroupConfig;
 use crate::{Broker, CoreError, MessageDraft, SendStatus};
 
 /// The system topic holding half messages.
@@ -668,6 +669,57 @@ impl Broker {
         Ok(())
     }
 }
+
+impl Broker {
+    /// Creates or replaces a producer group (its check-back callback). Durable when it
+    /// returns.
+    pub async fn put_producer_group(
+        &self,
+        name: &str,
+        callback_url: Option<String>,
+    ) -> Result<ProducerGroupConfig, CoreError> {
+        crate::topic::TopicName::parse(name).map_err(|_| {
+            CoreError::InvalidArgument(format!(
+                "invalid producer group name '{name}': 1 to 127 characters of A-Z a-z 0-9 _ -"
+            ))
+        })?;
+        if let Some(url) = &callback_url
+            && (!url.starts_with("http://") || url.len() > MAX_CALLBACK_URL_BYTES)
+        {
+            return Err(CoreError::InvalidArgument(format!(
+                "callback_url must be an http:// URL of at most {MAX_CALLBACK_URL_BYTES} bytes"
+            )));
+        }
+        let config = ProducerGroupConfig {
+            name: name.to_string(),
+            callback_url,
+            created_ms: now_ms(),
+        };
+        self.topics().put_producer_group(self.store(), config).await
+    }
+
+    /// All producer groups.
+    pub fn producer_groups(&self) -> Vec<ProducerGroupConfig> {
+        self.topics().list_producer_groups()
+    }
+
+    /// One producer group.
+    pub fn producer_group(&self, name: &str) -> Result<ProducerGroupConfig, CoreError> {
+        self.topics()
+            .producer_group(name)
+            .ok_or_else(|| CoreError::ProducerGroupNotFound(name.to_string()))
+    }
+
+    /// Deletes a producer group. Durable when it returns.
+    pub async fn delete_producer_group(&self, name: &str) -> Result<(), CoreError> {
+        self.topics()
+            .delete_producer_group(self.store(), name)
+            .await
+    }
+}
+
+/// Longest producer group callback URL.
+pub const MAX_CALLBACK_URL_BYTES: usize = 2048;
 
 fn check_after(message: &Message, settings: &TxSettings) -> i64 {
     property(message, CHECK_AFTER)

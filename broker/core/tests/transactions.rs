@@ -218,3 +218,36 @@ async fn after_the_maximum_of_checks_a_transaction_is_parked_until_resumed() {
     broker.commit(&tx).await.unwrap();
     assert_eq!(messages(&broker), 1);
 }
+
+#[tokio::test]
+async fn producer_groups_are_durable_and_validated() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let broker = open(dir.path());
+        broker
+            .put_producer_group("orders", Some("http://127.0.0.1:9/check".into()))
+            .await
+            .unwrap();
+        broker.put_producer_group("quiet", None).await.unwrap();
+        assert!(matches!(
+            broker
+                .put_producer_group("bad", Some("ftp://x".into()))
+                .await,
+            Err(CoreError::InvalidArgument(_))
+        ));
+        assert!(broker.put_producer_group("bad name", None).await.is_err());
+        broker.delete_producer_group("quiet").await.unwrap();
+        broker.close().unwrap();
+    }
+    let broker = open(dir.path());
+    let groups = broker.producer_groups();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(
+        groups[0].callback_url.as_deref(),
+        Some("http://127.0.0.1:9/check")
+    );
+    assert!(matches!(
+        broker.delete_producer_group("quiet").await,
+        Err(CoreError::ProducerGroupNotFound(_))
+    ));
+}
