@@ -310,7 +310,7 @@ impl Broker {
                         outcome
                             .appended
                             .iter()
-                            .map(|a| a.queue_offset)
+                            .map(|a| a.position)
                             .zip(slots.iter().map(|(_, due)| *due)),
                     );
                 } else {

@@ -9,6 +9,7 @@
 //! just before a crash (but not its outcome) is recognised by its id and not delivered
 //! twice.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use weir_store::{Message, Store, StoredMessage};
@@ -34,7 +35,8 @@ const CANCELLED: u8 = 2;
 /// Outcome: copied further up the schedule queue (ahead of retention).
 const MOVED: u8 = 3;
 
-/// A timer re-armed at recovery: the message may already be in its topic.
+/// Tags the position of a timer re-armed at recovery: the message may already be in its
+/// topic. (Commitlog positions stay far below 2^63.)
 const RECOVERED: u64 = 1 << 63;
 
 /// A delayed message as queries see it before it is due.
@@ -122,7 +124,7 @@ impl Broker {
             count += 1;
             self.scheduler().add(
                 deliver_at(&record.message),
-                Timer::Delayed(record.queue_offset | RECOVERED),
+                Timer::Delayed(record.position | RECOVERED),
             );
         })?;
         delays.pending.store(count, Ordering::Relaxed);
@@ -132,106 +134,85 @@ impl Broker {
         Ok(())
     }
 
-    /// Arms the timers of newly scheduled records.
-    pub(crate) fn schedule_appended(&self, offsets: impl IntoIterator<Item = (u64, i64)>) {
-        for (offset, due) in offsets {
+    /// Arms the timers of newly scheduled records, given their commitlog positions.
+    pub(crate) fn schedule_appended(&self, positions: impl IntoIterator<Item = (u64, i64)>) {
+        for (position, due) in positions {
             self.delays().pending.fetch_add(1, Ordering::Relaxed);
-            self.scheduler().add(due, Timer::Delayed(offset));
+            self.scheduler().add(due, Timer::Delayed(position));
         }
     }
 
-    /// Delivers due delayed messages to their topics.
-    pub(crate) fn fire_delayed(&self, offsets: &[u64]) -> Result<(), CoreError> {
+    /// Delivers due delayed messages (given by the commitlog positions of their
+    /// schedule records) to their topics: one append per topic, one ledger record.
+    pub(crate) fn fire_delayed(&self, positions: &[u64]) -> Result<(), CoreError> {
         let delays = self.delays();
-        let mut events = Vec::with_capacity(offsets.len());
-        let mut notify = Vec::new();
-        for &tagged in offsets {
-            let offset = tagged & !RECOVERED;
+        let mut events = Vec::with_capacity(positions.len());
+        let mut by_topic: HashMap<String, Vec<(u32, Message)>> = HashMap::new();
+        for &tagged in positions {
+            let record = match self.store().read_at(tagged & !RECOVERED) {
+                Ok(record) if record.topic == SCHEDULE_TOPIC => record,
+                // Removed by retention after it moved the entry: the moved copy fires.
+                Ok(_) | Err(weir_store::StoreError::OutOfRange { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let offset = record.queue_offset;
             if delays.ledger.outcome(offset).is_some() {
                 continue;
-            }
-            let Some(record) = self
-                .store()
-                .read_queue(SCHEDULE_TOPIC, ENTRY_QUEUE, offset, 1)?
-                .into_iter()
-                .next()
-                .filter(|r| r.queue_offset == offset)
-            else {
-                // Removed by retention: nothing left to deliver.
-                events.push(LedgerEvent {
-                    kind: FIRED,
-                    offset,
-                    value: 0,
-                });
-                continue;
-            };
-            let topic = property(&record.message, TARGET_TOPIC)
-                .unwrap_or_default()
-                .to_string();
-            let already = tagged & RECOVERED != 0
-                && self
-                    .store()
-                    .lookup_id(&record.message.id)?
-                    .is_some_and(|found| found.topic == topic && found.position > record.position);
-            if !already {
-                match self.deliver_scheduled(&topic, &record.message) {
-                    Ok(()) => notify.push(topic),
-                    Err(CoreError::TopicNotFound(_)) => {
-                        tracing::warn!(
-                            topic,
-                            id = record.message.id,
-                            "dropping a delayed message: its topic was deleted"
-                        );
-                    }
-                    Err(e) => {
-                        delays.ledger.record(self.store(), &events)?;
-                        delays
-                            .pending
-                            .fetch_sub(events.len() as u64, Ordering::Relaxed);
-                        return Err(e);
-                    }
-                }
             }
             events.push(LedgerEvent {
                 kind: FIRED,
                 offset,
                 value: 0,
             });
+            let topic = property(&record.message, TARGET_TOPIC)
+                .unwrap_or_default()
+                .to_string();
+            let already = tagged & RECOVERED != 0
+                && self
+                    .store()
+                    .lookup_id_in(&topic, &record.message.id)?
+                    .is_some_and(|found| found.position > record.position);
+            if already {
+                continue;
+            }
+            match self.scheduled_copy(&topic, record.message) {
+                Ok(copy) => by_topic.entry(topic).or_default().push(copy),
+                Err(CoreError::TopicNotFound(_)) => {
+                    tracing::warn!(topic, "dropping a delayed message: its topic was deleted");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        for (topic, batch) in &by_topic {
+            self.store().append(topic, batch)?;
         }
         delays.ledger.record(self.store(), &events)?;
         delays
             .pending
             .fetch_sub(events.len() as u64, Ordering::Relaxed);
-        notify.sort_unstable();
-        notify.dedup();
-        for topic in notify {
-            self.groups().notify_topic(&topic);
+        for topic in by_topic.keys() {
+            self.groups().notify_topic(topic);
         }
         Ok(())
     }
 
-    fn deliver_scheduled(&self, topic: &str, scheduled: &Message) -> Result<(), CoreError> {
+    /// The copy of a due schedule record for its topic, with the queue it goes to.
+    fn scheduled_copy(&self, topic: &str, scheduled: Message) -> Result<(u32, Message), CoreError> {
         let live = self.live_topic(topic)?;
         let queues = live.config.queues.max(1);
         let queue = match (
-            property(scheduled, TARGET_QUEUE).and_then(|q| q.parse::<u32>().ok()),
-            property(scheduled, MESSAGE_GROUP_PROPERTY),
+            property(&scheduled, TARGET_QUEUE).and_then(|q| q.parse::<u32>().ok()),
+            property(&scheduled, MESSAGE_GROUP_PROPERTY),
         ) {
             (Some(queue), _) if queue < queues => queue,
             (_, Some(group)) => crc32c::crc32c(group.as_bytes()) % queues,
             _ => live.next_queue(),
         };
-        let message = Message {
-            properties: scheduled
-                .properties
-                .iter()
-                .filter(|(n, _)| n != TARGET_TOPIC && n != TARGET_QUEUE && n != DELIVER_AT_PROPERTY)
-                .cloned()
-                .collect(),
-            ..scheduled.clone()
-        };
-        self.store().append(topic, &[(queue, message)])?;
-        Ok(())
+        let mut message = scheduled;
+        message
+            .properties
+            .retain(|(n, _)| n != TARGET_TOPIC && n != TARGET_QUEUE && n != DELIVER_AT_PROPERTY);
+        Ok((queue, message))
     }
 
     /// Cancels a delayed message that is not yet due.
@@ -303,7 +284,7 @@ impl Broker {
         self.delays()
             .pending
             .fetch_sub(events.len() as u64, Ordering::Relaxed);
-        self.schedule_appended(outcome.appended.iter().map(|a| a.queue_offset).zip(dues));
+        self.schedule_appended(outcome.appended.iter().map(|a| a.position).zip(dues));
         tracing::info!(
             moved = events.len(),
             "delayed messages moved ahead of retention"

@@ -31,7 +31,7 @@ pub(crate) enum Timer {
     /// Something of a consumer group became due: an invisible time passed or a retry
     /// wait ended. The group sweeps its cursors.
     Group(Arc<Group>),
-    /// A delayed message is due (its offset in the schedule queue).
+    /// A delayed message is due (the commitlog position of its schedule record).
     Delayed(u64),
     /// A transaction's check-back is due (its offset in the half-message queue).
     TxCheck(u64),
