@@ -650,7 +650,7 @@ fn unknown_ids_routes_and_methods() {
         ("DELETE", "/v1/topics"),
         ("POST", "/v1/messages/abc"),
         ("DELETE", "/v1/messages/abc"),
-        ("PATCH", &*format!("/v1/topics/{TOPIC}")),
+        ("PUT", &*format!("/v1/topics/{TOPIC}")),
         ("GET", &*format!("/v1/topics/{TOPIC}/messages:batch")),
         ("POST", "/healthz"),
         ("POST", "/metrics"),

@@ -5,10 +5,10 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body_util::Full;
 use hyper::body::Body;
 use weir_core::Broker;
 
+use crate::response::ResponseBody;
 use crate::routes::{NoRoute, Route, match_route};
 use crate::{ApiError, Metrics};
 
@@ -47,13 +47,14 @@ pub struct App {
     pub(crate) limits: ApiLimits,
 }
 
-pub(crate) type HttpResponse = Response<Full<Bytes>>;
+pub(crate) type HttpResponse = Response<ResponseBody>;
 
 impl App {
     /// An application over a broker.
     pub fn new(broker: Arc<Broker>, limits: ApiLimits) -> Self {
-        let metrics = Metrics::new();
+        let mut metrics = Metrics::new();
         metrics.observe_store(broker.store());
+        metrics.observe_groups(Arc::clone(&broker));
         Self {
             broker,
             metrics,
@@ -67,6 +68,9 @@ impl App {
     }
 
     /// Handles one request. Never fails: errors become JSON error responses.
+    ///
+    /// The response body is held in memory, except for exports, which are streamed (see
+    /// [`ResponseBody`]).
     pub async fn handle<B>(&self, request: Request<B>) -> HttpResponse
     where
         B: Body<Data = Bytes>,
@@ -118,6 +122,30 @@ impl App {
                 crate::query::read_queue(self, &topic, &queue, request.uri().query())
             }
             Route::GetMessage(id) => crate::query::by_id(self, &id, request.headers()),
+            Route::UpdateTopic(topic) => crate::topics::update(self, &topic, request).await,
+            Route::ListGroups => crate::groups::list(self, request.uri().query()),
+            Route::CreateGroup => crate::groups::create(self, request).await,
+            Route::DescribeGroup(group) => {
+                crate::groups::describe(self, &group, request.uri().query())
+            }
+            Route::DeleteGroup(group) => crate::groups::delete(self, &group).await,
+            Route::Receive(group) => crate::groups::receive(self, &group, request).await,
+            Route::Ack(group) => crate::groups::ack(self, &group, request).await,
+            Route::Nack(group) => crate::groups::nack(self, &group, request).await,
+            Route::ChangeInvisible(group) => {
+                crate::groups::change_invisible(self, &group, request).await
+            }
+            Route::Lag(group) => crate::groups::lag(self, &group, request.uri().query()),
+            Route::ResetGroup(group) => crate::groups::reset(self, &group, request).await,
+            Route::GetOffsets(group) => crate::groups::offsets(self, &group, request.uri().query()),
+            Route::CommitOffset(group) => crate::groups::commit_offset(self, &group, request).await,
+            Route::ListDeadLetters(group) => crate::dlq::list(self, &group, request.uri().query()),
+            Route::GetDeadLetter(group, id) => crate::dlq::get(self, &group, &id),
+            Route::ResendDeadLetter(group, id) => crate::dlq::resend(self, &group, &id).await,
+            Route::ResendDeadLetters(group) => crate::dlq::resend_all(self, &group, request).await,
+            Route::ExportDeadLetters(group) => {
+                crate::dlq::export(self, &group, request.uri().query())
+            }
         }
     }
 }
@@ -138,6 +166,24 @@ impl Route {
             Route::QueryByKey(_) => "query_by_key",
             Route::ReadQueue(..) => "read_queue",
             Route::GetMessage(_) => "get_message",
+            Route::UpdateTopic(_) => "update_topic",
+            Route::ListGroups => "list_groups",
+            Route::CreateGroup => "create_group",
+            Route::DescribeGroup(_) => "describe_group",
+            Route::DeleteGroup(_) => "delete_group",
+            Route::Receive(_) => "receive",
+            Route::Ack(_) => "ack",
+            Route::Nack(_) => "nack",
+            Route::ChangeInvisible(_) => "change_invisible",
+            Route::Lag(_) => "lag",
+            Route::ResetGroup(_) => "reset_group",
+            Route::GetOffsets(_) => "get_offsets",
+            Route::CommitOffset(_) => "commit_offset",
+            Route::ListDeadLetters(_) => "list_dead_letters",
+            Route::GetDeadLetter(..) => "get_dead_letter",
+            Route::ResendDeadLetter(..) => "resend_dead_letter",
+            Route::ResendDeadLetters(_) => "resend_dead_letters",
+            Route::ExportDeadLetters(_) => "export_dead_letters",
         }
     }
 }
@@ -146,7 +192,7 @@ impl Route {
 pub(crate) fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> HttpResponse {
     match serde_json::to_vec(value) {
         Ok(body) => {
-            let mut response = Response::new(Full::new(Bytes::from(body)));
+            let mut response = Response::new(ResponseBody::full(body));
             *response.status_mut() = status;
             response.headers_mut().insert(
                 http::header::CONTENT_TYPE,
@@ -159,4 +205,11 @@ pub(crate) fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> HttpRe
             ApiError::internal().into_response()
         }
     }
+}
+
+/// An empty `204 No Content` response.
+pub(crate) fn no_content() -> HttpResponse {
+    let mut response = HttpResponse::new(ResponseBody::empty());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
 }

@@ -1,8 +1,9 @@
-//! Reading request bodies under a size limit.
+//! Reading request bodies under a size limit, raw or as JSON.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Body;
+use serde::de::DeserializeOwned;
 
 use crate::ApiError;
 
@@ -24,4 +25,22 @@ where
             format!("could not read the request body: {err}"),
         )),
     }
+}
+
+/// Reads a JSON object body under `limit` bytes into `T`; `400 INVALID_JSON` when it
+/// does not parse or has the wrong shape. An empty body reads as `{}`, so that requests
+/// whose fields all have defaults can be sent without one (`curl -X POST`).
+pub(crate) async fn read_json<T, B>(body: B, limit: usize) -> Result<T, ApiError>
+where
+    T: DeserializeOwned,
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let bytes = read_body(body, limit).await?;
+    let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        &bytes
+    };
+    serde_json::from_slice(text).map_err(ApiError::invalid_json)
 }

@@ -2,12 +2,12 @@
 //!
 //! Core and store errors are mapped one by one; 5xx bodies never carry internals.
 
-use bytes::Bytes;
 use http::{Response, StatusCode};
-use http_body_util::Full;
 use serde::Serialize;
 use weir_core::CoreError;
 use weir_store::StoreError;
+
+use crate::ResponseBody;
 
 /// An error response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,13 +61,13 @@ impl ApiError {
     }
 
     /// The JSON response.
-    pub fn into_response(self) -> Response<Full<Bytes>> {
+    pub fn into_response(self) -> Response<ResponseBody> {
         let body = serde_json::to_vec(&ErrorBody {
             code: self.code,
             message: &self.message,
         })
         .unwrap_or_default();
-        let mut response = Response::new(Full::new(Bytes::from(body)));
+        let mut response = Response::new(ResponseBody::full(body));
         *response.status_mut() = self.status;
         response.headers_mut().insert(
             http::header::CONTENT_TYPE,
@@ -102,6 +102,33 @@ impl From<CoreError> for ApiError {
                 Self::new(StatusCode::PAYLOAD_TOO_LARGE, "BATCH_TOO_LARGE", message)
             }
             CoreError::EmptyBatch => Self::bad_request("EMPTY_BATCH", message),
+            CoreError::InvalidGroupName { .. } => Self::bad_request("INVALID_GROUP_NAME", message),
+            CoreError::GroupNotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "GROUP_NOT_FOUND", message)
+            }
+            CoreError::GroupExists(_) => Self::new(StatusCode::CONFLICT, "GROUP_EXISTS", message),
+            CoreError::ReceiptInvalid(_) => Self::bad_request("RECEIPT_INVALID", message),
+            CoreError::ReceiptExpired(_) => {
+                Self::new(StatusCode::CONFLICT, "RECEIPT_EXPIRED", message)
+            }
+            CoreError::ConsumerRequired(_) => Self::bad_request("CONSUMER_REQUIRED", message),
+            CoreError::DeadLetterNotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, "DEAD_LETTER_NOT_FOUND", message)
+            }
+            // Delayed delivery and transactions: no route of this version reaches them;
+            // mapped so that the routes that will are answered consistently.
+            CoreError::NotScheduled(_) => {
+                Self::new(StatusCode::NOT_FOUND, "NOT_SCHEDULED", message)
+            }
+            CoreError::TransactionNotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "TRANSACTION_NOT_FOUND", message)
+            }
+            CoreError::TransactionConflict { .. } => {
+                Self::new(StatusCode::CONFLICT, "TRANSACTION_CONFLICT", message)
+            }
+            CoreError::ProducerGroupNotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "PRODUCER_GROUP_NOT_FOUND", message)
+            }
             CoreError::Store(store) => Self::from(store),
         }
     }

@@ -1,20 +1,32 @@
 //! Prometheus metrics: what the broker counts and how it is rendered for `GET /metrics`.
+//!
+//! Request and send figures are counted here as requests pass. Consumer group figures
+//! are not: the core counts them, and `GroupCollector` reads them from
+//! [`Broker::group_stats`] at each scrape, so a deleted group disappears from the output
+//! and a recreated one starts again from zero.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::StatusCode;
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use weir_core::{Broker, GroupCounters};
 use weir_store::Store;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TopicLabels {
     topic: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GroupLabels {
+    group: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -96,6 +108,13 @@ impl Metrics {
         }
     }
 
+    /// Reports the broker's consumer groups at each scrape: delivery counters and lag
+    /// per group, read from the core when `/metrics` is rendered.
+    pub fn observe_groups(&mut self, broker: Arc<Broker>) {
+        self.registry
+            .register_collector(Box::new(GroupCollector { broker }));
+    }
+
     /// Feeds the store's fsync durations into the flush latency histogram.
     pub fn observe_store(&self, store: &Store) {
         let flush_latency = self.flush_latency.clone();
@@ -131,6 +150,77 @@ impl Metrics {
             tracing::error!(error = %err, "metrics encoding failed");
         }
         out
+    }
+}
+
+/// Per-group delivery counters and backlog, computed when `/metrics` is scraped.
+///
+/// Renders `weir_group_{delivered,redelivered,acked,nacked,dead_lettered}_total`
+/// (counters since the broker started) and `weir_group_lag` (a gauge: messages of the
+/// group not yet done), each labelled with `group`.
+#[derive(Debug)]
+pub(crate) struct GroupCollector {
+    broker: Arc<Broker>,
+}
+
+/// The group counters, as (metric name without `_total`, help), in the order of
+/// [`counter_values`].
+const GROUP_COUNTERS: [(&str, &str); 5] = [
+    (
+        "weir_group_delivered",
+        "Deliveries (first and later) by consumer group",
+    ),
+    (
+        "weir_group_redelivered",
+        "Deliveries after the first by consumer group",
+    ),
+    ("weir_group_acked", "Acks taken by consumer group"),
+    ("weir_group_nacked", "Nacks taken by consumer group"),
+    (
+        "weir_group_dead_lettered",
+        "Messages moved to the dead-letter queue by consumer group",
+    ),
+];
+
+fn counter_values(c: &GroupCounters) -> [u64; 5] {
+    [
+        c.delivered,
+        c.redelivered,
+        c.acked,
+        c.nacked,
+        c.dead_lettered,
+    ]
+}
+
+impl Collector for GroupCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let stats = self.broker.group_stats();
+        for (index, (name, help)) in GROUP_COUNTERS.into_iter().enumerate() {
+            let counter = ConstCounter::new(0u64);
+            let mut metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
+            for (config, counters, _) in &stats {
+                let labels = GroupLabels {
+                    group: config.name.clone(),
+                };
+                let value = counter_values(counters).get(index).copied().unwrap_or(0);
+                ConstCounter::new(value).encode(metric.encode_family(&labels)?)?;
+            }
+        }
+        let gauge = ConstGauge::new(0i64);
+        let mut metric = encoder.encode_descriptor(
+            "weir_group_lag",
+            "Messages not yet done by consumer group, over all its queues",
+            None,
+            gauge.metric_type(),
+        )?;
+        for (config, _, lag) in &stats {
+            let labels = GroupLabels {
+                group: config.name.clone(),
+            };
+            ConstGauge::new(i64::try_from(*lag).unwrap_or(i64::MAX))
+                .encode(metric.encode_family(&labels)?)?;
+        }
+        Ok(())
     }
 }
 

@@ -2,10 +2,9 @@
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
-use http_body_util::Full;
 
-use crate::App;
 use crate::app::{HttpResponse, json};
+use crate::{App, ResponseBody};
 
 /// The OpenAPI 3 document of every route, kept next to the code that serves it.
 pub(crate) const OPENAPI: &str = include_str!("../openapi.json");
@@ -31,7 +30,7 @@ pub(crate) fn health(app: &App) -> HttpResponse {
 
 pub(crate) fn metrics(app: &App) -> HttpResponse {
     let text = app.metrics.render(app.broker.store());
-    let mut response = HttpResponse::new(Full::new(Bytes::from(text)));
+    let mut response = HttpResponse::new(ResponseBody::full(text));
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -40,7 +39,8 @@ pub(crate) fn metrics(app: &App) -> HttpResponse {
 }
 
 pub(crate) fn openapi() -> HttpResponse {
-    let mut response = HttpResponse::new(Full::new(Bytes::from_static(OPENAPI.as_bytes())));
+    let mut response =
+        HttpResponse::new(ResponseBody::full(Bytes::from_static(OPENAPI.as_bytes())));
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

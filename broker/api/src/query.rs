@@ -1,14 +1,13 @@
 //! Query routes: a message by id, messages by key, a queue read by offset.
 
 use http::{HeaderMap, HeaderValue, StatusCode};
-use http_body_util::Full;
 use serde::Serialize;
 use weir_core::StoredMessage;
 
 use crate::app::{HttpResponse, json};
 use crate::routes::query_param;
 use crate::wire::MessageJson;
-use crate::{ApiError, App};
+use crate::{ApiError, App, ResponseBody};
 
 /// Messages a read returns when the request does not say.
 pub(crate) const DEFAULT_READ_MAX: usize = 32;
@@ -91,7 +90,9 @@ pub(crate) fn read_queue(
     ))
 }
 
-fn number(query: Option<&str>, name: &str, default: u64) -> Result<u64, ApiError> {
+/// A non-negative integer query parameter, `default` when absent; `400 INVALID_OFFSET`
+/// otherwise.
+pub(crate) fn number(query: Option<&str>, name: &str, default: u64) -> Result<u64, ApiError> {
     match query_param(query, name) {
         None => Ok(default),
         Some(Ok(text)) => text.parse().map_err(|_| {
@@ -117,7 +118,7 @@ fn wants_raw(headers: &HeaderMap) -> bool {
 /// The body as the response body, the attributes as `weir-*` headers.
 fn raw(stored: &StoredMessage) -> HttpResponse {
     let message = &stored.message;
-    let mut response = HttpResponse::new(Full::new(message.body.clone()));
+    let mut response = HttpResponse::new(ResponseBody::full(message.body.clone()));
     let headers = response.headers_mut();
     put(headers, "weir-message-id", &message.id);
     put(headers, "weir-topic", &stored.topic);

@@ -19,6 +19,24 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/topics/{topic}/messages:batch"),
     ("GET", "/v1/topics/{topic}/queues/{queue}/messages"),
     ("GET", "/v1/messages/{id}"),
+    ("PATCH", "/v1/topics/{topic}"),
+    ("GET", "/v1/groups"),
+    ("POST", "/v1/groups"),
+    ("GET", "/v1/groups/{group}"),
+    ("DELETE", "/v1/groups/{group}"),
+    ("POST", "/v1/groups/{group}/receive"),
+    ("POST", "/v1/groups/{group}/ack"),
+    ("POST", "/v1/groups/{group}/nack"),
+    ("POST", "/v1/groups/{group}/invisible"),
+    ("GET", "/v1/groups/{group}/lag"),
+    ("POST", "/v1/groups/{group}/reset"),
+    ("GET", "/v1/groups/{group}/offsets"),
+    ("POST", "/v1/groups/{group}/offsets"),
+    ("GET", "/v1/groups/{group}/dlq"),
+    ("GET", "/v1/groups/{group}/dlq/{id}"),
+    ("POST", "/v1/groups/{group}/dlq/{id}/resend"),
+    ("POST", "/v1/groups/{group}/dlq:resend"),
+    ("GET", "/v1/groups/{group}/dlq:export"),
 ];
 
 /// A matched route with its path parameters (percent-decoded).
@@ -36,6 +54,24 @@ pub(crate) enum Route {
     SendBatch(String),
     ReadQueue(String, String),
     GetMessage(String),
+    UpdateTopic(String),
+    ListGroups,
+    CreateGroup,
+    DescribeGroup(String),
+    DeleteGroup(String),
+    Receive(String),
+    Ack(String),
+    Nack(String),
+    ChangeInvisible(String),
+    Lag(String),
+    ResetGroup(String),
+    GetOffsets(String),
+    CommitOffset(String),
+    ListDeadLetters(String),
+    GetDeadLetter(String, String),
+    ResendDeadLetter(String, String),
+    ResendDeadLetters(String),
+    ExportDeadLetters(String),
 }
 
 /// Why no route matched.
@@ -53,6 +89,7 @@ pub(crate) fn match_route(method: &Method, path: &str) -> Result<Route, NoRoute>
     let get = method == Method::GET;
     let post = method == Method::POST;
     let delete = method == Method::DELETE;
+    let patch = method == Method::PATCH;
     let decoded = |s: &str| percent_decode(s).ok_or(NoRoute::NotFound);
     let route = match segments.as_slice() {
         ["healthz"] if get => Route::Health,
@@ -69,6 +106,28 @@ pub(crate) fn match_route(method: &Method, path: &str) -> Result<Route, NoRoute>
             Route::ReadQueue(decoded(topic)?, decoded(queue)?)
         }
         ["v1", "messages", id] if get => Route::GetMessage(decoded(id)?),
+        ["v1", "topics", topic] if patch => Route::UpdateTopic(decoded(topic)?),
+        ["v1", "groups"] if get => Route::ListGroups,
+        ["v1", "groups"] if post => Route::CreateGroup,
+        ["v1", "groups", group] if get => Route::DescribeGroup(decoded(group)?),
+        ["v1", "groups", group] if delete => Route::DeleteGroup(decoded(group)?),
+        ["v1", "groups", group, "receive"] if post => Route::Receive(decoded(group)?),
+        ["v1", "groups", group, "ack"] if post => Route::Ack(decoded(group)?),
+        ["v1", "groups", group, "nack"] if post => Route::Nack(decoded(group)?),
+        ["v1", "groups", group, "invisible"] if post => Route::ChangeInvisible(decoded(group)?),
+        ["v1", "groups", group, "lag"] if get => Route::Lag(decoded(group)?),
+        ["v1", "groups", group, "reset"] if post => Route::ResetGroup(decoded(group)?),
+        ["v1", "groups", group, "offsets"] if get => Route::GetOffsets(decoded(group)?),
+        ["v1", "groups", group, "offsets"] if post => Route::CommitOffset(decoded(group)?),
+        ["v1", "groups", group, "dlq"] if get => Route::ListDeadLetters(decoded(group)?),
+        ["v1", "groups", group, "dlq", id] if get => {
+            Route::GetDeadLetter(decoded(group)?, decoded(id)?)
+        }
+        ["v1", "groups", group, "dlq", id, "resend"] if post => {
+            Route::ResendDeadLetter(decoded(group)?, decoded(id)?)
+        }
+        ["v1", "groups", group, "dlq:resend"] if post => Route::ResendDeadLetters(decoded(group)?),
+        ["v1", "groups", group, "dlq:export"] if get => Route::ExportDeadLetters(decoded(group)?),
         ["healthz"]
         | ["metrics"]
         | ["v1", "openapi.json"]
@@ -77,7 +136,18 @@ pub(crate) fn match_route(method: &Method, path: &str) -> Result<Route, NoRoute>
         | ["v1", "topics", _, "messages"]
         | ["v1", "topics", _, "messages:batch"]
         | ["v1", "topics", _, "queues", _, "messages"]
-        | ["v1", "messages", _] => return Err(NoRoute::MethodNotAllowed),
+        | ["v1", "messages", _]
+        | ["v1", "groups"]
+        | ["v1", "groups", _]
+        | [
+            "v1",
+            "groups",
+            _,
+            "receive" | "ack" | "nack" | "invisible" | "lag" | "reset" | "offsets" | "dlq"
+            | "dlq:resend" | "dlq:export",
+        ]
+        | ["v1", "groups", _, "dlq", _]
+        | ["v1", "groups", _, "dlq", _, "resend"] => return Err(NoRoute::MethodNotAllowed),
         _ => return Err(NoRoute::NotFound),
     };
     Ok(route)
@@ -134,9 +204,60 @@ mod tests {
         );
         assert_eq!(match_route(&Method::GET, "/v2/x"), Err(NoRoute::NotFound));
         assert_eq!(
+            match_route(&Method::PATCH, "/v1/topics/t"),
+            Ok(Route::UpdateTopic("t".into()))
+        );
+        assert_eq!(
+            match_route(&Method::POST, "/v1/groups/g/dlq/A%2FB/resend"),
+            Ok(Route::ResendDeadLetter("g".into(), "A/B".into()))
+        );
+        assert_eq!(
+            match_route(&Method::POST, "/v1/groups/g/dlq:resend"),
+            Ok(Route::ResendDeadLetters("g".into()))
+        );
+        assert_eq!(
+            match_route(&Method::GET, "/v1/groups/g/dlq:export"),
+            Ok(Route::ExportDeadLetters("g".into()))
+        );
+        assert_eq!(
+            match_route(&Method::GET, "/v1/groups/g/receive"),
+            Err(NoRoute::MethodNotAllowed)
+        );
+        assert_eq!(
+            match_route(&Method::PUT, "/v1/groups/g/offsets"),
+            Err(NoRoute::MethodNotAllowed)
+        );
+        assert_eq!(
+            match_route(&Method::GET, "/v1/groups/g/dlq:nope"),
+            Err(NoRoute::NotFound)
+        );
+        assert_eq!(
             match_route(&Method::GET, "/v1/messages/%zz"),
             Err(NoRoute::NotFound)
         );
+    }
+
+    #[test]
+    fn every_listed_route_is_matched() {
+        for (method, template) in ROUTES {
+            let path: String = template
+                .split('/')
+                .map(|segment| match segment.find('{') {
+                    // `{id}` and `{group}` parameters, with any suffix (`messages:batch`).
+                    Some(start) => {
+                        let end = segment.find('}').map_or(segment.len(), |e| e + 1);
+                        format!("{}1{}", &segment[..start], &segment[end..])
+                    }
+                    None => segment.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            assert!(
+                match_route(&method, &path).is_ok(),
+                "{method} {template} ({path}) does not match"
+            );
+        }
     }
 
     #[test]

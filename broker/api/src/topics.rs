@@ -1,12 +1,12 @@
-//! Topic administration routes: create, list, describe, delete.
+//! Topic administration routes: create, list, describe, add queues, delete.
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use hyper::body::Body;
 use serde::Deserialize;
 
-use crate::app::{HttpResponse, json};
-use crate::body::read_body;
+use crate::app::{HttpResponse, json, no_content};
+use crate::body::{read_body, read_json};
 use crate::wire::{TopicDescriptionJson, TopicJson};
 use crate::{ApiError, App};
 
@@ -50,9 +50,36 @@ pub(crate) fn describe(app: &App, topic: &str) -> Result<HttpResponse, ApiError>
     ))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateTopic {
+    queues: u32,
+}
+
+/// Raises the queue count of a topic. Queues are never removed: messages and committed
+/// offsets live in them.
+pub(crate) async fn update<B>(
+    app: &App,
+    topic: &str,
+    request: Request<B>,
+) -> Result<HttpResponse, ApiError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let update: UpdateTopic = read_json(request.into_body(), app.limits.max_request_bytes).await?;
+    let max = app.broker.limits().max_queues;
+    if update.queues == 0 || update.queues > max {
+        return Err(ApiError::invalid_argument(format!(
+            "queues must be 1 to {max}, got {}",
+            update.queues
+        )));
+    }
+    app.broker.add_queues(topic, update.queues).await?;
+    describe(app, topic)
+}
+
 pub(crate) async fn delete(app: &App, topic: &str) -> Result<HttpResponse, ApiError> {
     app.broker.delete_topic(topic).await?;
-    let mut response = HttpResponse::new(http_body_util::Full::new(Bytes::new()));
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    Ok(response)
+    Ok(no_content())
 }

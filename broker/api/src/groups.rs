@@ -1,0 +1,408 @@
+//! Consumer group routes: create, list, describe, delete; receive, ack, nack and change
+//! of invisible time; lag, committed offsets and resets. Dead letters are in
+//! [`crate::dlq`].
+//!
+//! Request bodies are parsed and range-checked here, against the limits of
+//! [`weir_core::limits`], so that the core only sees validated numbers. What depends on
+//! a group's state (whether a receipt is current, whether a consumer must be named) is
+//! the core's to judge; its errors are mapped in [`crate::error`].
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use hyper::body::Body;
+use serde::{Deserialize, Serialize};
+use weir_core::limits::{
+    MAX_INVISIBLE_MS, MAX_RECEIVE_MESSAGES, MAX_RECEIVE_WAIT_MS, MIN_INVISIBLE_MS,
+};
+use weir_core::{AckOutcome, GroupMode, GroupSpec, ReceiveRequest, ResetTarget, StartFrom};
+
+use crate::app::{HttpResponse, json, no_content};
+use crate::body::read_json;
+use crate::routes::query_param;
+use crate::wire::{DeliveryJson, GroupDescriptionJson, GroupJson, LagJson, OffsetsJson};
+use crate::{ApiError, App};
+
+/// Messages a receive returns at most when the request does not say.
+pub(crate) const DEFAULT_RECEIVE_MAX: u64 = 32;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateGroup {
+    name: String,
+    topic: String,
+    mode: Option<GroupMode>,
+    fifo: Option<bool>,
+    max_attempts: Option<u32>,
+    invisible_ms: Option<u64>,
+    backoff_ms: Option<Vec<u64>>,
+    filter: Option<String>,
+    from: Option<StartFrom>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Receive {
+    #[serde(default = "default_receive_max")]
+    max: u64,
+    #[serde(default)]
+    wait_ms: u64,
+    invisible_ms: Option<u64>,
+    consumer: Option<String>,
+}
+
+fn default_receive_max() -> u64 {
+    DEFAULT_RECEIVE_MAX
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Ack {
+    receipts: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Nack {
+    receipts: Vec<String>,
+    delay_ms: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeInvisible {
+    receipt: String,
+    invisible_ms: u64,
+}
+
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ResetTo {
+    Earliest,
+    Latest,
+    Timestamp,
+    Offset,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reset {
+    to: ResetTo,
+    timestamp_ms: Option<i64>,
+    offset: Option<u64>,
+    queue: Option<u32>,
+    consumer: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommitOffset {
+    queue: u32,
+    offset: u64,
+    consumer: Option<String>,
+}
+
+/// The answer to an ack (`acked`) or a nack (`nacked`).
+#[derive(Serialize)]
+struct AckAnswer {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acked: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nacked: Option<usize>,
+    failed: Vec<ReceiptFailureJson>,
+}
+
+#[derive(Clone, Copy)]
+enum Settle {
+    Ack,
+    Nack,
+}
+
+#[derive(Serialize)]
+struct ReceiptFailureJson {
+    receipt: String,
+    code: &'static str,
+    message: String,
+}
+
+pub(crate) async fn create<B>(app: &App, request: Request<B>) -> Result<HttpResponse, ApiError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let create: CreateGroup = read_json(request.into_body(), app.limits.max_request_bytes).await?;
+    let config = app
+        .broker
+        .create_group(GroupSpec {
+            name: create.name,
+            topic: create.topic,
+            mode: create.mode,
+            fifo: create.fifo,
+            max_attempts: create.max_attempts,
+            invisible_ms: create.invisible_ms,
+            backoff_ms: create.backoff_ms,
+            filter: create.filter,
+            from: create.from,
+        })
+        .await?;
+    Ok(json(StatusCode::CREATED, &GroupJson::from(&config)))
+}
+
+pub(crate) fn list(app: &App, query: Option<&str>) -> Result<HttpResponse, ApiError> {
+    let topic = text_param(query, "topic")?;
+    let configs = app.broker.list_groups(topic.as_deref());
+    let groups: Vec<GroupJson<'_>> = configs.iter().map(GroupJson::from).collect();
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "groups": groups }),
+    ))
+}
+
+pub(crate) fn describe(
+    app: &App,
+    group: &str,
+    query: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
+    let consumer = text_param(query, "consumer")?;
+    let description = app.broker.describe_group(group, consumer.as_deref())?;
+    Ok(json(
+        StatusCode::OK,
+        &GroupDescriptionJson::from(&description),
+    ))
+}
+
+pub(crate) async fn delete(app: &App, group: &str) -> Result<HttpResponse, ApiError> {
+    app.broker.delete_group(group).await?;
+    Ok(no_content())
+}
+
+/// Receives a batch, waiting up to `wait_ms` for a first message (long poll).
+///
+/// # Cancel safety
+///
+/// A client that hangs up during the wait drops this future. Messages the core already
+/// handed out to that request stay invisible for their invisible time and are then
+/// delivered again, as for any delivery that is never acked.
+pub(crate) async fn receive<B>(
+    app: &App,
+    group: &str,
+    request: Request<B>,
+) -> Result<HttpResponse, ApiError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let receive: Receive = read_json(request.into_body(), app.limits.max_request_bytes).await?;
+    let max = in_range("max", receive.max, 1, MAX_RECEIVE_MESSAGES as u64)?;
+    let wait_ms = in_range("wait_ms", receive.wait_ms, 0, MAX_RECEIVE_WAIT_MS)?;
+    if let Some(ms) = receive.invisible_ms {
+        in_range("invisible_ms", ms, MIN_INVISIBLE_MS, MAX_INVISIBLE_MS)?;
+    }
+    let deliveries = app
+        .broker
+        .receive(
+            group,
+            ReceiveRequest {
+                max: usize::try_from(max).unwrap_or(MAX_RECEIVE_MESSAGES),
+                wait: Duration::from_millis(wait_ms),
+                invisible_ms: receive.invisible_ms,
+                consumer: receive.consumer,
+            },
+        )
+        .await?;
+    let messages: Vec<DeliveryJson<'_>> = deliveries.iter().map(DeliveryJson::from).collect();
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "messages": messages }),
+    ))
+}
+
+pub(crate) async fn ack<B>(
+    app: &App,
+    group: &str,
+    request: Request<B>,
+) -> Result<HttpResponse, ApiError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let ack: Ack = read_json(request.into_body(), app.limits.max_request_bytes).await?;
+    let outcome = app.broker.ack(group, &ack.receipts).await?;
+    Ok(ack_answer(Settle::Ack, outcome))
+}
+
+pub(crate) async fn nack<B>(
+    app: &App,
+    group: &str,
+    request: Request<B>,
+) -> Result<HttpResponse, ApiError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let nack: Nack = read_json(request.into_body(), app.limits.max_request_bytes).await?;
+    if let Some(ms) = nack.delay_ms {
+        in_range("delay_ms", ms, 0, MAX_INVISIBLE_MS)?;
+    }
+    let outcome = app
+        .broker
+        .nack(group, &nack.receipts, nack.delay_ms)
+        .await?;
+    Ok(ack_answer(Settle::Nack, outcome))
+}
+
+pub(crate) async fn change_invisible<B>(
+    app: &App,
+    group: &str,
+    request: Request<B>,
+) -> Result<HttpResponse, ApiError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let change: ChangeInvisible =
+        read_json(request.into_body(), app.limits.max_request_bytes).await?;
+    let invisible_ms = in_range(
+        "invisible_ms",
+        change.invisible_ms,
+        MIN_INVISIBLE_MS,
+        MAX_INVISIBLE_MS,
+    )?;
+    let receipt = app
+        .broker
+        .change_invisible(group, &change.receipt, invisible_ms)
+        .await?;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "receipt": receipt }),
+    ))
+}
+
+pub(crate) fn lag(app: &App, group: &str, query: Option<&str>) -> Result<HttpResponse, ApiError> {
+    let consumer = text_param(query, "consumer")?;
+    let report = app.broker.lag(group, consumer.as_deref())?;
+    Ok(json(StatusCode::OK, &LagJson::from(&report)))
+}
+
+pub(crate) async fn reset<B>(
+    app: &App,
+    group: &str,
+    request: Request<B>,
+) -> Result<HttpResponse, ApiError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let reset: Reset = read_json(request.into_body(), app.limits.max_request_bytes).await?;
+    let target = reset.target()?;
+    let offsets = app
+        .broker
+        .reset_group(group, target, reset.queue, reset.consumer.as_deref())
+        .await?;
+    Ok(json(StatusCode::OK, &OffsetsJson::from(offsets.as_slice())))
+}
+
+pub(crate) fn offsets(
+    app: &App,
+    group: &str,
+    query: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
+    let consumer = text_param(query, "consumer")?;
+    let offsets = app.broker.committed_offsets(group, consumer.as_deref())?;
+    Ok(json(StatusCode::OK, &OffsetsJson::from(offsets.as_slice())))
+}
+
+pub(crate) async fn commit_offset<B>(
+    app: &App,
+    group: &str,
+    request: Request<B>,
+) -> Result<HttpResponse, ApiError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let commit: CommitOffset = read_json(request.into_body(), app.limits.max_request_bytes).await?;
+    app.broker
+        .commit_offset(
+            group,
+            commit.consumer.as_deref(),
+            commit.queue,
+            commit.offset,
+        )
+        .await?;
+    Ok(no_content())
+}
+
+impl Reset {
+    /// The target, refusing fields that do not belong to `to`.
+    fn target(&self) -> Result<ResetTarget, ApiError> {
+        match (self.to, self.timestamp_ms, self.offset) {
+            (ResetTo::Earliest, None, None) => Ok(ResetTarget::Earliest),
+            (ResetTo::Latest, None, None) => Ok(ResetTarget::Latest),
+            (ResetTo::Timestamp, Some(ms), None) if ms >= 0 => Ok(ResetTarget::Timestamp(ms)),
+            (ResetTo::Timestamp, Some(ms), None) => Err(ApiError::invalid_argument(format!(
+                "timestamp_ms must not be negative, got {ms}"
+            ))),
+            (ResetTo::Timestamp, None, _) => Err(ApiError::invalid_argument(
+                "a reset to \"timestamp\" needs \"timestamp_ms\"",
+            )),
+            (ResetTo::Offset, None, Some(offset)) => Ok(ResetTarget::Offset(offset)),
+            (ResetTo::Offset, _, None) => Err(ApiError::invalid_argument(
+                "a reset to \"offset\" needs \"offset\"",
+            )),
+            _ => Err(ApiError::invalid_argument(
+                "\"timestamp_ms\" goes only with \"to\":\"timestamp\", \"offset\" only with \"to\":\"offset\"",
+            )),
+        }
+    }
+}
+
+/// Checks that a number is within `min..=max`; `400 INVALID_ARGUMENT` naming the field
+/// otherwise.
+pub(crate) fn in_range(field: &str, value: u64, min: u64, max: u64) -> Result<u64, ApiError> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ApiError::invalid_argument(format!(
+            "{field} must be {min} to {max}, got {value}"
+        )))
+    }
+}
+
+/// An optional text query parameter; `400 INVALID_ARGUMENT` when it is not valid
+/// percent-encoding.
+pub(crate) fn text_param(query: Option<&str>, name: &str) -> Result<Option<String>, ApiError> {
+    match query_param(query, name) {
+        None => Ok(None),
+        Some(Ok(value)) => Ok(Some(value)),
+        Some(Err(())) => Err(ApiError::invalid_argument(format!(
+            "{name} is not valid percent-encoding"
+        ))),
+    }
+}
+
+/// The answer to an ack or nack: receipts refused one by one carry the code and message
+/// their error maps to.
+fn ack_answer(settle: Settle, outcome: AckOutcome) -> HttpResponse {
+    let failed = outcome
+        .failed
+        .into_iter()
+        .map(|failure| {
+            let error = ApiError::from(failure.error);
+            ReceiptFailureJson {
+                receipt: failure.receipt,
+                code: error.code,
+                message: error.message,
+            }
+        })
+        .collect();
+    json(
+        StatusCode::OK,
+        &AckAnswer {
+            acked: matches!(settle, Settle::Ack).then_some(outcome.done),
+            nacked: matches!(settle, Settle::Nack).then_some(outcome.done),
+            failed,
+        },
+    )
+}
