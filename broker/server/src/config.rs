@@ -60,6 +60,11 @@ pub(crate) struct LimitsSection {
     pub(crate) max_batch_messages: Option<usize>,
     pub(crate) max_batch_bytes: Option<usize>,
     pub(crate) max_header_bytes: Option<usize>,
+    pub(crate) max_delay_ms: Option<u64>,
+    pub(crate) dedup_window_ms: Option<u64>,
+    pub(crate) tx_check_after_ms: Option<u64>,
+    pub(crate) tx_check_interval_ms: Option<u64>,
+    pub(crate) tx_max_checks: Option<u32>,
 }
 
 impl FileConfig {
@@ -134,8 +139,20 @@ pub(crate) fn resolve(
             .max_batch_messages
             .unwrap_or(defaults.max_batch_messages),
         max_batch_bytes: limits.max_batch_bytes.unwrap_or(defaults.max_batch_bytes),
+        max_delay_ms: limits.max_delay_ms.unwrap_or(defaults.max_delay_ms),
+        dedup_window_ms: limits.dedup_window_ms.unwrap_or(defaults.dedup_window_ms),
+        tx_check_after_ms: limits
+            .tx_check_after_ms
+            .unwrap_or(defaults.tx_check_after_ms),
+        tx_check_interval_ms: limits
+            .tx_check_interval_ms
+            .unwrap_or(defaults.tx_check_interval_ms),
+        tx_max_checks: limits.tx_max_checks.unwrap_or(defaults.tx_max_checks),
         ..defaults
     };
+    if core_limits.tx_check_interval_ms == 0 || core_limits.tx_max_checks == 0 {
+        bail!("tx_check_interval_ms and tx_max_checks must be at least 1");
+    }
     let mut api = ApiLimits::for_core(&core_limits);
     if let Some(bytes) = limits.max_header_bytes {
         api.max_header_bytes = bytes;
