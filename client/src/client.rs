@@ -2,8 +2,8 @@
 //!
 //! Owns the connection pool (hyper-util's legacy client: keep-alive, one pool per broker),
 //! request timeouts, and the mapping of an answer to a value or a [`ClientError`]. The
-//! per-route methods live in `topics.rs`, `send.rs` and `read.rs`, each as an `impl Client`
-//! block; they never touch hyper directly.
+//! per-route methods live in `topics.rs`, `send.rs`, `read.rs` and `groups.rs`, each as an
+//! `impl Client` block; they never touch hyper directly.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -243,6 +244,54 @@ impl Client {
         }
     }
 
+    /// Sends `request` and returns the body of a successful (2xx) answer unread, to be
+    /// consumed as it arrives (for answers too large to hold, such as an export).
+    ///
+    /// The request timeout bounds the wait for the answer's head, then the wait for each
+    /// chunk of the body (an idle timeout), not the whole transfer.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::execute`]: an error status gives [`ClientError::Api`] (its body is
+    /// read whole, it is small).
+    pub(crate) async fn execute_streaming(
+        &self,
+        request: Request<Full<Bytes>>,
+    ) -> Result<BodyStream, ClientError> {
+        let uri = request.uri().to_string();
+        let head = async {
+            self.inner
+                .http
+                .request(request)
+                .await
+                .map_err(|err| TransportError::new(&uri, &err))
+        };
+        let response = match self.inner.timeout {
+            Some(limit) => tokio::time::timeout(limit, head)
+                .await
+                .map_err(|_| TransportError::timeout(&uri, limit))??,
+            None => head.await?,
+        };
+        let status = response.status();
+        if status.is_success() {
+            return Ok(BodyStream {
+                body: response.into_body(),
+                url: uri,
+                idle_timeout: self.inner.timeout,
+            });
+        }
+        let collect = response.into_body().collect();
+        let body = match self.inner.timeout {
+            Some(limit) => tokio::time::timeout(limit, collect)
+                .await
+                .map_err(|_| TransportError::timeout(&uri, limit))?,
+            None => collect.await,
+        }
+        .map_err(|err| TransportError::new(&uri, &err))?
+        .to_bytes();
+        Err(ClientError::from_error_body(status.as_u16(), &body))
+    }
+
     /// Sends `request` and decodes the JSON answer as `T`.
     pub(crate) async fn execute_json<T: DeserializeOwned>(
         &self,
@@ -250,6 +299,42 @@ impl Client {
     ) -> Result<T, ClientError> {
         let (_, body) = self.execute(request).await?;
         decode_json(&body)
+    }
+}
+
+/// The body of a successful answer, read chunk by chunk as it arrives.
+#[derive(Debug)]
+pub(crate) struct BodyStream {
+    body: Incoming,
+    url: String,
+    idle_timeout: Option<Duration>,
+}
+
+impl BodyStream {
+    /// The next chunk of the body; `None` at its end.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Transport`] when the connection breaks or no chunk arrives within
+    /// the client's timeout.
+    pub(crate) async fn next_chunk(&mut self) -> Result<Option<Bytes>, ClientError> {
+        loop {
+            let frame = match self.idle_timeout {
+                Some(limit) => tokio::time::timeout(limit, self.body.frame())
+                    .await
+                    .map_err(|_| TransportError::timeout(&self.url, limit))?,
+                None => self.body.frame().await,
+            };
+            match frame {
+                None => return Ok(None),
+                Some(Err(err)) => return Err(TransportError::new(&self.url, &err).into()),
+                // Trailers and empty frames carry no data.
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) if !data.is_empty() => return Ok(Some(data)),
+                    _ => {}
+                },
+            }
+        }
     }
 }
 

@@ -11,6 +11,10 @@
 //! * `send`: sends (JSON, raw, batches) and their answers;
 //! * `prepared`: [`PreparedSend`], requests built once and sent many times;
 //! * `read`: reads by id, key and offset, health and metrics;
+//! * `groups`: consumer groups: administration, receive, ack and nack, offsets and lag,
+//!   dead letters ([`NewGroup`], [`Received`], [`DeadLetter`], ...), and
+//!   [`Client::add_queues`];
+//! * `consumer`: the consumer loop ([`Consumer`]): receive, handle, ack or nack;
 //! * `message`: [`OutgoingMessage`] and the received [`Message`];
 //! * [`batch`]: the binary batch encoder ([`EncodedBatch`]);
 //! * `error`: [`ClientError`].
@@ -27,11 +31,27 @@
 //! assert_eq!(read.messages[0].id, sent.id);
 //! # Ok(()) }
 //! ```
+//!
+//! Consuming through a group:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), weir_client::ClientError> {
+//! use weir_client::{Client, NewGroup, ReceiveOptions};
+//!
+//! let client = Client::new("http://127.0.0.1:7700")?;
+//! client.create_group(&NewGroup::new("billing", "orders").from("earliest")).await?;
+//! let batch = client.receive("billing", &ReceiveOptions::new(10, 5000)).await?;
+//! let receipts: Vec<String> = batch.iter().map(|m| m.receipt.clone()).collect();
+//! client.ack("billing", &receipts).await?;
+//! # Ok(()) }
+//! ```
 
 pub mod batch;
 mod client;
+mod consumer;
 mod endpoint;
 mod error;
+mod groups;
 mod message;
 mod prepared;
 mod read;
@@ -40,7 +60,13 @@ mod topics;
 
 pub use batch::EncodedBatch;
 pub use client::{Client, ClientBuilder};
+pub use consumer::{Consumer, ConsumerStats, StopToken};
 pub use error::{ClientError, TransportError};
+pub use groups::{
+    AckResult, CommittedOffset, DeadLetter, DeadLetterExport, DeadLetterPage, Group, GroupCounters,
+    GroupDescription, Lag, NewGroup, QueueLag, ReceiptError, ReceiveOptions, Received,
+    ResetRequest,
+};
 pub use message::{Message, OutgoingMessage};
 pub use prepared::PreparedSend;
 pub use read::{Health, ReadResult};

@@ -189,20 +189,7 @@ impl TryFrom<WireMessage> for Message {
     type Error = String;
 
     fn try_from(wire: WireMessage) -> Result<Message, String> {
-        let body = match (wire.body, wire.body_base64) {
-            (Some(text), None) => Bytes::from(text),
-            (None, Some(encoded)) => BASE64
-                .decode(encoded.as_bytes())
-                .map(Bytes::from)
-                .map_err(|err| format!("message {}: body_base64 is not base64: {err}", wire.id))?,
-            (None, None) => Bytes::new(),
-            (Some(_), Some(_)) => {
-                return Err(format!(
-                    "message {} carries both body and body_base64",
-                    wire.id
-                ));
-            }
-        };
+        let body = decode_body(wire.body, wire.body_base64, &wire.id)?;
         Ok(Message {
             id: wire.id,
             topic: wire.topic,
@@ -238,8 +225,26 @@ impl Serialize for Message {
     }
 }
 
+/// Joins a body's JSON form (`"body"` text or `"body_base64"`) back into bytes; neither
+/// means an empty body. `id` names the message in the error.
+pub(crate) fn decode_body(
+    text: Option<String>,
+    base64: Option<String>,
+    id: &str,
+) -> Result<Bytes, String> {
+    match (text, base64) {
+        (Some(text), None) => Ok(Bytes::from(text)),
+        (None, Some(encoded)) => BASE64
+            .decode(encoded.as_bytes())
+            .map(Bytes::from)
+            .map_err(|err| format!("message {id}: body_base64 is not base64: {err}")),
+        (None, None) => Ok(Bytes::new()),
+        (Some(_), Some(_)) => Err(format!("message {id} carries both body and body_base64")),
+    }
+}
+
 /// Splits a body into its JSON form: `(Some(text), None)` when UTF-8, else base64.
-fn encode_body(body: &[u8]) -> (Option<&str>, Option<String>) {
+pub(crate) fn encode_body(body: &[u8]) -> (Option<&str>, Option<String>) {
     match std::str::from_utf8(body) {
         Ok(text) => (Some(text), None),
         Err(_) => (None, Some(BASE64.encode(body))),

@@ -1,5 +1,6 @@
 //! The `weir` binary: the broker server (`weir serve`) and the command-line client
-//! (`weir topic`, `weir send`, `weir get`, `weir bench`).
+//! (`weir topic`, `weir send`, `weir get`, `weir group`, `weir consume`, `weir lag`,
+//! `weir dlq`, `weir bench`).
 //!
 //! This crate is glue: configuration and wiring for the server, argument parsing for the
 //! client commands. Broker behaviour lives in `weir-core`, `weir-store` and `weir-api`;
@@ -23,13 +24,23 @@ struct Cli {
 enum Command {
     /// Run the broker.
     Serve(serve::ServeArgs),
-    /// Create, list, describe and delete topics.
+    /// Create, list, describe, grow and delete topics.
     #[command(subcommand)]
     Topic(cli::topic::TopicCommand),
     /// Send one message.
     Send(cli::send::SendArgs),
     /// Read messages by id, by key or by queue offset.
     Get(cli::get::GetArgs),
+    /// Create, describe, list, delete and reset consumer groups.
+    #[command(subcommand)]
+    Group(cli::group::GroupCommand),
+    /// Receive a group's messages, print each, and ack them.
+    Consume(cli::consume::ConsumeArgs),
+    /// Show a group's backlog per queue.
+    Lag(cli::lag::LagArgs),
+    /// List, export and resend a group's dead letters.
+    #[command(subcommand)]
+    Dlq(cli::dlq::DlqCommand),
     /// Load generators that print throughput and latency.
     #[command(subcommand)]
     Bench(cli::bench::BenchCommand),
@@ -53,6 +64,10 @@ fn main() -> std::process::ExitCode {
             Command::Topic(cmd) => cli::topic::run(cmd).await,
             Command::Send(args) => cli::send::run(args).await,
             Command::Get(args) => cli::get::run(args).await,
+            Command::Group(cmd) => cli::group::run(cmd).await,
+            Command::Consume(args) => cli::consume::run(args).await,
+            Command::Lag(args) => cli::lag::run(args).await,
+            Command::Dlq(cmd) => cli::dlq::run(cmd).await,
             Command::Bench(cmd) => cli::bench::run(cmd).await,
         }
     });

@@ -3,6 +3,15 @@
 
 use weir_client::ClientError;
 
+/// The error for `action` (for example "cannot describe group 'billing'") failing with
+/// `err`, with hints that name `group`.
+pub(crate) fn explain_group(err: ClientError, action: String, group: &str) -> anyhow::Error {
+    match group_hint(&err, group).or_else(|| hint(&err, None)) {
+        Some(hint) => anyhow::anyhow!("{action}: {err}\n  hint: {hint}"),
+        None => anyhow::Error::new(err).context(action),
+    }
+}
+
 /// The error for `action` (for example "cannot send to topic 'orders'") failing with `err`.
 ///
 /// `topic` names the topic the command was about, for hints that mention it.
@@ -25,6 +34,31 @@ fn hint(err: &ClientError, topic: Option<&str>) -> Option<String> {
         "DISK_FULL" | "STORE_UNAVAILABLE" => {
             Some("the broker refuses writes; its operator must act (see its log)".to_owned())
         }
+        _ => None,
+    }
+}
+
+fn group_hint(err: &ClientError, group: &str) -> Option<String> {
+    match err.code()? {
+        "GROUP_NOT_FOUND" => Some(
+            "create it with `weir group create NAME --topic TOPIC`, or see the groups with \
+             `weir group list`"
+                .to_owned(),
+        ),
+        "GROUP_EXISTS" => Some(format!(
+            "see its settings with `weir group describe {group}`, or delete it first with \
+             `weir group delete {group}`"
+        )),
+        "CONSUMER_REQUIRED" => {
+            Some("a broadcasting group needs the consumer instance: add --consumer NAME".to_owned())
+        }
+        "DEAD_LETTER_NOT_FOUND" => Some(format!(
+            "see the dead letters and their ids with `weir dlq list {group}`"
+        )),
+        "RECEIPT_EXPIRED" => Some(
+            "the message became visible again before the ack; it will be delivered again"
+                .to_owned(),
+        ),
         _ => None,
     }
 }
@@ -53,6 +87,30 @@ mod tests {
             "cannot send to topic 'x': TOPIC_NOT_FOUND: topic 'x' does not exist (HTTP 404)\n  \
              hint: create it with `weir topic create x`, or see the topics with `weir topic list`"
         );
+    }
+
+    #[test]
+    fn missing_group_gets_a_hint() {
+        let err = explain_group(
+            api(404, "GROUP_NOT_FOUND", "group 'g' does not exist"),
+            "cannot describe group 'g'".into(),
+            "g",
+        );
+        let text = format!("{err:#}");
+        assert!(
+            text.starts_with("cannot describe group 'g': GROUP_NOT_FOUND"),
+            "{text}"
+        );
+        assert!(
+            text.contains("hint: create it with `weir group create"),
+            "{text}"
+        );
+        let err = explain_group(
+            api(404, "TOPIC_NOT_FOUND", "topic 't' does not exist"),
+            "cannot create group 'g'".into(),
+            "g",
+        );
+        assert!(format!("{err:#}").contains("hint: create it with `weir topic create"));
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The client commands of the `weir` binary: `weir topic`, `weir send`, `weir get` and
-//! `weir bench`.
+//! The client commands of the `weir` binary: `weir topic`, `weir send`, `weir get`,
+//! `weir group`, `weir consume`, `weir lag`, `weir dlq` and `weir bench`.
 //!
 //! Each command parses its arguments, calls the broker through `weir-client`, and prints
 //! human-readable text, or one JSON document with `--json`. Errors are returned as
@@ -9,13 +9,17 @@
 //! * `connection`: the `--server` and `--json` flags every command takes;
 //! * `failure`: error messages with hints on what to do next;
 //! * `output`: tables, timestamps, body previews and writing to stdout;
-//! * `topic`, `send`, `get`: one file per command;
+//! * `topic`, `send`, `get`, `group`, `consume`, `lag`, `dlq`: one file per command;
 //! * `bench`: load generators that print throughput and latency.
 
 pub(crate) mod bench;
 mod connection;
+pub(crate) mod consume;
+pub(crate) mod dlq;
 mod failure;
 pub(crate) mod get;
+pub(crate) mod group;
+pub(crate) mod lag;
 mod output;
 pub(crate) mod send;
 pub(crate) mod topic;

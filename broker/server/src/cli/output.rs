@@ -107,6 +107,33 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     )
 }
 
+/// A duration in ms, short and readable: `250 ms`, `1.5 s`, `30 s`, `2 min`, `1 h`,
+/// `1 h 30 min`.
+pub(crate) fn duration_ms(ms: u64) -> String {
+    const SECOND: u64 = 1000;
+    const MINUTE: u64 = 60 * SECOND;
+    const HOUR: u64 = 60 * MINUTE;
+    if ms < SECOND {
+        format!("{ms} ms")
+    } else if ms < MINUTE {
+        if ms.is_multiple_of(SECOND) {
+            format!("{} s", ms / SECOND)
+        } else {
+            format!("{:.1} s", ms as f64 / SECOND as f64)
+        }
+    } else if ms < HOUR {
+        match (ms / MINUTE, ms % MINUTE / SECOND) {
+            (minutes, 0) => format!("{minutes} min"),
+            (minutes, seconds) => format!("{minutes} min {seconds} s"),
+        }
+    } else {
+        match (ms / HOUR, ms % HOUR / MINUTE) {
+            (hours, 0) => format!("{hours} h"),
+            (hours, minutes) => format!("{hours} h {minutes} min"),
+        }
+    }
+}
+
 /// A body on one line: its text when UTF-8 (control characters escaped), else its size.
 pub(crate) fn body_preview(body: &[u8]) -> String {
     match std::str::from_utf8(body) {
@@ -170,6 +197,18 @@ mod tests {
             table.render(),
             "NAME    QUEUES\norders       8\na         1024\n"
         );
+    }
+
+    #[test]
+    fn durations_are_short() {
+        assert_eq!(duration_ms(0), "0 ms");
+        assert_eq!(duration_ms(999), "999 ms");
+        assert_eq!(duration_ms(1500), "1.5 s");
+        assert_eq!(duration_ms(30_000), "30 s");
+        assert_eq!(duration_ms(120_000), "2 min");
+        assert_eq!(duration_ms(90_000), "1 min 30 s");
+        assert_eq!(duration_ms(3_600_000), "1 h");
+        assert_eq!(duration_ms(5_400_000), "1 h 30 min");
     }
 
     #[test]

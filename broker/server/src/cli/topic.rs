@@ -1,5 +1,8 @@
-//! `weir topic create|list|describe|delete`: topic administration.
+//! `weir topic create|list|describe|delete|add-queues`: topic administration.
 
+use std::str::FromStr;
+
+use anyhow::bail;
 use serde::Serialize;
 use weir_client::Topic;
 
@@ -39,6 +42,47 @@ pub(crate) enum TopicCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Grow a topic to more queues (queues are never removed).
+    AddQueues {
+        /// The topic name.
+        name: String,
+        /// The new total number of queues, or `+N` to add N to the current count.
+        #[arg(value_name = "N|+N", allow_hyphen_values = false)]
+        queues: QueueCount,
+        #[command(flatten)]
+        connection: Connection,
+    },
+}
+
+/// The queue count `weir topic add-queues` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum QueueCount {
+    /// This many queues in all.
+    Total(u32),
+    /// This many more than the topic has.
+    More(u32),
+}
+
+impl FromStr for QueueCount {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<QueueCount, String> {
+        let (more, digits) = match text.strip_prefix('+') {
+            Some(digits) => (true, digits),
+            None => (false, text),
+        };
+        let count: u32 = digits
+            .parse()
+            .map_err(|_| format!("'{text}' is not a queue count (N or +N)"))?;
+        if count == 0 {
+            return Err("the queue count must be at least 1".to_owned());
+        }
+        Ok(if more {
+            QueueCount::More(count)
+        } else {
+            QueueCount::Total(count)
+        })
+    }
 }
 
 /// `--json` output of `weir topic list`, in the shape of `GET /v1/topics`.
@@ -64,6 +108,11 @@ pub(crate) async fn run(command: TopicCommand) -> anyhow::Result<()> {
         TopicCommand::List { connection } => list(&connection).await,
         TopicCommand::Describe { name, connection } => describe(&name, &connection).await,
         TopicCommand::Delete { name, connection } => delete(&name, &connection).await,
+        TopicCommand::AddQueues {
+            name,
+            queues,
+            connection,
+        } => add_queues(&name, queues, &connection).await,
     }
 }
 
@@ -155,4 +204,51 @@ async fn delete(name: &str, connection: &Connection) -> anyhow::Result<()> {
         return output::print_json(&Deleted { deleted: name });
     }
     output::print(&format!("deleted topic '{name}'\n"))
+}
+
+async fn add_queues(name: &str, count: QueueCount, connection: &Connection) -> anyhow::Result<()> {
+    let client = connection.client()?;
+    let explain_add = |err| {
+        explain(
+            err,
+            format!("cannot add queues to topic '{name}'"),
+            Some(name),
+        )
+    };
+    let before = client
+        .describe_topic(name)
+        .await
+        .map_err(|err| explain(err, format!("cannot describe topic '{name}'"), Some(name)))?
+        .queues;
+    let total = match count {
+        QueueCount::Total(total) => total,
+        QueueCount::More(more) => match before.checked_add(more) {
+            Some(total) => total,
+            None => bail!("topic '{name}' has {before} queues; {more} more is too many"),
+        },
+    };
+    let topic = client.add_queues(name, total).await.map_err(explain_add)?;
+    if connection.json {
+        return output::print_json(&topic);
+    }
+    let plural = if topic.queues == 1 { "" } else { "s" };
+    output::print(&format!(
+        "topic '{}' now has {} queue{plural} (was {before})\n",
+        topic.name, topic.queues
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_count_is_a_total_or_an_increment() {
+        assert_eq!("8".parse(), Ok(QueueCount::Total(8)));
+        assert_eq!("+2".parse(), Ok(QueueCount::More(2)));
+        assert!("0".parse::<QueueCount>().is_err());
+        assert!("+0".parse::<QueueCount>().is_err());
+        assert!("-1".parse::<QueueCount>().is_err());
+        assert!("x".parse::<QueueCount>().is_err());
+    }
 }

@@ -3,13 +3,23 @@
 //!
 //! * `produce`: the `weir bench produce` arguments and the run's orchestration (topic
 //!   set-up, warm-up, stop conditions, progress bar);
+//! * `consume`: `weir bench consume`, draining a backlog through a group (receive and
+//!   ack, or read by offset and commit), with its report;
+//! * `consume_worker`: the load tasks of `weir bench consume`;
+//! * `e2e`: `weir bench e2e`, producers at a target rate and consumers together, with
+//!   end-to-end latency percentiles;
 //! * `progress`: the progress bar on stderr;
-//! * `worker`: one load task's loop and the counters the tasks share;
+//! * `setup`: topic and group set-up, Ctrl-C, durations;
+//! * `worker`: one produce task's loop and the counters the tasks share;
 //! * `report`: the figures (rates, latency percentiles, errors) and their printing.
 
+mod consume;
+mod consume_worker;
+mod e2e;
 mod produce;
 mod progress;
 mod report;
+mod setup;
 mod worker;
 
 /// Load generators that print throughput and latency.
@@ -17,11 +27,18 @@ mod worker;
 pub(crate) enum BenchCommand {
     /// Send messages as fast as the broker takes them; print msgs/s, MB/s and latency.
     Produce(produce::ProduceArgs),
+    /// Consume a backlog through a group as fast as the broker serves it; print msgs/s
+    /// and receive and ack latency.
+    Consume(consume::ConsumeArgs),
+    /// Produce at a target rate while consuming; print end-to-end latency percentiles.
+    E2e(e2e::E2eArgs),
 }
 
 /// Runs a `weir bench` command.
 pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Produce(args) => produce::run(args).await,
+        BenchCommand::Consume(args) => consume::run(args).await,
+        BenchCommand::E2e(args) => e2e::run(args).await,
     }
 }

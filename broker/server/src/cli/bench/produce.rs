@@ -18,8 +18,8 @@ use weir_client::{Client, EncodedBatch, OutgoingMessage, PreparedSend};
 
 use super::progress;
 use super::report::{self, Errors, Latency, Report};
+use super::setup::{ctrl_c, ensure_topic, seconds};
 use super::worker::{self, Shared, WorkerOutcome};
-use crate::cli::failure::explain;
 use crate::cli::{Connection, output};
 
 /// Send messages as fast as the broker takes them and print throughput and latency.
@@ -97,9 +97,19 @@ pub(super) async fn run(args: ProduceArgs) -> anyhow::Result<()> {
     }
     let hidden = args.connection.json || !std::io::stderr().is_terminal();
     let progress = progress::bar(hidden, args.count, warmup + duration);
+    let counters = {
+        let shared = shared.clone();
+        move || {
+            (
+                shared.measured_messages.load(Ordering::Relaxed),
+                shared.measured_errors.load(Ordering::Relaxed),
+            )
+        }
+    };
     let ticker = tokio::spawn(progress::tick(
         progress.clone(),
-        shared.clone(),
+        counters,
+        shared.measure_from,
         args.count.is_some(),
     ));
 
@@ -160,30 +170,6 @@ pub(super) async fn run(args: ProduceArgs) -> anyhow::Result<()> {
         output::print_json(&report)
     } else {
         output::print(&report.render())
-    }
-}
-
-/// Creates the topic unless it exists.
-async fn ensure_topic(client: &Client, topic: &str, queues: u32) -> anyhow::Result<()> {
-    match client.describe_topic(topic).await {
-        Ok(_) => return Ok(()),
-        Err(err) if err.code() == Some("TOPIC_NOT_FOUND") => {}
-        Err(err) => {
-            return Err(explain(
-                err,
-                format!("cannot look up topic '{topic}'"),
-                Some(topic),
-            ));
-        }
-    }
-    match client.create_topic(topic, Some(queues)).await {
-        // Another bench may have created it meanwhile.
-        Err(err) if err.code() != Some("TOPIC_EXISTS") => Err(explain(
-            err,
-            format!("cannot create topic '{topic}'"),
-            Some(topic),
-        )),
-        _ => Ok(()),
     }
 }
 
@@ -249,16 +235,4 @@ fn build_report(
         flush_timeouts,
         errors,
     })
-}
-
-/// Resolves on Ctrl-C; never, when the signal cannot be listened for.
-async fn ctrl_c() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
-    }
-}
-
-fn seconds(flag: &str, secs: f64) -> anyhow::Result<Duration> {
-    Duration::try_from_secs_f64(secs)
-        .map_err(|_| anyhow::anyhow!("{flag} must be a number of seconds ≥ 0, not {secs}"))
 }

@@ -1,14 +1,11 @@
-//! The progress bar of `weir bench produce`: drawn on stderr, redrawn on a timer from the
-//! workers' shared counters (never from the workers themselves, which stay cheap).
+//! The progress bar of the benches: drawn on stderr, redrawn on a timer from the workers'
+//! shared counters (never from the workers themselves, which stay cheap).
 
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::report;
-use super::worker::Shared;
 
 /// How often the bar is redrawn.
 const TICK: Duration = Duration::from_millis(200);
@@ -37,23 +34,30 @@ pub(super) fn bar(hidden: bool, count: Option<u64>, total: Duration) -> Progress
 }
 
 /// Redraws the bar until aborted: position, and the measured rate so far.
-pub(super) async fn tick(bar: ProgressBar, shared: Arc<Shared>, by_count: bool) {
+///
+/// `counters` reads the messages and errors measured so far; measuring starts at
+/// `measure_from`.
+pub(super) async fn tick(
+    bar: ProgressBar,
+    counters: impl Fn() -> (u64, u64),
+    measure_from: Instant,
+    by_count: bool,
+) {
     let started = Instant::now();
     let mut interval = tokio::time::interval(TICK);
     loop {
         interval.tick().await;
         let now = Instant::now();
-        let messages = shared.measured_messages.load(Ordering::Relaxed);
-        let errors = shared.measured_errors.load(Ordering::Relaxed);
+        let (messages, errors) = counters();
         if by_count {
             bar.set_position(messages);
         } else {
             bar.set_position(u64::try_from((now - started).as_millis()).unwrap_or(u64::MAX));
         }
-        if now < shared.measure_from {
+        if now < measure_from {
             bar.set_message("warming up");
         } else {
-            let rate = report::rate(messages as f64, now - shared.measure_from);
+            let rate = report::rate(messages as f64, now - measure_from);
             bar.set_message(format!("{rate:.0} msgs/s, {errors} errors"));
         }
     }

@@ -1,4 +1,5 @@
-//! The figures of a `weir bench produce` run and their printing.
+//! The figures of a `weir bench produce` run and their printing, and the pieces every
+//! bench's report shares: latency percentiles, errors by code, rates and µs formatting.
 //!
 //! Rates are over the measured window only (after the warm-up). MB/s counts message body
 //! bytes, in decimal megabytes (10^6 bytes). Latency is per request (a whole batch),
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
+use weir_client::ClientError;
 
 /// Everything a run measured, as printed with `--json`.
 #[derive(Debug, Serialize)]
@@ -48,11 +50,60 @@ pub(super) struct Latency {
 }
 
 /// Failed requests, by error code.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub(super) struct Errors {
     pub(super) total: u64,
     pub(super) by_code: BTreeMap<String, u64>,
     pub(super) first: Option<String>,
+}
+
+impl Errors {
+    /// Counts one failure under its code (`TRANSPORT`, `DECODE`, `CLIENT` for failures
+    /// on this side); keeps the first one's text.
+    pub(super) fn record(&mut self, err: &ClientError) {
+        self.total += 1;
+        *self.by_code.entry(error_kind(err)).or_default() += 1;
+        if self.first.is_none() {
+            self.first = Some(err.to_string());
+        }
+    }
+
+    /// Adds another task's failures.
+    pub(super) fn merge(&mut self, other: Errors) {
+        self.total += other.total;
+        for (code, count) in other.by_code {
+            *self.by_code.entry(code).or_default() += count;
+        }
+        self.first = self.first.take().or(other.first);
+    }
+
+    /// The `errors` line of a report, and the `first error` line when there was one.
+    pub(super) fn render_lines(&self, label: &str) -> Vec<String> {
+        let mut line = format!("  {label:<10} {}", self.total);
+        if !self.by_code.is_empty() {
+            let by_code: Vec<String> = self
+                .by_code
+                .iter()
+                .map(|(code, count)| format!("{code} {count}"))
+                .collect();
+            line.push_str(&format!(" ({})", by_code.join(", ")));
+        }
+        let mut lines = vec![line];
+        if let Some(first) = &self.first {
+            lines.push(format!("  first error: {first}"));
+        }
+        lines
+    }
+}
+
+/// The code a failure is counted under.
+pub(super) fn error_kind(err: &ClientError) -> String {
+    match err {
+        ClientError::Api { code, .. } => code.clone(),
+        ClientError::Transport(_) => "TRANSPORT".to_owned(),
+        ClientError::Decode(_) => "DECODE".to_owned(),
+        ClientError::InvalidUrl { .. } | ClientError::InvalidMessage(_) => "CLIENT".to_owned(),
+    }
 }
 
 impl Latency {
@@ -108,13 +159,7 @@ impl Report {
                 "  requests   {} ({:.0} req/s)",
                 self.requests, self.requests_per_s
             ),
-            format!(
-                "  latency    p50 {}  p99 {}  p99.9 {}  max {}",
-                micros(self.latency_us.p50),
-                micros(self.latency_us.p99),
-                micros(self.latency_us.p999),
-                micros(self.latency_us.max)
-            ),
+            format!("  latency    {}", latency_line(&self.latency_us)),
         ];
         if self.flush_timeouts > 0 {
             lines.push(format!(
@@ -122,28 +167,26 @@ impl Report {
                 self.flush_timeouts
             ));
         }
-        let mut errors = format!("  errors     {}", self.errors.total);
-        if !self.errors.by_code.is_empty() {
-            let by_code: Vec<String> = self
-                .errors
-                .by_code
-                .iter()
-                .map(|(code, count)| format!("{code} {count}"))
-                .collect();
-            errors.push_str(&format!(" ({})", by_code.join(", ")));
-        }
-        lines.push(errors);
-        if let Some(first) = &self.errors.first {
-            lines.push(format!("  first error: {first}"));
-        }
+        lines.extend(self.errors.render_lines("errors"));
         let mut text = lines.join("\n");
         text.push('\n');
         text
     }
 }
 
+/// The percentiles line of a report: `p50 ..  p99 ..  p99.9 ..  max ..`.
+pub(super) fn latency_line(latency: &Latency) -> String {
+    format!(
+        "p50 {}  p99 {}  p99.9 {}  max {}",
+        micros(latency.p50),
+        micros(latency.p99),
+        micros(latency.p999),
+        micros(latency.max)
+    )
+}
+
 /// A latency in µs, shown in ms from 10 ms up.
-fn micros(us: u64) -> String {
+pub(super) fn micros(us: u64) -> String {
     if us >= 10_000 {
         format!("{:.1} ms", us as f64 / 1000.0)
     } else {
@@ -165,6 +208,29 @@ mod tests {
         assert_eq!(latency.p50, 500);
         assert_eq!(latency.p99, 990);
         assert_eq!(latency.max, 1000);
+    }
+
+    #[test]
+    fn errors_are_counted_by_code() {
+        let mut errors = Errors::default();
+        errors.record(&ClientError::Api {
+            status: 404,
+            code: "GROUP_NOT_FOUND".into(),
+            message: "no group".into(),
+        });
+        let mut other = Errors::default();
+        other.record(&ClientError::Decode("bad".into()));
+        other.record(&ClientError::Decode("worse".into()));
+        errors.merge(other);
+        assert_eq!(errors.total, 3);
+        assert_eq!(errors.by_code["DECODE"], 2);
+        assert_eq!(
+            errors.render_lines("errors"),
+            [
+                "  errors     3 (DECODE 2, GROUP_NOT_FOUND 1)",
+                "  first error: GROUP_NOT_FOUND: no group (HTTP 404)",
+            ]
+        );
     }
 
     #[test]

@@ -13,11 +13,13 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use weir_client::{Client, ClientError, PreparedSend, SendStatus};
 
+use super::report::error_kind;
+
 /// The highest latency the histograms track; slower requests are recorded as this.
 const MAX_TRACKED_LATENCY_US: u64 = 120_000_000;
 /// How long a worker pauses after a transport failure, so that a broker that is down is
 /// not hammered in a tight loop.
-const TRANSPORT_FAILURE_PAUSE: Duration = Duration::from_millis(50);
+pub(super) const TRANSPORT_FAILURE_PAUSE: Duration = Duration::from_millis(50);
 
 /// State shared by the workers and the controller.
 pub(super) struct Shared {
@@ -91,15 +93,7 @@ pub(super) async fn run(
             }
             Err(err) => {
                 shared.measured_errors.fetch_add(1, Ordering::Relaxed);
-                let kind = match &err {
-                    ClientError::Api { code, .. } => code.clone(),
-                    ClientError::Transport(_) => "TRANSPORT".to_owned(),
-                    ClientError::Decode(_) => "DECODE".to_owned(),
-                    ClientError::InvalidUrl { .. } | ClientError::InvalidMessage(_) => {
-                        "CLIENT".to_owned()
-                    }
-                };
-                *outcome.errors.entry(kind).or_default() += 1;
+                *outcome.errors.entry(error_kind(&err)).or_default() += 1;
                 if outcome.first_error.is_none() {
                     outcome.first_error = Some(err.to_string());
                 }
@@ -118,7 +112,7 @@ pub(super) fn latency_histogram() -> Result<Histogram<u64>, hdrhistogram::Creati
 }
 
 /// Takes one request from the `--count` budget; false when it is spent.
-fn claim_request(remaining: &AtomicU64) -> bool {
+pub(super) fn claim_request(remaining: &AtomicU64) -> bool {
     remaining
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| match left {
             u64::MAX => Some(u64::MAX),
@@ -127,7 +121,7 @@ fn claim_request(remaining: &AtomicU64) -> bool {
         .is_ok()
 }
 
-fn is_transport(err: &ClientError) -> bool {
+pub(super) fn is_transport(err: &ClientError) -> bool {
     matches!(err, ClientError::Transport(_))
 }
 
