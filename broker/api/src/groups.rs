@@ -211,11 +211,15 @@ where
             },
         )
         .await?;
-    let messages: Vec<DeliveryJson<'_>> = deliveries.iter().map(DeliveryJson::from).collect();
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "messages": messages }),
-    ))
+    /// Serialised straight from the deliveries: no intermediate JSON tree.
+    #[derive(serde::Serialize)]
+    struct Messages<'a> {
+        messages: Vec<DeliveryJson<'a>>,
+    }
+    let messages = Messages {
+        messages: deliveries.iter().map(DeliveryJson::from).collect(),
+    };
+    Ok(json(StatusCode::OK, &messages))
 }
 
 pub(crate) async fn ack<B>(

@@ -886,7 +886,8 @@ impl Consumption<'_> {
                 .cursors
                 .entry((member, source))
                 .or_insert_with(|| Cursor::new(start));
-            let mut fresh: Vec<StoredMessage> = Vec::new();
+            // Messages read in this pass, taken (not cloned) as they are delivered.
+            let mut fresh: Vec<Option<StoredMessage>> = Vec::new();
             let mut fresh_from = 0;
             // Pick from what the window holds; when that is not enough, read more from
             // the store and pick again (twice at most per queue and receive).
@@ -908,10 +909,15 @@ impl Consumption<'_> {
                     break;
                 }
                 let room = MAX_UNACKED_PER_QUEUE - cursor.window();
-                let n = (want * 2).clamp(64, FETCH_CHUNK).min(room);
+                let n = (want - delivering).clamp(16, FETCH_CHUNK).min(room);
                 fresh_from = cursor.fetched();
-                fresh = self.store.read_queue(topic, queue, fresh_from, n)?;
-                for stored in &fresh {
+                fresh = self
+                    .store
+                    .read_queue(topic, queue, fresh_from, n)?
+                    .into_iter()
+                    .map(Some)
+                    .collect();
+                for stored in fresh.iter().flatten() {
                     if stored.queue_offset != cursor.fetched() {
                         break;
                     }
@@ -942,10 +948,11 @@ impl Consumption<'_> {
                 };
                 let stored = match offset
                     .checked_sub(fresh_from)
-                    .and_then(|i| fresh.get(i as usize))
-                    .filter(|s| s.queue_offset == offset)
+                    .and_then(|i| fresh.get_mut(i as usize))
+                    .filter(|s| s.as_ref().is_some_and(|s| s.queue_offset == offset))
+                    .and_then(Option::take)
                 {
-                    Some(s) => s.clone(),
+                    Some(s) => s,
                     None => match self.store.read_at(slot.position) {
                         Ok(s) => s,
                         Err(weir_store::StoreError::OutOfRange { .. }) => {
