@@ -608,16 +608,29 @@ fn bad_weir_headers_are_invalid_header() {
 }
 
 #[test]
-fn unsupported_features_are_not_supported() {
+fn bad_delay_and_transaction_headers_are_refused() {
     let broker = broker();
     let addr = broker.addr();
-    for (name, value) in [
-        ("weir-delay-ms", "1000"),
-        ("weir-deliver-at", "1764000000000"),
-        ("weir-transaction", "begin"),
+    for (name, value, code) in [
+        ("weir-delay-ms", "soon", "INVALID_HEADER"),
+        ("weir-delay-ms", "-5", "INVALID_HEADER"),
+        ("weir-deliver-at", "tomorrow", "INVALID_HEADER"),
+        ("weir-delay-level", "19", "INVALID_ARGUMENT"),
+        ("weir-delay-level", "0", "INVALID_ARGUMENT"),
+        ("weir-delay-ms", "999999999999999", "INVALID_ARGUMENT"),
+        ("weir-transaction", "begin", "INVALID_HEADER"),
+        ("weir-producer-group", "p", "INVALID_HEADER"),
     ] {
-        expect(addr, raw_send().header(name, value), 501, "NOT_SUPPORTED");
+        expect(addr, raw_send().header(name, value), 400, code);
     }
+    expect(
+        addr,
+        raw_send()
+            .header("weir-delay-ms", "1000")
+            .header("weir-delay-level", "2"),
+        400,
+        "INVALID_HEADER",
+    );
     // Nothing was stored by the refused sends.
     let described = send(addr, RawRequest::new("GET", &format!("/v1/topics/{TOPIC}"))).json();
     assert_eq!(described["messages"], 3 + 3, "{described}");

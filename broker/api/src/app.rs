@@ -8,6 +8,7 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Body;
 use weir_core::Broker;
 
+use crate::checkback::CallbackChecker;
 use crate::response::ResponseBody;
 use crate::routes::{NoRoute, Route, match_route};
 use crate::{ApiError, Metrics};
@@ -51,10 +52,15 @@ pub(crate) type HttpResponse = Response<ResponseBody>;
 
 impl App {
     /// An application over a broker.
+    ///
+    /// It registers the broker's HTTP check-back checker (producer groups' callback URLs)
+    /// and its timer metrics: make one `App` per broker.
     pub fn new(broker: Arc<Broker>, limits: ApiLimits) -> Self {
         let mut metrics = Metrics::new();
         metrics.observe_store(broker.store());
         metrics.observe_groups(Arc::clone(&broker));
+        metrics.observe_timers(Arc::clone(&broker));
+        broker.add_transaction_checker(Arc::new(CallbackChecker::new(&broker)));
         Self {
             broker,
             metrics,
@@ -118,9 +124,13 @@ impl App {
             Route::Send(topic) => crate::send::send_one(self, &topic, request).await,
             Route::SendBatch(topic) => crate::send::send_batch(self, &topic, request).await,
             Route::QueryByKey(topic) => crate::query::by_key(self, &topic, request.uri().query()),
-            Route::ReadQueue(topic, queue) => {
-                crate::query::read_queue(self, &topic, &queue, request.uri().query())
-            }
+            Route::ReadQueue(topic, queue) => crate::query::read_queue(
+                self,
+                &topic,
+                &queue,
+                request.uri().query(),
+                request.headers(),
+            ),
             Route::GetMessage(id) => crate::query::by_id(self, &id, request.headers()),
             Route::UpdateTopic(topic) => crate::topics::update(self, &topic, request).await,
             Route::ListGroups => crate::groups::list(self, request.uri().query()),
@@ -145,6 +155,20 @@ impl App {
             Route::ResendDeadLetters(group) => crate::dlq::resend_all(self, &group, request).await,
             Route::ExportDeadLetters(group) => {
                 crate::dlq::export(self, &group, request.uri().query())
+            }
+            Route::CancelDelayed(id) => crate::delayed::cancel(self, &id).await,
+            Route::ListTransactions => crate::transactions::list(self, request.uri().query()),
+            Route::Commit(tx) => crate::transactions::commit(self, &tx).await,
+            Route::Rollback(tx) => crate::transactions::rollback(self, &tx).await,
+            Route::ResumeTransaction(tx) => crate::transactions::resume(self, &tx).await,
+            Route::ListProducerGroups => Ok(crate::transactions::list_groups(self)),
+            Route::PutProducerGroup => crate::transactions::put_group(self, request).await,
+            Route::GetProducerGroup(name) => crate::transactions::get_group(self, &name),
+            Route::DeleteProducerGroup(name) => {
+                crate::transactions::delete_group(self, &name).await
+            }
+            Route::PollChecks(name) => {
+                crate::transactions::poll_checks(self, &name, request.uri().query()).await
             }
         }
     }
@@ -184,6 +208,16 @@ impl Route {
             Route::ResendDeadLetter(..) => "resend_dead_letter",
             Route::ResendDeadLetters(_) => "resend_dead_letters",
             Route::ExportDeadLetters(_) => "export_dead_letters",
+            Route::CancelDelayed(_) => "cancel_delayed",
+            Route::ListTransactions => "list_transactions",
+            Route::Commit(_) => "commit",
+            Route::Rollback(_) => "rollback",
+            Route::ResumeTransaction(_) => "resume_transaction",
+            Route::ListProducerGroups => "list_producer_groups",
+            Route::PutProducerGroup => "put_producer_group",
+            Route::GetProducerGroup(_) => "get_producer_group",
+            Route::DeleteProducerGroup(_) => "delete_producer_group",
+            Route::PollChecks(_) => "poll_checks",
         }
     }
 }

@@ -115,8 +115,7 @@ impl From<CoreError> for ApiError {
             CoreError::DeadLetterNotFound { .. } => {
                 Self::new(StatusCode::NOT_FOUND, "DEAD_LETTER_NOT_FOUND", message)
             }
-            // Delayed delivery and transactions: no route of this version reaches them;
-            // mapped so that the routes that will are answered consistently.
+            // Delayed delivery and transactions.
             CoreError::NotScheduled(_) => {
                 Self::new(StatusCode::NOT_FOUND, "NOT_SCHEDULED", message)
             }

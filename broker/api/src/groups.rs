@@ -193,6 +193,7 @@ where
     B: Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let binary = crate::frames::wanted(request.headers());
     let receive: Receive = read_json(request.into_body(), app.limits.max_request_bytes).await?;
     let max = in_range("max", receive.max, 1, MAX_RECEIVE_MESSAGES as u64)?;
     let wait_ms = in_range("wait_ms", receive.wait_ms, 0, MAX_RECEIVE_WAIT_MS)?;
@@ -211,6 +212,11 @@ where
             },
         )
         .await?;
+    if binary {
+        return Ok(crate::frames::response(crate::frames::encode_deliveries(
+            &deliveries,
+        )));
+    }
     /// Serialised straight from the deliveries: no intermediate JSON tree.
     #[derive(serde::Serialize)]
     struct Messages<'a> {

@@ -12,8 +12,11 @@
 mod app;
 pub mod batch;
 mod body;
+mod checkback;
+mod delayed;
 mod dlq;
 mod error;
+pub mod frames;
 mod groups;
 pub mod headers;
 mod metrics;
@@ -24,6 +27,7 @@ mod routes;
 mod send;
 mod server;
 mod topics;
+mod transactions;
 mod wire;
 
 pub use app::{ApiLimits, App, MAX_HEADER_BYTES};

@@ -3,7 +3,9 @@
 //! Request and send figures are counted here as requests pass. Consumer group figures
 //! are not: the core counts them, and `GroupCollector` reads them from
 //! [`Broker::group_stats`] at each scrape, so a deleted group disappears from the output
-//! and a recreated one starts again from zero.
+//! and a recreated one starts again from zero. The timer service's figures are read the
+//! same way (`ScheduleCollector`), except for timer lateness, which the core reports as
+//! each timer fires (see [`Metrics::observe_timers`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +46,7 @@ pub struct Metrics {
     flush_latency: Histogram,
     store_size: Gauge,
     requests: Family<RequestLabels, Counter>,
+    timer_lateness: Histogram,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -57,6 +60,11 @@ fn latency_buckets() -> impl Iterator<Item = f64> {
     exponential_buckets(0.000_01, 2.0, 21)
 }
 
+/// Timer lateness buckets from 1 ms (the timers' resolution) to about 65 s.
+fn lateness_buckets() -> impl Iterator<Item = f64> {
+    exponential_buckets(0.001, 2.0, 17)
+}
+
 impl Metrics {
     /// A fresh registry with every metric registered.
     pub fn new() -> Self {
@@ -67,6 +75,7 @@ impl Metrics {
         let flush_latency = Histogram::new(latency_buckets());
         let store_size = Gauge::default();
         let requests = Family::<RequestLabels, Counter>::default();
+        let timer_lateness = Histogram::new(lateness_buckets());
         registry.register(
             "weir_messages_in",
             "Messages stored, by topic",
@@ -97,6 +106,11 @@ impl Metrics {
             "HTTP requests, by route and status",
             requests.clone(),
         );
+        registry.register(
+            "weir_timer_lateness_seconds",
+            "How late timers (delays, redeliveries, check-backs) fired after their due time",
+            timer_lateness.clone(),
+        );
         Self {
             registry,
             messages_in,
@@ -105,7 +119,19 @@ impl Metrics {
             flush_latency,
             store_size,
             requests,
+            timer_lateness,
         }
+    }
+
+    /// Feeds the timer service's lateness into its histogram, and reports the pending
+    /// delayed messages and timers at each scrape.
+    pub fn observe_timers(&mut self, broker: Arc<Broker>) {
+        let lateness = self.timer_lateness.clone();
+        broker.set_timer_lateness_observer(move |late: Duration| {
+            lateness.observe(late.as_secs_f64());
+        });
+        self.registry
+            .register_collector(Box::new(ScheduleCollector { broker }));
     }
 
     /// Reports the broker's consumer groups at each scrape: delivery counters and lag
@@ -219,6 +245,42 @@ impl Collector for GroupCollector {
             };
             ConstGauge::new(i64::try_from(*lag).unwrap_or(i64::MAX))
                 .encode(metric.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// Pending delayed messages, timers and undecided transactions, read when `/metrics` is
+/// scraped: the gauges `weir_delayed_pending`, `weir_timers_pending` and
+/// `weir_transactions_undecided`.
+#[derive(Debug)]
+pub(crate) struct ScheduleCollector {
+    broker: Arc<Broker>,
+}
+
+impl Collector for ScheduleCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let gauges = [
+            (
+                "weir_delayed_pending",
+                "Delayed messages waiting to be delivered",
+                self.broker.pending_delayed(),
+            ),
+            (
+                "weir_timers_pending",
+                "Pending timers of every kind (delays, redeliveries, check-backs)",
+                self.broker.pending_timers() as u64,
+            ),
+            (
+                "weir_transactions_undecided",
+                "Transactions without a decision, parked ones included",
+                self.broker.undecided_transactions() as u64,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let gauge = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
+            let metric = encoder.encode_descriptor(name, help, None, gauge.metric_type())?;
+            gauge.encode(metric)?;
         }
         Ok(())
     }

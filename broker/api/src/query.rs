@@ -1,12 +1,15 @@
 //! Query routes: a message by id, messages by key, a queue read by offset.
+//!
+//! A query by id also finds a delayed message that is not yet due (`"state":
+//! "scheduled"`); a half message stays invisible until its transaction is committed.
 
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Serialize;
-use weir_core::StoredMessage;
+use weir_core::{CoreError, ScheduledMessage, StoredMessage};
 
 use crate::app::{HttpResponse, json};
 use crate::routes::query_param;
-use crate::wire::MessageJson;
+use crate::wire::{MessageJson, ScheduledJson};
 use crate::{ApiError, App, ResponseBody};
 
 /// Messages a read returns when the request does not say.
@@ -21,12 +24,59 @@ struct MessagesJson<'a> {
     max_offset: Option<u64>,
 }
 
+/// A stored message with its state, as a query by id shows it.
+#[derive(Serialize)]
+struct StoredJson<'a> {
+    #[serde(flatten)]
+    message: MessageJson<'a>,
+    state: &'static str,
+}
+
 pub(crate) fn by_id(app: &App, id: &str, headers: &HeaderMap) -> Result<HttpResponse, ApiError> {
-    let message = app.broker.get_by_id(id)?;
+    let message = match app.broker.get_by_id(id) {
+        Ok(message) => message,
+        Err(CoreError::MessageNotFound(_)) => {
+            return match app.broker.scheduled_message(id) {
+                Ok(scheduled) => Ok(scheduled_answer(&scheduled, headers)),
+                Err(CoreError::NotScheduled(_)) => {
+                    Err(CoreError::MessageNotFound(id.to_string()).into())
+                }
+                Err(err) => Err(err.into()),
+            };
+        }
+        Err(err) => return Err(err.into()),
+    };
     if wants_raw(headers) {
-        return Ok(raw(&message));
+        let mut response = raw(&message, &message.topic, true);
+        response
+            .headers_mut()
+            .insert("weir-state", HeaderValue::from_static("stored"));
+        return Ok(response);
     }
-    Ok(json(StatusCode::OK, &MessageJson::from(&message)))
+    Ok(json(
+        StatusCode::OK,
+        &StoredJson {
+            message: MessageJson::from(&message),
+            state: "stored",
+        },
+    ))
+}
+
+/// A delayed message that is not yet due: no queue and offset, its target topic, its
+/// delivery time; the broker's bookkeeping properties left out.
+fn scheduled_answer(scheduled: &ScheduledMessage, headers: &HeaderMap) -> HttpResponse {
+    if !wants_raw(headers) {
+        return json(StatusCode::OK, &ScheduledJson::from(scheduled));
+    }
+    let mut response = raw(&scheduled.stored, &scheduled.topic, false);
+    let headers = response.headers_mut();
+    headers.insert("weir-state", HeaderValue::from_static("scheduled"));
+    put(
+        headers,
+        "weir-deliver-at",
+        &scheduled.deliver_at.to_string(),
+    );
+    response
 }
 
 pub(crate) fn by_key(
@@ -64,6 +114,7 @@ pub(crate) fn read_queue(
     topic: &str,
     queue: &str,
     query: Option<&str>,
+    headers: &HeaderMap,
 ) -> Result<HttpResponse, ApiError> {
     let queue: u32 = queue.parse().map_err(|_| {
         ApiError::bad_request(
@@ -80,6 +131,13 @@ pub(crate) fn read_queue(
     let offset = number(query, "offset", 0)?;
     let max = number(query, "max", DEFAULT_READ_MAX as u64)? as usize;
     let batch = app.broker.read(topic, queue, offset, max)?;
+    if crate::frames::wanted(headers) {
+        return Ok(crate::frames::response(crate::frames::encode_read(
+            &batch.messages,
+            batch.next_offset,
+            batch.max_offset,
+        )));
+    }
     Ok(json(
         StatusCode::OK,
         &MessagesJson {
@@ -115,15 +173,19 @@ fn wants_raw(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("application/octet-stream"))
 }
 
-/// The body as the response body, the attributes as `weir-*` headers.
-fn raw(stored: &StoredMessage) -> HttpResponse {
+/// The body as the response body, the attributes as `weir-*` headers. A message that is
+/// not in its topic yet (`placed` false) has no queue and offset, and its `weir.*`
+/// bookkeeping properties are left out.
+fn raw(stored: &StoredMessage, topic: &str, placed: bool) -> HttpResponse {
     let message = &stored.message;
     let mut response = HttpResponse::new(ResponseBody::full(message.body.clone()));
     let headers = response.headers_mut();
     put(headers, "weir-message-id", &message.id);
-    put(headers, "weir-topic", &stored.topic);
-    put(headers, "weir-queue", &stored.queue.to_string());
-    put(headers, "weir-offset", &stored.queue_offset.to_string());
+    put(headers, "weir-topic", topic);
+    if placed {
+        put(headers, "weir-queue", &stored.queue.to_string());
+        put(headers, "weir-offset", &stored.queue_offset.to_string());
+    }
     put(headers, "weir-store-ms", &stored.store_ms.to_string());
     put(headers, "weir-born-ms", &message.born_ms.to_string());
     if !message.keys.is_empty() {
@@ -135,6 +197,8 @@ fn raw(stored: &StoredMessage) -> HttpResponse {
     for (name, value) in &message.properties {
         if name == weir_core::message::MESSAGE_GROUP_PROPERTY {
             put(headers, "weir-message-group", value);
+        } else if !placed && name.starts_with("weir.") {
+            // The broker's bookkeeping on a message not yet in its topic.
         } else {
             put(headers, &format!("weir-prop-{name}"), value);
         }

@@ -37,6 +37,16 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/groups/{group}/dlq/{id}/resend"),
     ("POST", "/v1/groups/{group}/dlq:resend"),
     ("GET", "/v1/groups/{group}/dlq:export"),
+    ("POST", "/v1/messages/{id}/cancel"),
+    ("GET", "/v1/transactions"),
+    ("POST", "/v1/transactions/{transaction}/commit"),
+    ("POST", "/v1/transactions/{transaction}/rollback"),
+    ("POST", "/v1/transactions/{transaction}/resume"),
+    ("GET", "/v1/producer-groups"),
+    ("POST", "/v1/producer-groups"),
+    ("GET", "/v1/producer-groups/{name}"),
+    ("DELETE", "/v1/producer-groups/{name}"),
+    ("GET", "/v1/producer-groups/{name}/checks"),
 ];
 
 /// A matched route with its path parameters (percent-decoded).
@@ -72,6 +82,16 @@ pub(crate) enum Route {
     ResendDeadLetter(String, String),
     ResendDeadLetters(String),
     ExportDeadLetters(String),
+    CancelDelayed(String),
+    ListTransactions,
+    Commit(String),
+    Rollback(String),
+    ResumeTransaction(String),
+    ListProducerGroups,
+    PutProducerGroup,
+    GetProducerGroup(String),
+    DeleteProducerGroup(String),
+    PollChecks(String),
 }
 
 /// Why no route matched.
@@ -128,6 +148,16 @@ pub(crate) fn match_route(method: &Method, path: &str) -> Result<Route, NoRoute>
         }
         ["v1", "groups", group, "dlq:resend"] if post => Route::ResendDeadLetters(decoded(group)?),
         ["v1", "groups", group, "dlq:export"] if get => Route::ExportDeadLetters(decoded(group)?),
+        ["v1", "messages", id, "cancel"] if post => Route::CancelDelayed(decoded(id)?),
+        ["v1", "transactions"] if get => Route::ListTransactions,
+        ["v1", "transactions", tx, "commit"] if post => Route::Commit(decoded(tx)?),
+        ["v1", "transactions", tx, "rollback"] if post => Route::Rollback(decoded(tx)?),
+        ["v1", "transactions", tx, "resume"] if post => Route::ResumeTransaction(decoded(tx)?),
+        ["v1", "producer-groups"] if get => Route::ListProducerGroups,
+        ["v1", "producer-groups"] if post => Route::PutProducerGroup,
+        ["v1", "producer-groups", name] if get => Route::GetProducerGroup(decoded(name)?),
+        ["v1", "producer-groups", name] if delete => Route::DeleteProducerGroup(decoded(name)?),
+        ["v1", "producer-groups", name, "checks"] if get => Route::PollChecks(decoded(name)?),
         ["healthz"]
         | ["metrics"]
         | ["v1", "openapi.json"]
@@ -147,7 +177,13 @@ pub(crate) fn match_route(method: &Method, path: &str) -> Result<Route, NoRoute>
             | "dlq:resend" | "dlq:export",
         ]
         | ["v1", "groups", _, "dlq", _]
-        | ["v1", "groups", _, "dlq", _, "resend"] => return Err(NoRoute::MethodNotAllowed),
+        | ["v1", "groups", _, "dlq", _, "resend"]
+        | ["v1", "messages", _, "cancel"]
+        | ["v1", "transactions"]
+        | ["v1", "transactions", _, "commit" | "rollback" | "resume"]
+        | ["v1", "producer-groups"]
+        | ["v1", "producer-groups", _]
+        | ["v1", "producer-groups", _, "checks"] => return Err(NoRoute::MethodNotAllowed),
         _ => return Err(NoRoute::NotFound),
     };
     Ok(route)
@@ -234,6 +270,32 @@ mod tests {
         assert_eq!(
             match_route(&Method::GET, "/v1/messages/%zz"),
             Err(NoRoute::NotFound)
+        );
+        assert_eq!(
+            match_route(&Method::POST, "/v1/messages/A%2FB/cancel"),
+            Ok(Route::CancelDelayed("A/B".into()))
+        );
+        for method in [Method::POST, Method::DELETE] {
+            assert_eq!(
+                match_route(&method, "/v1/messages/abc"),
+                Err(NoRoute::MethodNotAllowed)
+            );
+        }
+        assert_eq!(
+            match_route(&Method::GET, "/v1/messages/abc/cancel"),
+            Err(NoRoute::MethodNotAllowed)
+        );
+        assert_eq!(
+            match_route(&Method::POST, "/v1/transactions/T1/rollback"),
+            Ok(Route::Rollback("T1".into()))
+        );
+        assert_eq!(
+            match_route(&Method::POST, "/v1/transactions/T1/abort"),
+            Err(NoRoute::NotFound)
+        );
+        assert_eq!(
+            match_route(&Method::PUT, "/v1/producer-groups/pg"),
+            Err(NoRoute::MethodNotAllowed)
         );
     }
 

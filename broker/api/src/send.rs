@@ -1,5 +1,10 @@
 //! Send routes: one message (raw body + headers, or a JSON object) and batches (a JSON
 //! array, or the binary batch format).
+//!
+//! A single send may be delayed or transactional (a half message, answered with its
+//! transaction id); a batch may carry delayed messages in its JSON form, never a
+//! transaction (RocketMQ transactions are single messages). The binary batch format
+//! has no delay fields: its messages are sent at once.
 
 use std::time::Instant;
 
@@ -10,9 +15,29 @@ use weir_core::{CoreError, MessageDraft, SendReceipt};
 
 use crate::app::{HttpResponse, json};
 use crate::body::read_body;
-use crate::headers::draft_from_headers;
-use crate::wire::{BatchItemJson, BatchResultJson, SendJson, SendResultJson};
+use crate::delayed::now_ms;
+use crate::headers::{SINGLE_SEND_ONLY, draft_from_headers};
+use crate::wire::{BatchItemJson, BatchResultJson, HalfSendResultJson, SendJson, SendResultJson};
 use crate::{ApiError, App, batch};
+
+/// One message to send, with what makes it a half message if it is one.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    /// The message (its `deliver_at` set when it is delayed).
+    pub(crate) draft: MessageDraft,
+    /// Set for a transactional send.
+    pub(crate) half: Option<HalfOptions>,
+}
+
+/// The options of a half (transactional) send.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct HalfOptions {
+    /// The producer group asked at check-back.
+    pub(crate) producer_group: Option<String>,
+    /// When the first check-back is due, ms after the send (the broker's default when
+    /// absent).
+    pub(crate) check_after_ms: Option<u64>,
+}
 
 pub(crate) async fn send_one<B>(
     app: &App,
@@ -25,25 +50,62 @@ where
 {
     let (parts, body) = request.into_parts();
     let body = read_body(body, app.limits.max_request_bytes).await?;
-    let draft = if is_json(&parts.headers) {
+    let now = now_ms();
+    let max_delay_ms = app.broker.limits().max_delay_ms;
+    let Outgoing { draft, half } = if is_json(&parts.headers) {
         serde_json::from_slice::<SendJson>(&body)
             .map_err(ApiError::invalid_json)?
-            .into_draft()?
+            .into_outgoing(now, max_delay_ms)?
     } else {
-        draft_from_headers(&parts.headers, body)?
+        draft_from_headers(&parts.headers, body, now, max_delay_ms)?
     };
+    if let Some(half) = half {
+        return send_half(app, topic, draft, half).await;
+    }
     let receipt = send(app, topic, vec![draft]).await?;
     let Some(sent) = receipt.messages.first() else {
         return Err(ApiError::internal());
     };
+    let placed = sent.deliver_at.is_none();
     Ok(json(
         StatusCode::OK,
         &SendResultJson {
             id: &sent.id,
             topic: &receipt.topic,
-            queue: sent.queue,
-            offset: sent.offset,
+            queue: placed.then_some(sent.queue),
+            offset: placed.then_some(sent.offset),
+            deliver_at: sent.deliver_at,
             status: receipt.status.as_str(),
+        },
+    ))
+}
+
+/// Sends a half message: stored, invisible until its transaction is committed.
+async fn send_half(
+    app: &App,
+    topic: &str,
+    draft: MessageDraft,
+    half: HalfOptions,
+) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
+    let bytes = draft.body.len() as u64;
+    let (transaction, status) = app
+        .broker
+        .send_half(
+            topic,
+            draft,
+            half.producer_group.as_deref(),
+            half.check_after_ms,
+        )
+        .await?;
+    app.metrics.observe_send(topic, 1, bytes, started.elapsed());
+    Ok(json(
+        StatusCode::OK,
+        &HalfSendResultJson {
+            id: &transaction,
+            topic,
+            transaction: &transaction,
+            status: status.as_str(),
         },
     ))
 }
@@ -58,6 +120,16 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let (parts, body) = request.into_parts();
+    if let Some(name) = SINGLE_SEND_ONLY
+        .iter()
+        .find(|name| parts.headers.contains_key(**name))
+    {
+        return Err(ApiError::invalid_header(format!(
+            "header '{name}' is not taken by a batch: give delays per message in the JSON \
+             form (\"delay_ms\", \"deliver_at\", \"delay_level\"); transactions are single \
+             sends"
+        )));
+    }
     let binary = media_type(&parts.headers) == Some(batch::CONTENT_TYPE);
     if !binary && !is_json(&parts.headers) {
         return Err(ApiError::new(
@@ -90,10 +162,26 @@ where
             }
             .into());
         }
-        messages
-            .into_iter()
-            .map(SendJson::into_draft)
-            .collect::<Result<Vec<_>, _>>()?
+        let now = now_ms();
+        let max_delay_ms = app.broker.limits().max_delay_ms;
+        let mut drafts = Vec::with_capacity(messages.len());
+        for (index, message) in messages.into_iter().enumerate() {
+            let Outgoing { draft, half } =
+                message
+                    .into_outgoing(now, max_delay_ms)
+                    .map_err(|err| ApiError {
+                        message: format!("message {index}: {}", err.message),
+                        ..err
+                    })?;
+            if half.is_some() {
+                return Err(ApiError::invalid_argument(format!(
+                    "message {index}: a batch cannot carry a transaction; send half messages \
+                     one by one"
+                )));
+            }
+            drafts.push(draft);
+        }
+        drafts
     };
     let receipt = send(app, topic, drafts).await?;
     Ok(json(
@@ -106,8 +194,9 @@ where
                 .iter()
                 .map(|m| BatchItemJson {
                     id: &m.id,
-                    queue: m.queue,
-                    offset: m.offset,
+                    queue: m.deliver_at.is_none().then_some(m.queue),
+                    offset: m.deliver_at.is_none().then_some(m.offset),
+                    deliver_at: m.deliver_at,
                 })
                 .collect(),
         },

@@ -10,10 +10,17 @@ use weir_core::message::MESSAGE_GROUP_PROPERTY;
 use weir_core::topic::{QueueOffsets, TopicConfig, TopicDescription};
 use weir_core::{
     CommittedOffset, DeadLetter, DeadLetterPage, Delivery, GroupConfig, GroupCounters,
-    GroupDescription, GroupMode, LagReport, MessageDraft, StartFrom, StoredMessage,
+    GroupDescription, GroupMode, HalfMessage, LagReport, MessageDraft, ProducerGroupConfig,
+    ScheduledMessage, StartFrom, StoredMessage,
 };
 
 use crate::ApiError;
+use crate::delayed::{DelayRequest, Source};
+use crate::headers::HALF;
+use crate::send::{HalfOptions, Outgoing};
+
+/// The namespace of the broker's own message properties.
+const SYSTEM_PROPERTY_PREFIX: &str = "weir.";
 
 /// A topic as the API shows it.
 #[derive(Serialize)]
@@ -67,11 +74,46 @@ pub(crate) struct SendJson {
     message_group: Option<String>,
     queue: Option<u32>,
     born_ms: Option<i64>,
+    delay_ms: Option<u64>,
+    deliver_at: Option<u64>,
+    delay_level: Option<u32>,
+    transaction: Option<String>,
+    producer_group: Option<String>,
+    check_after_ms: Option<u64>,
 }
 
 impl SendJson {
-    /// The draft this JSON describes.
-    pub(crate) fn into_draft(self) -> Result<MessageDraft, ApiError> {
+    /// The send this JSON describes. `now` is the clock relative delays count from;
+    /// `max_delay_ms` the longest delay allowed.
+    pub(crate) fn into_outgoing(self, now: i64, max_delay_ms: u64) -> Result<Outgoing, ApiError> {
+        let delay = DelayRequest {
+            delay_ms: self.delay_ms,
+            deliver_at: self.deliver_at,
+            delay_level: self.delay_level,
+        };
+        let half = match self.transaction.as_deref() {
+            Some(HALF) => Some(HalfOptions {
+                producer_group: self.producer_group,
+                check_after_ms: self.check_after_ms,
+            }),
+            Some(other) => {
+                return Err(ApiError::invalid_argument(format!(
+                    "transaction must be \"{HALF}\", got \"{other}\""
+                )));
+            }
+            None if self.producer_group.is_some() || self.check_after_ms.is_some() => {
+                return Err(ApiError::invalid_argument(format!(
+                    "\"producer_group\" and \"check_after_ms\" go only with \"transaction\":\"{HALF}\""
+                )));
+            }
+            None => None,
+        };
+        if half.is_some() && !delay.is_empty() {
+            return Err(ApiError::invalid_argument(
+                "a transactional message cannot also be delayed",
+            ));
+        }
+        let deliver_at = delay.resolve(Source::Json, now, max_delay_ms)?;
         let body = match (self.body, self.body_base64) {
             (Some(text), None) => Bytes::from(text),
             (None, Some(encoded)) => {
@@ -90,7 +132,7 @@ impl SendJson {
                 ));
             }
         };
-        Ok(MessageDraft {
+        let draft = MessageDraft {
             id: self.id,
             keys: self.keys,
             tag: self.tag,
@@ -98,9 +140,10 @@ impl SendJson {
             message_group: self.message_group,
             queue: self.queue,
             born_ms: self.born_ms,
-            deliver_at: None,
+            deliver_at,
             body,
-        })
+        };
+        Ok(Outgoing { draft, half })
     }
 }
 
@@ -124,13 +167,26 @@ pub(crate) struct ContentJson<'a> {
 
 impl<'a> From<&'a StoredMessage> for ContentJson<'a> {
     fn from(stored: &'a StoredMessage) -> Self {
+        Self::new(stored, false)
+    }
+}
+
+impl<'a> ContentJson<'a> {
+    /// The content of a message that is not in its topic yet (a delayed message, a half
+    /// message): the broker's bookkeeping properties (`weir.*`, a namespace user
+    /// properties cannot use) are left out.
+    pub(crate) fn pending(stored: &'a StoredMessage) -> Self {
+        Self::new(stored, true)
+    }
+
+    fn new(stored: &'a StoredMessage, hide_system: bool) -> Self {
         let message = &stored.message;
         let mut properties = BTreeMap::new();
         let mut message_group = None;
         for (name, value) in &message.properties {
             if name == MESSAGE_GROUP_PROPERTY {
                 message_group = Some(value.as_str());
-            } else {
+            } else if !(hide_system && name.starts_with(SYSTEM_PROPERTY_PREFIX)) {
                 properties.insert(name.as_str(), value.as_str());
             }
         }
@@ -174,22 +230,41 @@ impl<'a> From<&'a StoredMessage> for MessageJson<'a> {
     }
 }
 
-/// The answer to a single send.
+/// The answer to a single send. A delayed message has no queue and offset yet: it gets
+/// them when it is due; it answers `deliver_at` instead.
 #[derive(Serialize)]
 pub(crate) struct SendResultJson<'a> {
     pub(crate) id: &'a str,
     pub(crate) topic: &'a str,
-    pub(crate) queue: u32,
-    pub(crate) offset: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) queue: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) offset: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) deliver_at: Option<i64>,
     pub(crate) status: &'static str,
 }
 
-/// One message of a batch answer.
+/// The answer to a half (transactional) send.
+#[derive(Serialize)]
+pub(crate) struct HalfSendResultJson<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) topic: &'a str,
+    pub(crate) transaction: &'a str,
+    pub(crate) status: &'static str,
+}
+
+/// One message of a batch answer; as [`SendResultJson`], a delayed message answers
+/// `deliver_at` instead of its queue and offset.
 #[derive(Serialize)]
 pub(crate) struct BatchItemJson<'a> {
     pub(crate) id: &'a str,
-    pub(crate) queue: u32,
-    pub(crate) offset: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) queue: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) offset: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) deliver_at: Option<i64>,
 }
 
 /// The answer to a batch send.
@@ -425,6 +500,114 @@ impl<'a> From<&'a DeadLetterPage> for DeadLetterPageJson<'a> {
             dead_letters: page.dead_letters.iter().map(DeadLetterJson::from).collect(),
             next_offset: page.next_offset,
             max_offset: page.max_offset,
+        }
+    }
+}
+
+/// A delayed message that is not yet due, as `GET /v1/messages/{id}` shows it: no queue
+/// and offset yet, its topic is the one it will be delivered to.
+#[derive(Serialize)]
+pub(crate) struct ScheduledJson<'a> {
+    id: &'a str,
+    topic: &'a str,
+    state: &'static str,
+    deliver_at: i64,
+    #[serde(flatten)]
+    content: ContentJson<'a>,
+}
+
+impl<'a> From<&'a ScheduledMessage> for ScheduledJson<'a> {
+    fn from(scheduled: &'a ScheduledMessage) -> Self {
+        Self {
+            id: &scheduled.stored.message.id,
+            topic: &scheduled.topic,
+            state: "scheduled",
+            deliver_at: scheduled.deliver_at,
+            content: ContentJson::pending(&scheduled.stored),
+        }
+    }
+}
+
+/// A half message with the state of its transaction, as the transaction list, the
+/// producer group's checks and the check-back callback show it.
+#[derive(Serialize)]
+pub(crate) struct HalfJson<'a> {
+    transaction: &'a str,
+    topic: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    producer_group: Option<&'a str>,
+    checks: u32,
+    parked: bool,
+    id: &'a str,
+    #[serde(flatten)]
+    content: ContentJson<'a>,
+}
+
+impl<'a> From<&'a HalfMessage> for HalfJson<'a> {
+    fn from(half: &'a HalfMessage) -> Self {
+        Self {
+            transaction: &half.transaction,
+            topic: &half.topic,
+            producer_group: half.producer_group.as_deref(),
+            checks: half.checks,
+            parked: half.parked,
+            id: &half.stored.message.id,
+            content: ContentJson::pending(&half.stored),
+        }
+    }
+}
+
+/// The body of a check-back callback: the transaction and its message.
+#[derive(Serialize)]
+pub(crate) struct CheckBackJson<'a> {
+    transaction: &'a str,
+    topic: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    producer_group: Option<&'a str>,
+    checks: u32,
+    message: PendingMessageJson<'a>,
+}
+
+/// A message that has no queue and offset yet.
+#[derive(Serialize)]
+struct PendingMessageJson<'a> {
+    id: &'a str,
+    topic: &'a str,
+    #[serde(flatten)]
+    content: ContentJson<'a>,
+}
+
+impl<'a> From<&'a HalfMessage> for CheckBackJson<'a> {
+    fn from(half: &'a HalfMessage) -> Self {
+        Self {
+            transaction: &half.transaction,
+            topic: &half.topic,
+            producer_group: half.producer_group.as_deref(),
+            checks: half.checks,
+            message: PendingMessageJson {
+                id: &half.stored.message.id,
+                topic: &half.topic,
+                content: ContentJson::pending(&half.stored),
+            },
+        }
+    }
+}
+
+/// A producer group as the API shows it.
+#[derive(Serialize)]
+pub(crate) struct ProducerGroupJson<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    callback_url: Option<&'a str>,
+    created_ms: i64,
+}
+
+impl<'a> From<&'a ProducerGroupConfig> for ProducerGroupJson<'a> {
+    fn from(config: &'a ProducerGroupConfig) -> Self {
+        Self {
+            name: &config.name,
+            callback_url: config.callback_url.as_deref(),
+            created_ms: config.created_ms,
         }
     }
 }

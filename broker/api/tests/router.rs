@@ -1355,3 +1355,846 @@ async fn the_export_streams_every_page_in_order() {
     let (_, _, past) = call_raw(&app, "GET", "/v1/groups/g/dlq:export?offset=99").await;
     assert!(past.is_empty());
 }
+
+// Delayed messages, transactions, producer groups.
+
+/// An app over a broker with custom limits (short check-back times).
+fn app_with_limits(dir: &std::path::Path, limits: Limits) -> App {
+    let mut store = StoreConfig::new(dir);
+    store.segment_size = 1 << 20;
+    store.index_slots = 1024;
+    store.index_entries = 4096;
+    store.queue_entries_per_file = 1024;
+    let broker = Broker::open(BrokerConfig {
+        store,
+        limits: limits.clone(),
+    })
+    .unwrap();
+    App::new(broker, ApiLimits::for_core(&limits))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Ten minutes: far enough that nothing fires during a test.
+const LATER_MS: i64 = 600_000;
+
+/// A raw send with headers; answers status and JSON.
+async fn send_raw(
+    app: &App,
+    topic: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (StatusCode, serde_json::Value) {
+    call(
+        app,
+        "POST",
+        &format!("/v1/topics/{topic}/messages"),
+        headers,
+        body,
+    )
+    .await
+}
+
+/// The value of an unlabelled metric line `name value`.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let (metric, value) = line.split_once(' ')?;
+        (metric == name).then(|| value.parse().ok()).flatten()
+    })
+}
+
+async fn metrics_text(app: &App) -> String {
+    let (status, _, metrics) = call_raw(app, "GET", "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    String::from_utf8(metrics.to_vec()).unwrap()
+}
+
+/// Calls until `done` accepts the answer, at most `tries` times, `pause_ms` apart; the
+/// last answer.
+async fn poll_until(
+    app: &App,
+    uri: &str,
+    tries: usize,
+    pause_ms: u64,
+    done: impl Fn(StatusCode, &serde_json::Value) -> bool,
+) -> (StatusCode, serde_json::Value) {
+    let mut answer = get(app, uri).await;
+    for _ in 1..tries {
+        if done(answer.0, &answer.1) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;
+        answer = get(app, uri).await;
+    }
+    answer
+}
+
+#[tokio::test]
+async fn delayed_sends_are_scheduled_queried_and_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    create_topic(&app, "t", 2).await;
+    let at = (now_ms() + LATER_MS).to_string();
+    let mut sent = Vec::new();
+    // Each header form.
+    for (header, value) in [
+        ("weir-delay-ms", LATER_MS.to_string()),
+        ("weir-deliver-at", at.clone()),
+        ("weir-delay-level", "18".to_string()),
+    ] {
+        let (status, json) = send_raw(
+            &app,
+            "t",
+            &[
+                (header, &value),
+                ("weir-keys", "k"),
+                ("weir-prop-source", "web"),
+            ],
+            header,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{header}: {json}");
+        assert_eq!(json["status"], "SEND_OK", "{json}");
+        assert_eq!(json["topic"], "t");
+        assert!(
+            json.get("queue").is_none() && json.get("offset").is_none(),
+            "{json}"
+        );
+        assert!(json["deliver_at"].as_i64().unwrap() > now_ms(), "{json}");
+        sent.push((json["id"].as_str().unwrap().to_string(), header.to_string()));
+    }
+    // Each JSON form.
+    for (field, value) in [
+        ("delay_ms", serde_json::json!(LATER_MS)),
+        ("deliver_at", serde_json::json!(now_ms() + LATER_MS)),
+        ("delay_level", serde_json::json!(17)),
+    ] {
+        let mut body = serde_json::json!({"body": field, "tag": "later"});
+        body[field] = value;
+        let (status, json) = post(&app, "/v1/topics/t/messages", body).await;
+        assert_eq!(status, StatusCode::OK, "{field}: {json}");
+        assert!(json.get("queue").is_none(), "{json}");
+        assert!(json["deliver_at"].as_i64().unwrap() > now_ms(), "{json}");
+        sent.push((json["id"].as_str().unwrap().to_string(), field.to_string()));
+    }
+    let (_, level) = get(&app, &format!("/v1/messages/{}", sent[2].0)).await;
+    let level_at = level["deliver_at"].as_i64().unwrap();
+    assert!(level_at - now_ms() <= 7_200_000 && level_at - now_ms() > 7_100_000);
+    // Queries see them as scheduled, without the broker's bookkeeping properties.
+    for (id, body) in &sent {
+        let (status, json) = get(&app, &format!("/v1/messages/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        assert_eq!(json["state"], "scheduled", "{json}");
+        assert_eq!(json["topic"], "t");
+        assert_eq!(json["body"], body.as_str());
+        assert!(json["deliver_at"].is_i64());
+        assert!(json.get("queue").is_none(), "{json}");
+        let properties = json["properties"].as_object().unwrap();
+        assert!(properties.keys().all(|k| !k.starts_with("weir.")), "{json}");
+    }
+    let (_, first) = get(&app, &format!("/v1/messages/{}", sent[0].0)).await;
+    assert_eq!(first["keys"], serde_json::json!(["k"]));
+    assert_eq!(first["properties"], serde_json::json!({"source": "web"}));
+    let raw = app
+        .handle(
+            Request::get(format!("/v1/messages/{}", sent[1].0))
+                .header("accept", "application/octet-stream")
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(raw.status(), StatusCode::OK);
+    assert_eq!(raw.headers()["weir-state"], "scheduled");
+    assert_eq!(raw.headers()["weir-deliver-at"], at.as_str());
+    assert_eq!(raw.headers()["weir-topic"], "t");
+    assert!(raw.headers().get("weir-queue").is_none());
+    // Nothing is in the topic yet.
+    let (_, described) = get(&app, "/v1/topics/t").await;
+    assert_eq!(described["messages"], 0, "{described}");
+    assert_eq!(
+        metric(&metrics_text(&app).await, "weir_delayed_pending"),
+        Some(6.0)
+    );
+    assert!(metric(&metrics_text(&app).await, "weir_timers_pending").unwrap() >= 6.0);
+
+    // Cancel.
+    let (cancelled_id, _) = &sent[0];
+    let (status, json) = call(
+        &app,
+        "POST",
+        &format!("/v1/messages/{cancelled_id}/cancel"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(json["id"], cancelled_id.as_str());
+    assert_eq!(json["topic"], "t");
+    assert_eq!(json["state"], "cancelled");
+    assert!(json["deliver_at"].is_i64());
+    let (status, json) = call(
+        &app,
+        "POST",
+        &format!("/v1/messages/{cancelled_id}/cancel"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), &json["code"]),
+        (404, &"NOT_SCHEDULED".into())
+    );
+    let (status, json) = get(&app, &format!("/v1/messages/{cancelled_id}")).await;
+    assert_eq!(
+        (status.as_u16(), &json["code"]),
+        (404, &"MESSAGE_NOT_FOUND".into())
+    );
+    assert_eq!(
+        metric(&metrics_text(&app).await, "weir_delayed_pending"),
+        Some(5.0)
+    );
+
+    // A stored message is not scheduled: it cannot be cancelled, and shows as stored.
+    let stored = send(&app, "t", 0, "now").await;
+    let (status, json) = call(
+        &app,
+        "POST",
+        &format!("/v1/messages/{stored}/cancel"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), &json["code"]),
+        (404, &"NOT_SCHEDULED".into())
+    );
+    let (_, json) = get(&app, &format!("/v1/messages/{stored}")).await;
+    assert_eq!(json["state"], "stored");
+    assert_eq!(json["queue"], 0);
+    let (status, json) = call(&app, "POST", "/v1/messages/NOPE/cancel", &[], "").await;
+    assert_eq!(
+        (status.as_u16(), &json["code"]),
+        (404, &"NOT_SCHEDULED".into())
+    );
+    let (status, _) = call(
+        &app,
+        "GET",
+        &format!("/v1/messages/{stored}/cancel"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+
+    // A short delay is delivered to its topic, under its id, and becomes "stored".
+    let (_, json) = send_raw(&app, "t", &[("weir-delay-ms", "30")], "soon").await;
+    let soon = json["id"].as_str().unwrap().to_string();
+    let (status, json) = poll_until(&app, &format!("/v1/messages/{soon}"), 400, 25, |_, j| {
+        j["state"] == "stored"
+    })
+    .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(json["state"], "stored", "{json}");
+    assert_eq!(json["body"], "soon");
+    assert!(json["queue"].is_u64() && json["offset"].is_u64(), "{json}");
+    let metrics = metrics_text(&app).await;
+    assert!(
+        metric(&metrics, "weir_timer_lateness_seconds_count").unwrap() >= 1.0,
+        "{metrics}"
+    );
+    assert_eq!(metric(&metrics, "weir_delayed_pending"), Some(5.0));
+    // A time in the past is sent at once.
+    let (_, json) = send_raw(&app, "t", &[("weir-deliver-at", "1000")], "past").await;
+    assert!(
+        json["queue"].is_u64() && json.get("deliver_at").is_none(),
+        "{json}"
+    );
+}
+
+#[tokio::test]
+async fn delayed_batches_answer_the_delivery_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    create_topic(&app, "t", 1).await;
+    let (status, json) = post(
+        &app,
+        "/v1/topics/t/messages:batch",
+        serde_json::json!([
+            {"body": "a", "delay_ms": LATER_MS},
+            {"body": "b", "delay_level": 1},
+        ]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    for result in json["results"].as_array().unwrap() {
+        assert!(result["deliver_at"].is_i64(), "{json}");
+        assert!(result.get("queue").is_none(), "{json}");
+    }
+    let (status, json) = post(
+        &app,
+        "/v1/topics/t/messages:batch",
+        serde_json::json!([{"body": "c"}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(json["results"][0]["queue"], 0, "{json}");
+    assert!(json["results"][0].get("deliver_at").is_none(), "{json}");
+}
+
+/// Send headers, expected status, expected code.
+type HeaderCase<'a> = (&'a [(&'a str, &'a str)], u16, &'a str);
+
+#[tokio::test]
+async fn bad_delays_and_transaction_requests_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    create_topic(&app, "t", 1).await;
+    let over = (40 * 24 * 3_600_000_i64 + 60_000).to_string();
+    let over_at = (now_ms() + 40 * 24 * 3_600_000 + 60_000).to_string();
+    let cases: &[HeaderCase<'_>] = &[
+        (&[("weir-delay-ms", &over)], 400, "INVALID_ARGUMENT"),
+        (&[("weir-deliver-at", &over_at)], 400, "INVALID_ARGUMENT"),
+        (&[("weir-delay-level", "0")], 400, "INVALID_ARGUMENT"),
+        (&[("weir-delay-level", "19")], 400, "INVALID_ARGUMENT"),
+        (&[("weir-delay-level", "two")], 400, "INVALID_HEADER"),
+        (&[("weir-delay-ms", "-1")], 400, "INVALID_HEADER"),
+        (&[("weir-deliver-at", "tomorrow")], 400, "INVALID_HEADER"),
+        (
+            &[("weir-delay-ms", "10"), ("weir-delay-level", "1")],
+            400,
+            "INVALID_HEADER",
+        ),
+        (&[("weir-transaction", "begin")], 400, "INVALID_HEADER"),
+        (&[("weir-producer-group", "pg")], 400, "INVALID_HEADER"),
+        (
+            &[("weir-transaction", "half"), ("weir-delay-ms", "10")],
+            400,
+            "INVALID_ARGUMENT",
+        ),
+        (
+            &[
+                ("weir-transaction", "half"),
+                ("weir-tx-check-after-ms", "soon"),
+            ],
+            400,
+            "INVALID_HEADER",
+        ),
+        (
+            &[("weir-transaction", "half"), ("weir-producer-group", "a b")],
+            400,
+            "INVALID_ARGUMENT",
+        ),
+    ];
+    for (headers, status, code) in cases {
+        let (got, json) = send_raw(&app, "t", headers, "x").await;
+        assert_eq!(
+            (got.as_u16(), json["code"].as_str()),
+            (*status, Some(*code)),
+            "{headers:?}: {json}"
+        );
+    }
+    let json_cases = [
+        (
+            serde_json::json!({"body": "x", "delay_level": 19}),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            serde_json::json!({"body": "x", "delay_ms": -1}),
+            "INVALID_JSON",
+        ),
+        (
+            serde_json::json!({"body": "x", "delay_ms": 40 * 24 * 3_600_000_u64 + 1}),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            serde_json::json!({"body": "x", "delay_ms": 1, "deliver_at": 1}),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            serde_json::json!({"body": "x", "transaction": "begin"}),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            serde_json::json!({"body": "x", "producer_group": "pg"}),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            serde_json::json!({"body": "x", "transaction": "half", "delay_level": 1}),
+            "INVALID_ARGUMENT",
+        ),
+    ];
+    for (body, code) in json_cases {
+        let (status, json) = post(&app, "/v1/topics/t/messages", body.clone()).await;
+        assert_eq!(
+            (status.as_u16(), json["code"].as_str()),
+            (400, Some(code)),
+            "{body}: {json}"
+        );
+    }
+    // Batches carry no transaction, and take delays only per message.
+    let (status, json) = post(
+        &app,
+        "/v1/topics/t/messages:batch",
+        serde_json::json!([{"body": "x"}, {"body": "y", "transaction": "half"}]),
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), json["code"].as_str()),
+        (400, Some("INVALID_ARGUMENT")),
+        "{json}"
+    );
+    for header in [("weir-transaction", "half"), ("weir-delay-ms", "10")] {
+        let (status, json) = call(
+            &app,
+            "POST",
+            "/v1/topics/t/messages:batch",
+            &[JSON, header],
+            r#"[{"body":"x"}]"#,
+        )
+        .await;
+        assert_eq!(
+            (status.as_u16(), json["code"].as_str()),
+            (400, Some("INVALID_HEADER")),
+            "{header:?}: {json}"
+        );
+    }
+    // Nothing was stored or scheduled by the refused sends.
+    let (_, described) = get(&app, "/v1/topics/t").await;
+    assert_eq!(described["messages"], 0, "{described}");
+    let (_, transactions) = get(&app, "/v1/transactions").await;
+    assert_eq!(transactions["transactions"], serde_json::json!([]));
+    assert_eq!(
+        metric(&metrics_text(&app).await, "weir_delayed_pending"),
+        Some(0.0)
+    );
+}
+
+#[tokio::test]
+async fn a_half_message_is_invisible_until_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    create_topic(&app, "t", 1).await;
+    let (status, half) = send_raw(
+        &app,
+        "t",
+        &[
+            ("weir-transaction", "half"),
+            ("weir-producer-group", "pg"),
+            ("weir-tag", "order"),
+        ],
+        "pending",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{half}");
+    let tx = half["transaction"].as_str().unwrap().to_string();
+    assert_eq!(half["id"], tx.as_str());
+    assert_eq!(half["topic"], "t");
+    assert_eq!(half["status"], "SEND_OK");
+    // Invisible: not found by id, not in the queue.
+    let (status, _) = get(&app, &format!("/v1/messages/{tx}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, read) = get(&app, "/v1/topics/t/queues/0/messages?offset=0").await;
+    assert_eq!(read["messages"], serde_json::json!([]));
+    // Listed as undecided.
+    let (status, list) = get(&app, "/v1/transactions?max=10").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let listed = &list["transactions"][0];
+    assert_eq!(listed["transaction"], tx.as_str());
+    assert_eq!(listed["topic"], "t");
+    assert_eq!(listed["producer_group"], "pg");
+    assert_eq!(listed["checks"], 0);
+    assert_eq!(listed["parked"], false);
+    assert_eq!(listed["body"], "pending");
+    assert_eq!(listed["tag"], "order");
+    assert!(listed["store_ms"].is_i64());
+    let properties = listed["properties"].as_object().unwrap();
+    assert!(
+        properties.keys().all(|k| !k.starts_with("weir.")),
+        "{listed}"
+    );
+    // Commit: visible, under the transaction id.
+    let (status, json) = post(
+        &app,
+        &format!("/v1/transactions/{tx}/commit"),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(
+        json,
+        serde_json::json!({"transaction": tx, "state": "committed"})
+    );
+    let (status, message) = get(&app, &format!("/v1/messages/{tx}")).await;
+    assert_eq!(status, StatusCode::OK, "{message}");
+    assert_eq!(message["body"], "pending");
+    assert_eq!(message["tag"], "order");
+    assert_eq!(message["state"], "stored");
+    assert!(
+        message["properties"].as_object().unwrap().is_empty(),
+        "{message}"
+    );
+    // Committing again is fine; rolling back now is a conflict.
+    let (status, _) = call(
+        &app,
+        "POST",
+        &format!("/v1/transactions/{tx}/commit"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, json) = call(
+        &app,
+        "POST",
+        &format!("/v1/transactions/{tx}/rollback"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), json["code"].as_str()),
+        (409, Some("TRANSACTION_CONFLICT")),
+        "{json}"
+    );
+    let (_, list) = get(&app, "/v1/transactions").await;
+    assert_eq!(list["transactions"], serde_json::json!([]));
+    let (status, json) = call(
+        &app,
+        "POST",
+        &format!("/v1/transactions/{tx}/resume"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), json["code"].as_str()),
+        (404, Some("TRANSACTION_NOT_FOUND")),
+        "{json}"
+    );
+}
+
+#[tokio::test]
+async fn a_rolled_back_half_message_is_never_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    create_topic(&app, "t", 1).await;
+    let (status, half) = post(
+        &app,
+        "/v1/topics/t/messages",
+        serde_json::json!({"body": "no", "transaction": "half", "id": "tx-1",
+            "check_after_ms": 600_000}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{half}");
+    assert_eq!(half["transaction"], "tx-1");
+    // A retried half send answers the first one.
+    let (_, again) = post(
+        &app,
+        "/v1/topics/t/messages",
+        serde_json::json!({"body": "no", "transaction": "half", "id": "tx-1"}),
+    )
+    .await;
+    assert_eq!(again["transaction"], "tx-1");
+    let (_, list) = get(&app, "/v1/transactions").await;
+    assert_eq!(list["transactions"].as_array().unwrap().len(), 1, "{list}");
+    assert!(list["transactions"][0].get("producer_group").is_none());
+    let (status, json) = call(&app, "POST", "/v1/transactions/tx-1/resume", &[], "").await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(json["state"], "resumed");
+    let (status, json) = call(&app, "POST", "/v1/transactions/tx-1/rollback", &[], "").await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(
+        json,
+        serde_json::json!({"transaction": "tx-1", "state": "rolled_back"})
+    );
+    let (status, _) = get(&app, "/v1/messages/tx-1").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, json) = call(&app, "POST", "/v1/transactions/tx-1/commit", &[], "").await;
+    assert_eq!(
+        (status.as_u16(), json["code"].as_str()),
+        (409, Some("TRANSACTION_CONFLICT")),
+        "{json}"
+    );
+    for action in ["commit", "rollback", "resume"] {
+        let (status, json) = call(
+            &app,
+            "POST",
+            &format!("/v1/transactions/NOPE/{action}"),
+            &[],
+            "",
+        )
+        .await;
+        assert_eq!(
+            (status.as_u16(), json["code"].as_str()),
+            (404, Some("TRANSACTION_NOT_FOUND")),
+            "{action}: {json}"
+        );
+    }
+    let (_, read) = get(&app, "/v1/topics/t/queues/0/messages?offset=0").await;
+    assert_eq!(read["messages"], serde_json::json!([]));
+    for max in ["0", "1001", "x"] {
+        let (status, _) = get(&app, &format!("/v1/transactions?max={max}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "max={max}");
+    }
+}
+
+#[tokio::test]
+async fn producer_groups_are_created_listed_replaced_and_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    let (status, json) = post(
+        &app,
+        "/v1/producer-groups",
+        serde_json::json!({"name": "pg", "callback_url": "http://127.0.0.1:9/check"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{json}");
+    assert_eq!(json["name"], "pg");
+    assert_eq!(json["callback_url"], "http://127.0.0.1:9/check");
+    assert!(json["created_ms"].is_i64());
+    let (status, json) = post(
+        &app,
+        "/v1/producer-groups",
+        serde_json::json!({"name": "other"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{json}");
+    assert!(json.get("callback_url").is_none(), "{json}");
+    let (_, list) = get(&app, "/v1/producer-groups").await;
+    let names: Vec<&str> = list["producer_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["other", "pg"]);
+    // Replace: the callback goes away.
+    let (status, _) = post(
+        &app,
+        "/v1/producer-groups",
+        serde_json::json!({"name": "pg"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, json) = get(&app, "/v1/producer-groups/pg").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(json.get("callback_url").is_none(), "{json}");
+    let (status, _) = call(&app, "DELETE", "/v1/producer-groups/pg", &[], "").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for method in ["GET", "DELETE"] {
+        let (status, json) = call(&app, method, "/v1/producer-groups/pg", &[], "").await;
+        assert_eq!(
+            (status.as_u16(), json["code"].as_str()),
+            (404, Some("PRODUCER_GROUP_NOT_FOUND")),
+            "{method}: {json}"
+        );
+    }
+    for (body, code) in [
+        (
+            serde_json::json!({"name": "pg", "callback_url": "https://example.com/x"}),
+            "INVALID_ARGUMENT",
+        ),
+        (serde_json::json!({"name": "a b"}), "INVALID_ARGUMENT"),
+        (
+            serde_json::json!({"name": "pg", "url": "http://x/"}),
+            "INVALID_JSON",
+        ),
+        (serde_json::json!({}), "INVALID_JSON"),
+    ] {
+        let (status, json) = post(&app, "/v1/producer-groups", body.clone()).await;
+        assert_eq!(
+            (status.as_u16(), json["code"].as_str()),
+            (400, Some(code)),
+            "{body}: {json}"
+        );
+    }
+    let (status, _) = call(&app, "PUT", "/v1/producer-groups/other", &[], "").await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn producers_long_poll_their_check_backs() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits {
+        tx_check_after_ms: 50,
+        ..Limits::default()
+    };
+    let app = app_with_limits(dir.path(), limits);
+    create_topic(&app, "t", 1).await;
+    let (status, half) = send_raw(
+        &app,
+        "t",
+        &[("weir-transaction", "half"), ("weir-producer-group", "pg")],
+        "ask me",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{half}");
+    let tx = half["transaction"].as_str().unwrap().to_string();
+    // No callback URL: the check-back waits for a producer of the group.
+    let (status, json) = poll_until(
+        &app,
+        "/v1/producer-groups/pg/checks?max=10&wait_ms=1000",
+        20,
+        0,
+        |_, j| j["checks"].as_array().is_some_and(|c| !c.is_empty()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let check = &json["checks"][0];
+    assert_eq!(check["transaction"], tx.as_str(), "{json}");
+    assert_eq!(check["topic"], "t");
+    assert_eq!(check["producer_group"], "pg");
+    assert!(check["checks"].as_u64().unwrap() >= 1, "{json}");
+    assert_eq!(check["body"], "ask me");
+    // Other groups are not asked.
+    let (_, json) = get(&app, "/v1/producer-groups/other/checks").await;
+    assert_eq!(json["checks"], serde_json::json!([]));
+    // The producer answers with a commit.
+    let (status, _) = call(
+        &app,
+        "POST",
+        &format!("/v1/transactions/{tx}/commit"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, message) = get(&app, &format!("/v1/messages/{tx}")).await;
+    assert_eq!(status, StatusCode::OK, "{message}");
+    assert_eq!(message["body"], "ask me");
+    for query in ["wait_ms=30001", "wait_ms=soon", "max=0", "max=1001"] {
+        let (status, json) = get(&app, &format!("/v1/producer-groups/pg/checks?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {json}");
+    }
+    let (status, json) = get(&app, "/v1/producer-groups/a%20b/checks").await;
+    assert_eq!(
+        (status.as_u16(), json["code"].as_str()),
+        (400, Some("INVALID_ARGUMENT")),
+        "{json}"
+    );
+}
+
+/// A check-back callback server on 127.0.0.1: `/commit` answers commit, `/broken` a 500;
+/// every request body is sent to the returned channel.
+async fn callback_server() -> (
+    std::net::SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<(String, serde_json::Value)>,
+) {
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let sender = sender.clone();
+            let service = service_fn(move |request: Request<hyper::body::Incoming>| {
+                let sender = sender.clone();
+                async move {
+                    let path = request.uri().path().to_string();
+                    let body = request.into_body().collect().await?.to_bytes();
+                    let json = serde_json::from_slice(&body).unwrap_or_default();
+                    let _ = sender.send((path.clone(), json));
+                    let (status, answer) = match path.as_str() {
+                        "/commit" => (StatusCode::OK, r#"{"state":"commit"}"#),
+                        _ => (StatusCode::INTERNAL_SERVER_ERROR, "oops"),
+                    };
+                    let mut response = http::Response::new(Full::new(Bytes::from(answer)));
+                    *response.status_mut() = status;
+                    Ok::<_, hyper::Error>(response)
+                }
+            });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service),
+            );
+        }
+    });
+    (addr, receiver)
+}
+
+#[tokio::test]
+async fn a_callback_url_decides_a_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits {
+        tx_check_after_ms: 30,
+        ..Limits::default()
+    };
+    let app = app_with_limits(dir.path(), limits);
+    create_topic(&app, "t", 1).await;
+    let (addr, mut requests) = callback_server().await;
+    for (group, path) in [("committer", "commit"), ("broken", "broken")] {
+        let (status, json) = post(
+            &app,
+            "/v1/producer-groups",
+            serde_json::json!({"name": group, "callback_url": format!("http://{addr}/{path}")}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{json}");
+    }
+    let (_, half) = post(
+        &app,
+        "/v1/topics/t/messages",
+        serde_json::json!({"body": "decided by callback", "keys": ["k1"],
+            "transaction": "half", "producer_group": "committer"}),
+    )
+    .await;
+    let tx = half["transaction"].as_str().unwrap().to_string();
+    let (status, message) = poll_until(&app, &format!("/v1/messages/{tx}"), 400, 25, |s, _| {
+        s == StatusCode::OK
+    })
+    .await;
+    assert_eq!(status, StatusCode::OK, "{message}");
+    assert_eq!(message["body"], "decided by callback");
+    let (path, body) = requests.recv().await.unwrap();
+    assert_eq!(path, "/commit");
+    assert_eq!(body["transaction"], tx.as_str(), "{body}");
+    assert_eq!(body["topic"], "t");
+    assert_eq!(body["producer_group"], "committer");
+    assert_eq!(body["checks"], 1);
+    assert_eq!(body["message"]["id"], tx.as_str());
+    assert_eq!(body["message"]["topic"], "t");
+    assert_eq!(body["message"]["body"], "decided by callback");
+    assert_eq!(body["message"]["keys"], serde_json::json!(["k1"]));
+
+    // A callback that fails leaves the transaction undecided, for the group's producers.
+    let (_, half) = send_raw(
+        &app,
+        "t",
+        &[
+            ("weir-transaction", "half"),
+            ("weir-producer-group", "broken"),
+        ],
+        "undecided",
+    )
+    .await;
+    let tx = half["transaction"].as_str().unwrap().to_string();
+    let (path, _) = requests.recv().await.unwrap();
+    assert_eq!(path, "/broken");
+    let (_, json) = poll_until(
+        &app,
+        "/v1/producer-groups/broken/checks?wait_ms=1000",
+        20,
+        0,
+        |_, j| j["checks"].as_array().is_some_and(|c| !c.is_empty()),
+    )
+    .await;
+    assert_eq!(json["checks"][0]["transaction"], tx.as_str(), "{json}");
+    let (status, _) = get(&app, &format!("/v1/messages/{tx}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, list) = get(&app, "/v1/transactions").await;
+    assert_eq!(
+        list["transactions"][0]["transaction"],
+        tx.as_str(),
+        "{list}"
+    );
+}

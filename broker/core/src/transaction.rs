@@ -594,6 +594,11 @@ impl Broker {
         result.map(|()| found)
     }
 
+    /// How many transactions are undecided (parked ones included).
+    pub fn undecided_transactions(&self) -> usize {
+        self.tx_state().pending.lock().len()
+    }
+
     /// Resumes check-backs of a parked transaction.
     pub async fn resume_transaction(&self, transaction: &str) -> Result<(), CoreError> {
         let not_found = || CoreError::TransactionNotFound(transaction.to_string());

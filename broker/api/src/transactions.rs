@@ -1,0 +1,200 @@
+//! Transaction routes: end a transaction (commit, rollback), resume the check-backs of
+//! a parked one, list the undecided ones; and producer groups: create or replace, list,
+//! describe, delete, and the long poll through which producers receive check-backs.
+//!
+//! A half message is sent through the ordinary send route (see [`crate::send`]). Its
+//! transaction is decided by the producer (commit or rollback), by a check-back answered
+//! by the producer group's callback URL (see [`crate::checkback`]), or by a producer
+//! that long-polls its group's checks and answers with commit or rollback.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use hyper::body::Body;
+use serde::{Deserialize, Serialize};
+use weir_core::TxOutcome;
+use weir_core::limits::{MAX_RECEIVE_MESSAGES, MAX_RECEIVE_WAIT_MS};
+use weir_core::topic::TopicName;
+
+use crate::app::{HttpResponse, json, no_content};
+use crate::body::read_json;
+use crate::groups::in_range;
+use crate::query::number;
+use crate::routes::query_param;
+use crate::wire::{HalfJson, ProducerGroupJson};
+use crate::{ApiError, App};
+
+/// Undecided transactions a listing returns when the request does not say.
+pub(crate) const DEFAULT_TRANSACTIONS_PAGE: u64 = 100;
+
+/// Check-backs a poll returns at most when the request does not say.
+pub(crate) const DEFAULT_CHECKS_MAX: u64 = 32;
+
+/// The state of a transaction after a request on it.
+#[derive(Serialize)]
+struct TransactionStateJson<'a> {
+    transaction: &'a str,
+    state: &'static str,
+}
+
+fn state(transaction: &str, state: &'static str) -> HttpResponse {
+    json(StatusCode::OK, &TransactionStateJson { transaction, state })
+}
+
+fn outcome_name(outcome: TxOutcome) -> &'static str {
+    match outcome {
+        TxOutcome::Committed => "committed",
+        TxOutcome::RolledBack => "rolled_back",
+    }
+}
+
+/// Commits: the message becomes visible in its topic. Committing again is not an error;
+/// committing a rolled-back transaction is `409 TRANSACTION_CONFLICT`.
+pub(crate) async fn commit(app: &App, transaction: &str) -> Result<HttpResponse, ApiError> {
+    let outcome = app.broker.commit(transaction).await?;
+    Ok(state(transaction, outcome_name(outcome)))
+}
+
+/// Rolls back: the message is never delivered. Idempotent like commit.
+pub(crate) async fn rollback(app: &App, transaction: &str) -> Result<HttpResponse, ApiError> {
+    let outcome = app.broker.rollback(transaction).await?;
+    Ok(state(transaction, outcome_name(outcome)))
+}
+
+/// Starts the check-backs of a transaction again from zero (a parked one, typically).
+pub(crate) async fn resume(app: &App, transaction: &str) -> Result<HttpResponse, ApiError> {
+    app.broker.resume_transaction(transaction).await?;
+    Ok(state(transaction, "resumed"))
+}
+
+/// The undecided transactions, oldest first: `?max=N` (1 to the read limit, default 100).
+pub(crate) fn list(app: &App, query: Option<&str>) -> Result<HttpResponse, ApiError> {
+    let limit = app.broker.limits().max_read_messages;
+    let max = in_range(
+        "max",
+        number(query, "max", DEFAULT_TRANSACTIONS_PAGE)?,
+        1,
+        limit as u64,
+    )?;
+    let halves = app
+        .broker
+        .transactions(usize::try_from(max).unwrap_or(limit))?;
+    #[derive(Serialize)]
+    struct Transactions<'a> {
+        transactions: Vec<HalfJson<'a>>,
+    }
+    Ok(json(
+        StatusCode::OK,
+        &Transactions {
+            transactions: halves.iter().map(HalfJson::from).collect(),
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PutProducerGroup {
+    name: String,
+    callback_url: Option<String>,
+}
+
+/// Creates or replaces a producer group; `201` with the group either way.
+pub(crate) async fn put_group<B>(app: &App, request: Request<B>) -> Result<HttpResponse, ApiError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let put: PutProducerGroup =
+        read_json(request.into_body(), app.limits.max_request_bytes).await?;
+    let config = app
+        .broker
+        .put_producer_group(&put.name, put.callback_url)
+        .await?;
+    Ok(json(StatusCode::CREATED, &ProducerGroupJson::from(&config)))
+}
+
+pub(crate) fn list_groups(app: &App) -> HttpResponse {
+    let configs = app.broker.producer_groups();
+    #[derive(Serialize)]
+    struct ProducerGroups<'a> {
+        producer_groups: Vec<ProducerGroupJson<'a>>,
+    }
+    json(
+        StatusCode::OK,
+        &ProducerGroups {
+            producer_groups: configs.iter().map(ProducerGroupJson::from).collect(),
+        },
+    )
+}
+
+pub(crate) fn get_group(app: &App, name: &str) -> Result<HttpResponse, ApiError> {
+    let config = app.broker.producer_group(name)?;
+    Ok(json(StatusCode::OK, &ProducerGroupJson::from(&config)))
+}
+
+pub(crate) async fn delete_group(app: &App, name: &str) -> Result<HttpResponse, ApiError> {
+    app.broker.delete_producer_group(name).await?;
+    Ok(no_content())
+}
+
+/// Check-backs waiting for a producer of the group: `?max=N` (1–1000, default 32) and
+/// `?wait_ms=W` (0–30 000, default 0) to wait for a first one (long poll). The group
+/// need not be registered: registration only gives it a callback URL.
+///
+/// # Cancel safety
+///
+/// Checks handed to a request whose client hangs up are not lost: the transaction is
+/// checked back again at the next check interval.
+pub(crate) async fn poll_checks(
+    app: &App,
+    group: &str,
+    query: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
+    TopicName::parse(group).map_err(|_| {
+        ApiError::invalid_argument(format!(
+            "invalid producer group name '{group}': 1 to 127 characters of A-Z a-z 0-9 _ -"
+        ))
+    })?;
+    let max = in_range(
+        "max",
+        number(query, "max", DEFAULT_CHECKS_MAX)?,
+        1,
+        MAX_RECEIVE_MESSAGES as u64,
+    )?;
+    let wait_ms = in_range("wait_ms", wait_ms(query)?, 0, MAX_RECEIVE_WAIT_MS)?;
+    let halves = app
+        .broker
+        .poll_checks(
+            group,
+            usize::try_from(max).unwrap_or(MAX_RECEIVE_MESSAGES),
+            Duration::from_millis(wait_ms),
+        )
+        .await?;
+    #[derive(Serialize)]
+    struct Checks<'a> {
+        checks: Vec<HalfJson<'a>>,
+    }
+    Ok(json(
+        StatusCode::OK,
+        &Checks {
+            checks: halves.iter().map(HalfJson::from).collect(),
+        },
+    ))
+}
+
+/// The `wait_ms` query parameter (default 0); `400 INVALID_ARGUMENT` when it is not a
+/// non-negative integer.
+fn wait_ms(query: Option<&str>) -> Result<u64, ApiError> {
+    match query_param(query, "wait_ms") {
+        None => Ok(0),
+        Some(Ok(text)) => text.parse().map_err(|_| {
+            ApiError::invalid_argument(format!(
+                "wait_ms must be a non-negative integer, got '{text}'"
+            ))
+        }),
+        Some(Err(())) => Err(ApiError::invalid_argument(
+            "wait_ms is not valid percent-encoding",
+        )),
+    }
+}
