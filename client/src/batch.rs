@@ -50,8 +50,8 @@ impl EncodedBatch {
     ///
     /// [`ClientError::InvalidMessage`] when a string is longer than its u16 length prefix,
     /// a body or property value is over 4 GiB, a message has more than 65 535 keys or
-    /// properties, a message pins queue `0xFFFF_FFFF`, or there are more than `u32::MAX`
-    /// messages.
+    /// properties, a message pins queue `0xFFFF_FFFF`, a message is delayed (the format
+    /// has no field for it), or there are more than `u32::MAX` messages.
     pub fn encode(messages: &[OutgoingMessage]) -> Result<EncodedBatch, ClientError> {
         let count = u32::try_from(messages.len())
             .map_err(|_| ClientError::InvalidMessage("too many messages for one batch".into()))?;
@@ -111,6 +111,13 @@ fn encoded_len(message: &OutgoingMessage) -> usize {
 }
 
 fn encode_message(buf: &mut BytesMut, message: &OutgoingMessage) -> Result<(), String> {
+    if message.delay.is_some() {
+        return Err(
+            "the binary batch format cannot carry a delay; send delayed messages \
+                    as JSON (Client::send_batch)"
+                .to_owned(),
+        );
+    }
     put_short_str(buf, "id", message.id.as_deref().unwrap_or(""))?;
     put_short_str(buf, "tag", message.tag.as_deref().unwrap_or(""))?;
     put_short_str(
@@ -228,6 +235,9 @@ mod tests {
         );
         let reserved_queue = OutgoingMessage::new("x").with_queue(ANY_QUEUE);
         assert!(EncodedBatch::encode(&[reserved_queue]).is_err());
+        let delayed = OutgoingMessage::new("x").with_delay_ms(10);
+        let err = EncodedBatch::encode(&[delayed]).unwrap_err();
+        assert!(err.to_string().contains("cannot carry a delay"), "{err}");
     }
 
     #[test]

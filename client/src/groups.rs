@@ -795,11 +795,6 @@ struct GroupList {
     groups: Vec<Group>,
 }
 
-#[derive(Deserialize)]
-struct MessageList {
-    messages: Vec<Received>,
-}
-
 #[derive(Serialize)]
 struct Receipts<'a> {
     receipts: &'a [String],
@@ -929,8 +924,16 @@ impl Client {
         group: &str,
         options: &ReceiveOptions,
     ) -> Result<Vec<Received>, ClientError> {
-        let request = self.json_request(Method::POST, &group_path(group, "/receive"), options)?;
-        Ok(self.execute_json::<MessageList>(request).await?.messages)
+        let mut request =
+            self.json_request(Method::POST, &group_path(group, "/receive"), options)?;
+        crate::frames::accept(&mut request);
+        let (_, body) = self.execute(request).await?;
+        let list = crate::frames::decode(body)?;
+        Ok(list
+            .entries
+            .into_iter()
+            .map(crate::frames::Entry::into_received)
+            .collect())
     }
 
     /// Acks deliveries: their messages are done for the group.

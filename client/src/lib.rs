@@ -8,14 +8,19 @@
 //!
 //! * `client`: [`Client`], [`ClientBuilder`], request execution and timeouts;
 //! * `topics`: topic administration and [`Topic`], [`TopicDescription`];
-//! * `send`: sends (JSON, raw, batches) and their answers;
+//! * `send`: sends (JSON, raw, batches) and their answers, delayed ones included
+//!   ([`SendOutcome`]);
+//! * `delayed`: a message's state by id ([`MessageInfo`]) and cancelling a delayed one;
+//! * `transactions`: half sends, commit, rollback, resume, the undecided transactions and
+//!   the producers' check-back poll ([`HalfSent`], [`Transaction`]);
+//! * `producer_groups`: who is asked about undecided transactions ([`ProducerGroup`]);
 //! * `prepared`: [`PreparedSend`], requests built once and sent many times;
 //! * `read`: reads by id, key and offset, health and metrics;
 //! * `groups`: consumer groups: administration, receive, ack and nack, offsets and lag,
 //!   dead letters ([`NewGroup`], [`Received`], [`DeadLetter`], ...), and
 //!   [`Client::add_queues`];
 //! * `consumer`: the consumer loop ([`Consumer`]): receive, handle, ack or nack;
-//! * `message`: [`OutgoingMessage`] and the received [`Message`];
+//! * `message`: [`OutgoingMessage`] (with its [`Delay`]) and the received [`Message`];
 //! * [`batch`]: the binary batch encoder ([`EncodedBatch`]);
 //! * `error`: [`ClientError`].
 //!
@@ -49,26 +54,33 @@
 pub mod batch;
 mod client;
 mod consumer;
+mod delayed;
 mod endpoint;
 mod error;
+mod frames;
 mod groups;
 mod message;
 mod prepared;
+mod producer_groups;
 mod read;
 mod send;
 mod topics;
+mod transactions;
 
 pub use batch::EncodedBatch;
 pub use client::{Client, ClientBuilder};
 pub use consumer::{Consumer, ConsumerStats, StopToken};
+pub use delayed::{Cancelled, MessageInfo, MessageState};
 pub use error::{ClientError, TransportError};
 pub use groups::{
     AckResult, CommittedOffset, DeadLetter, DeadLetterExport, DeadLetterPage, Group, GroupCounters,
     GroupDescription, Lag, NewGroup, QueueLag, ReceiptError, ReceiveOptions, Received,
     ResetRequest,
 };
-pub use message::{Message, OutgoingMessage};
+pub use message::{Delay, Message, OutgoingMessage};
 pub use prepared::PreparedSend;
+pub use producer_groups::ProducerGroup;
 pub use read::{Health, ReadResult};
-pub use send::{BatchEntry, BatchResult, SendResult, SendStatus};
+pub use send::{BatchEntry, BatchResult, ScheduledSend, SendOutcome, SendResult, SendStatus};
 pub use topics::{QueueOffsets, Topic, TopicDescription};
+pub use transactions::{Check, HalfSent, Transaction, TransactionOutcome, TransactionState};

@@ -14,13 +14,15 @@ use serde::{Deserialize, Serialize, Serializer};
 /// A message to send: a body plus optional attributes.
 ///
 /// ```
-/// use weir_client::OutgoingMessage;
+/// use weir_client::{Delay, OutgoingMessage};
 ///
 /// let message = OutgoingMessage::new("hello")
 ///     .with_key("order-1")
 ///     .with_tag("created")
-///     .with_property("source", "web");
+///     .with_property("source", "web")
+///     .with_delay_ms(30_000);
 /// assert_eq!(message.keys, ["order-1"]);
+/// assert_eq!(message.delay, Some(Delay::After(30_000)));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutgoingMessage {
@@ -39,6 +41,37 @@ pub struct OutgoingMessage {
     pub message_group: Option<String>,
     /// Pins the message to this queue; takes precedence over the message group.
     pub queue: Option<u32>,
+    /// Delivers the message later instead of at once (see [`Delay`]).
+    pub delay: Option<Delay>,
+}
+
+/// When a delayed message is delivered: it is stored at once, invisible to consumers,
+/// and appended to its topic when due (never early). Until then it can be cancelled
+/// ([`Client::cancel`](crate::Client::cancel)).
+///
+/// The broker refuses a delivery time more than its maximum delay away (40 days by
+/// default), and a level outside 1–18, with `INVALID_ARGUMENT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delay {
+    /// This many milliseconds after the broker receives the send (`delay_ms`).
+    After(u64),
+    /// At this time, in ms since the Unix epoch (`deliver_at`); a time in the past is
+    /// delivered at once.
+    At(i64),
+    /// After one of RocketMQ's 18 delay levels, 1 to 18 (`delay_level`): 1s 5s 10s 30s
+    /// 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h.
+    Level(u32),
+}
+
+impl Delay {
+    /// The `(delay_ms, deliver_at, delay_level)` fields of the JSON form, one of them set.
+    fn fields(self) -> (Option<u64>, Option<i64>, Option<u32>) {
+        match self {
+            Delay::After(ms) => (Some(ms), None, None),
+            Delay::At(at) => (None, Some(at), None),
+            Delay::Level(level) => (None, None, Some(level)),
+        }
+    }
 }
 
 impl OutgoingMessage {
@@ -89,9 +122,31 @@ impl OutgoingMessage {
         self.queue = Some(queue);
         self
     }
+
+    /// Sets when the message is delivered (replacing any delay set before).
+    pub fn with_delay(mut self, delay: Delay) -> OutgoingMessage {
+        self.delay = Some(delay);
+        self
+    }
+
+    /// Delivers the message `ms` milliseconds after the broker receives it.
+    pub fn with_delay_ms(self, ms: u64) -> OutgoingMessage {
+        self.with_delay(Delay::After(ms))
+    }
+
+    /// Delivers the message at `at`, in ms since the Unix epoch.
+    pub fn with_deliver_at(self, at: i64) -> OutgoingMessage {
+        self.with_delay(Delay::At(at))
+    }
+
+    /// Delivers the message after RocketMQ delay level `level` (1 to 18).
+    pub fn with_delay_level(self, level: u32) -> OutgoingMessage {
+        self.with_delay(Delay::Level(level))
+    }
 }
 
-/// The JSON form of a send: `{"body" | "body_base64", "id", "keys", "tag", ...}`.
+/// The JSON form of a send: `{"body" | "body_base64", "id", "keys", "tag", ...,
+/// "delay_ms" | "deliver_at" | "delay_level"}`.
 impl Serialize for OutgoingMessage {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
@@ -112,8 +167,15 @@ impl Serialize for OutgoingMessage {
             message_group: Option<&'a str>,
             #[serde(skip_serializing_if = "Option::is_none")]
             queue: Option<u32>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            delay_ms: Option<u64>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            deliver_at: Option<i64>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            delay_level: Option<u32>,
         }
         let (body, body_base64) = encode_body(&self.body);
+        let (delay_ms, deliver_at, delay_level) = self.delay.map(Delay::fields).unwrap_or_default();
         Wire {
             body,
             body_base64,
@@ -123,6 +185,9 @@ impl Serialize for OutgoingMessage {
             properties: &self.properties,
             message_group: self.message_group.as_deref(),
             queue: self.queue,
+            delay_ms,
+            deliver_at,
+            delay_level,
         }
         .serialize(serializer)
     }
@@ -167,7 +232,10 @@ impl Message {
 struct WireMessage {
     id: String,
     topic: String,
+    // Absent from messages not yet in a queue (scheduled, or half of a transaction).
+    #[serde(default)]
     queue: u32,
+    #[serde(default)]
     offset: u64,
     #[serde(default)]
     keys: Vec<String>,
@@ -225,6 +293,44 @@ impl Serialize for Message {
     }
 }
 
+/// A message not in a queue yet (scheduled, or the half message of a transaction), in
+/// the broker's JSON shape: a stored message's fields without `queue` and `offset`.
+pub(crate) struct PendingJson<'a>(pub(crate) &'a Message);
+
+impl Serialize for PendingJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            id: &'a str,
+            topic: &'a str,
+            keys: &'a [String],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            tag: Option<&'a str>,
+            properties: &'a BTreeMap<String, String>,
+            born_ms: u64,
+            store_ms: u64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            body: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            body_base64: Option<String>,
+        }
+        let message = self.0;
+        let (body, body_base64) = encode_body(&message.body);
+        Wire {
+            id: &message.id,
+            topic: &message.topic,
+            keys: &message.keys,
+            tag: message.tag.as_deref(),
+            properties: &message.properties,
+            born_ms: message.born_ms,
+            store_ms: message.store_ms,
+            body,
+            body_base64,
+        }
+        .serialize(serializer)
+    }
+}
+
 /// Joins a body's JSON form (`"body"` text or `"body_base64"`) back into bytes; neither
 /// means an empty body. `id` names the message in the error.
 pub(crate) fn decode_body(
@@ -265,6 +371,28 @@ mod tests {
         );
         let binary = serde_json::to_value(OutgoingMessage::new(vec![0xff, 0x00])).unwrap();
         assert_eq!(binary, serde_json::json!({"body_base64": "/wA="}));
+    }
+
+    #[test]
+    fn outgoing_json_carries_one_delay_field() {
+        let cases = [
+            (
+                Delay::After(1500),
+                serde_json::json!({"body": "x", "delay_ms": 1500}),
+            ),
+            (
+                Delay::At(1_764_000_000_000),
+                serde_json::json!({"body": "x", "deliver_at": 1_764_000_000_000_i64}),
+            ),
+            (
+                Delay::Level(3),
+                serde_json::json!({"body": "x", "delay_level": 3}),
+            ),
+        ];
+        for (delay, expected) in cases {
+            let message = OutgoingMessage::new("x").with_delay_ms(1).with_delay(delay);
+            assert_eq!(serde_json::to_value(&message).unwrap(), expected);
+        }
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //!
 //! Owns the raw form's `weir-*` headers. The raw form cannot carry everything the JSON
 //! form can (HTTP lower-cases header names, and `weir-keys` is comma-separated), so
-//! building it refuses what would arrive altered.
+//! building it refuses what would arrive altered. A delay travels as `weir-delay-ms`,
+//! `weir-deliver-at` or `weir-delay-level`.
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderName};
@@ -15,7 +16,7 @@ use serde::Deserialize;
 use crate::batch::BATCH_CONTENT_TYPE;
 use crate::client::decode_json;
 use crate::send::{batch_path, messages_path};
-use crate::{Client, ClientError, EncodedBatch, OutgoingMessage, SendStatus};
+use crate::{Client, ClientError, Delay, EncodedBatch, OutgoingMessage, SendStatus};
 
 /// A send request built once and sent any number of times with
 /// [`Client::send_prepared`]; the body bytes are shared, not copied, per send.
@@ -97,6 +98,14 @@ impl Client {
                 HeaderName::from_static("weir-queue"),
                 HeaderValue::from(queue),
             );
+        }
+        if let Some(delay) = message.delay {
+            let (name, value) = match delay {
+                Delay::After(ms) => ("weir-delay-ms", HeaderValue::from(ms)),
+                Delay::At(at) => ("weir-deliver-at", HeaderValue::from(at)),
+                Delay::Level(level) => ("weir-delay-level", HeaderValue::from(level)),
+            };
+            headers.insert(HeaderName::from_static(name), value);
         }
         for (name, value) in &message.properties {
             let header = format!("weir-prop-{name}");
@@ -191,6 +200,37 @@ mod tests {
         assert_eq!(header("weir-queue"), "3");
         assert_eq!(header("weir-prop-source"), "web");
         assert_eq!(header("content-type"), "application/octet-stream");
+        assert!(
+            prepared
+                .headers
+                .keys()
+                .all(|name| !name.as_str().contains("delay"))
+        );
+    }
+
+    #[test]
+    fn raw_form_carries_the_delay_as_one_header() {
+        let client = client();
+        let cases = [
+            (Delay::After(250), "weir-delay-ms", "250"),
+            (
+                Delay::At(1_764_000_000_000),
+                "weir-deliver-at",
+                "1764000000000",
+            ),
+            (Delay::Level(18), "weir-delay-level", "18"),
+        ];
+        for (delay, name, value) in cases {
+            let message = OutgoingMessage::new("b").with_delay(delay);
+            let prepared = client.prepare_send("t", &message).unwrap();
+            assert_eq!(prepared.headers.get(name).unwrap(), value);
+            let delay_headers = prepared
+                .headers
+                .keys()
+                .filter(|name| name.as_str().contains("deliver") || name.as_str().contains("delay"))
+                .count();
+            assert_eq!(delay_headers, 1, "{delay:?}");
+        }
     }
 
     #[test]

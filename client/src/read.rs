@@ -85,8 +85,15 @@ impl Client {
         if let Some(max) = max {
             path.push_str(&format!("&max={max}"));
         }
-        self.execute_json(self.empty_request(Method::GET, &path)?)
-            .await
+        let mut request = self.empty_request(Method::GET, &path)?;
+        crate::frames::accept(&mut request);
+        let (_, body) = self.execute(request).await?;
+        let list = crate::frames::decode(body)?;
+        Ok(ReadResult {
+            messages: list.entries.into_iter().map(|e| e.message).collect(),
+            next_offset: list.next_offset,
+            max_offset: list.max_offset,
+        })
     }
 
     /// The broker's health.

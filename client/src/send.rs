@@ -1,5 +1,11 @@
 //! Sending: one message (JSON or raw form) and batches (JSON or binary), with the answer
 //! types of sends.
+//!
+//! A message sent at once is answered with its queue and offset ([`SendResult`]). A
+//! delayed message (see [`Delay`](crate::Delay)) has neither until it is due: it is
+//! answered with its delivery time instead, which [`Client::send_outcome`] reports as
+//! [`SendOutcome::Scheduled`]. [`Client::send`] keeps to messages sent at once, so that
+//! its answer always names a queue and offset.
 
 use http::Method;
 use serde::{Deserialize, Serialize};
@@ -37,6 +43,118 @@ pub struct SendResult {
     pub status: SendStatus,
 }
 
+/// The answer to a delayed send that is not due yet: stored (in the broker's schedule),
+/// appended to its topic at `deliver_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledSend {
+    /// The message id (client-chosen or broker-assigned); it keeps it when delivered.
+    pub id: String,
+    /// The topic it will be delivered to.
+    pub topic: String,
+    /// When it will be delivered, in ms since the Unix epoch.
+    pub deliver_at: i64,
+    /// Whether it is known durable.
+    pub status: SendStatus,
+}
+
+/// The answer to a send that may be delayed ([`Client::send_outcome`]).
+///
+/// Serializes to the broker's JSON shape: queue and offset when stored, `deliver_at`
+/// when scheduled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum SendOutcome {
+    /// Stored in its queue: consumers can receive it. A delayed message whose time had
+    /// already come is stored at once too.
+    Stored(SendResult),
+    /// Scheduled for later delivery; it can still be cancelled
+    /// ([`Client::cancel`](crate::Client::cancel)).
+    Scheduled(ScheduledSend),
+}
+
+impl SendOutcome {
+    /// The message id.
+    pub fn id(&self) -> &str {
+        match self {
+            SendOutcome::Stored(sent) => &sent.id,
+            SendOutcome::Scheduled(scheduled) => &scheduled.id,
+        }
+    }
+
+    /// The topic.
+    pub fn topic(&self) -> &str {
+        match self {
+            SendOutcome::Stored(sent) => &sent.topic,
+            SendOutcome::Scheduled(scheduled) => &scheduled.topic,
+        }
+    }
+
+    /// Whether the send is known durable.
+    pub fn status(&self) -> SendStatus {
+        match self {
+            SendOutcome::Stored(sent) => sent.status,
+            SendOutcome::Scheduled(scheduled) => scheduled.status,
+        }
+    }
+
+    /// The queue, once the message is in one (`None` while scheduled).
+    pub fn queue(&self) -> Option<u32> {
+        match self {
+            SendOutcome::Stored(sent) => Some(sent.queue),
+            SendOutcome::Scheduled(_) => None,
+        }
+    }
+
+    /// The offset in the queue, once the message is in one (`None` while scheduled).
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            SendOutcome::Stored(sent) => Some(sent.offset),
+            SendOutcome::Scheduled(_) => None,
+        }
+    }
+
+    /// When a scheduled message will be delivered, in ms since the Unix epoch.
+    pub fn deliver_at(&self) -> Option<i64> {
+        match self {
+            SendOutcome::Stored(_) => None,
+            SendOutcome::Scheduled(scheduled) => Some(scheduled.deliver_at),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SendOutcome {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Wire {
+            id: String,
+            topic: String,
+            queue: Option<u32>,
+            offset: Option<u64>,
+            deliver_at: Option<i64>,
+            status: SendStatus,
+        }
+        let wire = Wire::deserialize(deserializer)?;
+        match (wire.queue, wire.offset, wire.deliver_at) {
+            (Some(queue), Some(offset), None) => Ok(SendOutcome::Stored(SendResult {
+                id: wire.id,
+                topic: wire.topic,
+                queue,
+                offset,
+                status: wire.status,
+            })),
+            (None, None, Some(deliver_at)) => Ok(SendOutcome::Scheduled(ScheduledSend {
+                id: wire.id,
+                topic: wire.topic,
+                deliver_at,
+                status: wire.status,
+            })),
+            _ => Err(serde::de::Error::custom(
+                "a send answer carries either queue and offset, or deliver_at",
+            )),
+        }
+    }
+}
+
 /// The answer to a batch send (all messages stored, or none).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchResult {
@@ -48,47 +166,123 @@ pub struct BatchResult {
     pub results: Vec<BatchEntry>,
 }
 
-/// Where one message of a batch was stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Where one message of a batch was stored, or when it will be delivered.
+///
+/// A batch holding a delayed message is scheduled as a whole: its entries then carry
+/// `deliver_at` instead of a queue and offset (which read 0 here; see
+/// [`BatchEntry::is_scheduled`]). Serializes to the broker's shape.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct BatchEntry {
     /// The message id.
     pub id: String,
-    /// The queue.
+    /// The queue (0 while scheduled).
+    #[serde(default)]
     pub queue: u32,
-    /// The offset in that queue.
+    /// The offset in that queue (0 while scheduled).
+    #[serde(default)]
     pub offset: u64,
+    /// When a scheduled message will be delivered, in ms since the Unix epoch.
+    #[serde(default)]
+    pub deliver_at: Option<i64>,
+}
+
+impl BatchEntry {
+    /// Whether the message is scheduled for later delivery (and so has no queue and
+    /// offset yet).
+    pub fn is_scheduled(&self) -> bool {
+        self.deliver_at.is_some()
+    }
+}
+
+impl Serialize for BatchEntry {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            id: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            queue: Option<u32>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            offset: Option<u64>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            deliver_at: Option<i64>,
+        }
+        let placed = !self.is_scheduled();
+        Wire {
+            id: &self.id,
+            queue: placed.then_some(self.queue),
+            offset: placed.then_some(self.offset),
+            deliver_at: self.deliver_at,
+        }
+        .serialize(serializer)
+    }
 }
 
 impl Client {
-    /// Sends one message in the JSON form (any body; attributes kept exactly).
+    /// Sends one message, to be delivered at once, in the JSON form (any body; attributes
+    /// kept exactly).
+    ///
+    /// A re-send of a client-chosen id within the broker's dedup window (24 h) is answered
+    /// with the original result and not stored again.
     ///
     /// # Errors
     ///
-    /// The broker's refusals (`TOPIC_NOT_FOUND`, `INVALID_QUEUE`, `BODY_TOO_LARGE`, ...) as
+    /// [`ClientError::InvalidMessage`] for a delayed message: send it with
+    /// [`Client::send_outcome`], whose answer can say when it will be delivered. The
+    /// broker's refusals (`TOPIC_NOT_FOUND`, `INVALID_QUEUE`, `BODY_TOO_LARGE`, ...) as
     /// [`ClientError::Api`].
     pub async fn send(
         &self,
         topic: &str,
         message: &OutgoingMessage,
     ) -> Result<SendResult, ClientError> {
+        refuse_delay(message)?;
+        stored(self.send_outcome(topic, message).await?)
+    }
+
+    /// Sends one message in the JSON form, delayed or not: the answer says where it was
+    /// stored, or when it will be delivered.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), weir_client::ClientError> {
+    /// use weir_client::{Client, OutgoingMessage};
+    ///
+    /// let client = Client::new("http://127.0.0.1:7700")?;
+    /// let message = OutgoingMessage::new("remind").with_id("reminder-42").with_delay_ms(60_000);
+    /// let outcome = client.send_outcome("reminders", &message).await?;
+    /// assert!(outcome.deliver_at().is_some());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::send`]; a delivery time beyond the broker's maximum delay or a delay
+    /// level outside 1–18 is `INVALID_ARGUMENT`.
+    pub async fn send_outcome(
+        &self,
+        topic: &str,
+        message: &OutgoingMessage,
+    ) -> Result<SendOutcome, ClientError> {
         let request = self.json_request(Method::POST, &messages_path(topic), message)?;
         self.execute_json(request).await
     }
 
-    /// Sends one message in the raw form: the body as is, attributes as `weir-*` headers.
+    /// Sends one message, to be delivered at once, in the raw form: the body as is,
+    /// attributes as `weir-*` headers.
     ///
     /// # Errors
     ///
-    /// [`ClientError::InvalidMessage`] when an attribute cannot travel as a header (see
-    /// [`Client::prepare_send`]); the broker's refusals as [`ClientError::Api`].
+    /// [`ClientError::InvalidMessage`] for a delayed message (see [`Client::send`]) or
+    /// when an attribute cannot travel as a header (see [`Client::prepare_send`]); the
+    /// broker's refusals as [`ClientError::Api`].
     pub async fn send_raw(
         &self,
         topic: &str,
         message: &OutgoingMessage,
     ) -> Result<SendResult, ClientError> {
+        refuse_delay(message)?;
         let prepared = self.prepare_send(topic, message)?;
         let (_, body) = self.execute(prepared.request()).await?;
-        decode_json(&body)
+        stored(decode_json(&body)?)
     }
 
     /// Sends many messages in one JSON request; all are stored or none.
@@ -123,6 +317,31 @@ impl Client {
     }
 }
 
+/// [`Client::send`] answers with a queue and offset, which a delayed message does not have.
+fn refuse_delay(message: &OutgoingMessage) -> Result<(), ClientError> {
+    if message.delay.is_some() {
+        return Err(ClientError::InvalidMessage(
+            "a delayed message has no queue and offset until it is due: send it with \
+             Client::send_outcome"
+                .to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// The answer of a send made without a delay. It is scheduled only when the id repeats
+/// that of a delayed message sent before, within the dedup window.
+fn stored(outcome: SendOutcome) -> Result<SendResult, ClientError> {
+    match outcome {
+        SendOutcome::Stored(sent) => Ok(sent),
+        SendOutcome::Scheduled(scheduled) => Err(ClientError::Decode(format!(
+            "message {} repeats the id of a delayed message, due at {} ms since the epoch; \
+             Client::send_outcome reports such answers",
+            scheduled.id, scheduled.deliver_at
+        ))),
+    }
+}
+
 pub(crate) fn messages_path(topic: &str) -> String {
     format!("/v1/topics/{}/messages", encode_component(topic))
 }
@@ -143,5 +362,46 @@ mod tests {
         .unwrap();
         assert_eq!(result.status, SendStatus::FlushDiskTimeout);
         assert_eq!(result.results[0].offset, 41);
+        assert!(!result.results[0].is_scheduled());
+    }
+
+    #[test]
+    fn scheduled_batch_entries_round_trip_without_placement() {
+        let json =
+            r#"{"topic":"t","status":"SEND_OK","results":[{"id":"a","deliver_at":1764000060000}]}"#;
+        let result: BatchResult = serde_json::from_str(json).unwrap();
+        assert_eq!(result.results[0].deliver_at, Some(1_764_000_060_000));
+        assert!(result.results[0].is_scheduled());
+        assert_eq!(serde_json::to_string(&result).unwrap(), json);
+    }
+
+    #[test]
+    fn send_outcome_is_stored_or_scheduled() {
+        let stored: SendOutcome = serde_json::from_str(
+            r#"{"id":"a","topic":"t","queue":3,"offset":41,"status":"SEND_OK"}"#,
+        )
+        .unwrap();
+        assert_eq!((stored.queue(), stored.offset()), (Some(3), Some(41)));
+        assert_eq!(stored.deliver_at(), None);
+        let json = r#"{"id":"b","topic":"t","deliver_at":1764000060000,"status":"SEND_OK"}"#;
+        let scheduled: SendOutcome = serde_json::from_str(json).unwrap();
+        assert_eq!(scheduled.deliver_at(), Some(1_764_000_060_000));
+        assert_eq!((scheduled.queue(), scheduled.id()), (None, "b"));
+        assert_eq!(serde_json::to_string(&scheduled).unwrap(), json);
+        let neither =
+            serde_json::from_str::<SendOutcome>(r#"{"id":"c","topic":"t","status":"SEND_OK"}"#);
+        assert!(neither.is_err());
+    }
+
+    #[tokio::test]
+    async fn send_refuses_a_delayed_message_before_the_network() {
+        // Port 1 is never listened on: an answer other than InvalidMessage would show the
+        // request went out.
+        let client = Client::new("http://127.0.0.1:1").unwrap();
+        let message = OutgoingMessage::new("x").with_delay_ms(10);
+        let err = client.send("t", &message).await.unwrap_err();
+        assert!(matches!(err, ClientError::InvalidMessage(_)), "{err}");
+        let err = client.send_raw("t", &message).await.unwrap_err();
+        assert!(matches!(err, ClientError::InvalidMessage(_)), "{err}");
     }
 }

@@ -1,6 +1,7 @@
 //! The `weir` binary: the broker server (`weir serve`) and the command-line client
-//! (`weir topic`, `weir send`, `weir get`, `weir group`, `weir consume`, `weir lag`,
-//! `weir dlq`, `weir bench`).
+//! (`weir topic`, `weir send`, `weir get`, `weir cancel`, `weir tx`,
+//! `weir producer-group`, `weir group`, `weir consume`, `weir lag`, `weir dlq`,
+//! `weir bench`).
 //!
 //! This crate is glue: configuration and wiring for the server, argument parsing for the
 //! client commands. Broker behaviour lives in `weir-core`, `weir-store` and `weir-api`;
@@ -27,10 +28,19 @@ enum Command {
     /// Create, list, describe, grow and delete topics.
     #[command(subcommand)]
     Topic(cli::topic::TopicCommand),
-    /// Send one message.
+    /// Send one message: at once, delayed, or as the half message of a transaction.
     Send(cli::send::SendArgs),
     /// Read messages by id, by key or by queue offset.
     Get(cli::get::GetArgs),
+    /// Cancel a delayed message that is not yet due.
+    Cancel(cli::cancel::CancelArgs),
+    /// Commit, roll back or resume transactions; list the undecided ones; answer
+    /// check-backs.
+    #[command(subcommand)]
+    Tx(cli::tx::TxCommand),
+    /// Create, describe, list and delete producer groups (check-back callbacks).
+    #[command(subcommand)]
+    ProducerGroup(cli::producer_group::ProducerGroupCommand),
     /// Create, describe, list, delete and reset consumer groups.
     #[command(subcommand)]
     Group(cli::group::GroupCommand),
@@ -64,6 +74,9 @@ fn main() -> std::process::ExitCode {
             Command::Topic(cmd) => cli::topic::run(cmd).await,
             Command::Send(args) => cli::send::run(args).await,
             Command::Get(args) => cli::get::run(args).await,
+            Command::Cancel(args) => cli::cancel::run(args).await,
+            Command::Tx(cmd) => cli::tx::run(cmd).await,
+            Command::ProducerGroup(cmd) => cli::producer_group::run(cmd).await,
             Command::Group(cmd) => cli::group::run(cmd).await,
             Command::Consume(args) => cli::consume::run(args).await,
             Command::Lag(args) => cli::lag::run(args).await,

@@ -1,5 +1,6 @@
 //! Turns a failed broker call into an error message that says what failed and, for the
-//! common mistakes, what to do next (a `hint:` line under the error).
+//! common mistakes, what to do next (a `hint:` line under the error): about topics,
+//! consumer groups, producer groups, delayed messages and transactions.
 
 use weir_client::ClientError;
 
@@ -22,6 +23,15 @@ pub(crate) fn explain(err: ClientError, action: String, topic: Option<&str>) -> 
     }
 }
 
+/// The error for `action` (for example "cannot commit transaction 'tx-1'") failing with
+/// `err`, with hints that name `id`: the message or transaction the command was about.
+pub(crate) fn explain_id(err: ClientError, action: String, id: &str) -> anyhow::Error {
+    match id_hint(&err, id).or_else(|| hint(&err, None)) {
+        Some(hint) => anyhow::anyhow!("{action}: {err}\n  hint: {hint}"),
+        None => anyhow::Error::new(err).context(action),
+    }
+}
+
 fn hint(err: &ClientError, topic: Option<&str>) -> Option<String> {
     let topic = topic.unwrap_or("NAME");
     match err.code()? {
@@ -34,6 +44,30 @@ fn hint(err: &ClientError, topic: Option<&str>) -> Option<String> {
         "DISK_FULL" | "STORE_UNAVAILABLE" => {
             Some("the broker refuses writes; its operator must act (see its log)".to_owned())
         }
+        "PRODUCER_GROUP_NOT_FOUND" => Some(
+            "see the producer groups with `weir producer-group list`, or create it with \
+             `weir producer-group put NAME`"
+                .to_owned(),
+        ),
+        "NOT_SUPPORTED" => {
+            Some("this broker version does not offer it; upgrade the broker".to_owned())
+        }
+        _ => None,
+    }
+}
+
+fn id_hint(err: &ClientError, id: &str) -> Option<String> {
+    match err.code()? {
+        "NOT_SCHEDULED" => Some(format!(
+            "only a delayed message that is not yet due can be cancelled; see where it is \
+             with `weir get --id {id}`"
+        )),
+        "TRANSACTION_NOT_FOUND" => {
+            Some("no undecided transaction has this id; see them with `weir tx pending`".to_owned())
+        }
+        "TRANSACTION_CONFLICT" => Some(format!(
+            "transaction '{id}' was already decided the other way, which cannot be undone"
+        )),
         _ => None,
     }
 }
@@ -111,6 +145,38 @@ mod tests {
             "g",
         );
         assert!(format!("{err:#}").contains("hint: create it with `weir topic create"));
+    }
+
+    #[test]
+    fn transaction_and_cancel_errors_get_hints() {
+        let err = explain_id(
+            api(404, "NOT_SCHEDULED", "message 'm' is not scheduled"),
+            "cannot cancel message 'm'".into(),
+            "m",
+        );
+        assert!(format!("{err:#}").ends_with("see where it is with `weir get --id m`"));
+        let err = explain_id(
+            api(
+                409,
+                "TRANSACTION_CONFLICT",
+                "transaction 't' was rolled back",
+            ),
+            "cannot commit transaction 't'".into(),
+            "t",
+        );
+        assert!(format!("{err:#}").contains("hint: transaction 't' was already decided"));
+        let err = explain_id(
+            api(404, "TRANSACTION_NOT_FOUND", "no transaction 't'"),
+            "cannot commit transaction 't'".into(),
+            "t",
+        );
+        assert!(format!("{err:#}").contains("`weir tx pending`"));
+        let err = explain(
+            api(404, "PRODUCER_GROUP_NOT_FOUND", "no producer group 'p'"),
+            "cannot describe producer group 'p'".into(),
+            None,
+        );
+        assert!(format!("{err:#}").contains("`weir producer-group list`"));
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! `weir get`: read messages by id, by key, or from a queue offset, and print them one
-//! per line.
+//! per line. By id it also finds a delayed message that is not yet due, and shows when it
+//! will be delivered.
 
 use std::fmt::Write as _;
 
 use clap::ArgGroup;
 use serde::Serialize;
-use weir_client::Message;
+use weir_client::{Message, MessageInfo, MessageState};
 
 use super::Connection;
 use super::failure::explain;
@@ -50,14 +51,14 @@ pub(crate) async fn run(args: GetArgs) -> anyhow::Result<()> {
     let json = args.connection.json;
     let topic = args.topic.as_deref().unwrap_or_default();
     if let Some(id) = &args.id {
-        let message = client
-            .get_message(id)
+        let info = client
+            .message_info(id)
             .await
             .map_err(|err| explain(err, format!("cannot get message '{id}'"), None))?;
         return if json {
-            output::print_json(&message)
+            output::print_json(&info)
         } else {
-            print_messages(&[message])
+            output::print(&format!("{}\n", info_line(&info)))
         };
     }
     if let Some(key) = &args.key {
@@ -123,12 +124,31 @@ fn print_messages(messages: &[Message]) -> anyhow::Result<()> {
 }
 
 fn message_line(message: &Message) -> String {
+    let place = format!("queue={} offset={}", message.queue, message.offset);
+    attributes_line(message, &place)
+}
+
+/// A message looked up by id: a stored one as [`message_line`] shows it; a scheduled one
+/// with its state and delivery time in place of its queue and offset.
+fn info_line(info: &MessageInfo) -> String {
+    match (info.state, info.deliver_at) {
+        (MessageState::Stored, _) => message_line(&info.message),
+        (MessageState::Scheduled, Some(at)) => attributes_line(
+            &info.message,
+            &format!("state=scheduled deliver_at={}", output::utc_time(at)),
+        ),
+        (MessageState::Scheduled, None) => attributes_line(&info.message, "state=scheduled"),
+        (MessageState::Cancelled, _) => attributes_line(&info.message, "state=cancelled"),
+        (MessageState::Unknown, _) => attributes_line(&info.message, "state=unknown"),
+    }
+}
+
+/// The id, topic, `place`, then the attributes and the body.
+fn attributes_line(message: &Message, place: &str) -> String {
     let mut line = format!(
-        "{} topic={} queue={} offset={} born={}",
+        "{} topic={} {place} born={}",
         message.id,
         message.topic,
-        message.queue,
-        message.offset,
         output::utc_timestamp(message.born_ms),
     );
     if !message.keys.is_empty() {
@@ -170,5 +190,24 @@ mod tests {
         );
         message.body = Bytes::from_static(&[0xff; 4]);
         assert!(message_line(&message).ends_with("body: <4 bytes, not UTF-8>"));
+    }
+
+    #[test]
+    fn scheduled_message_shows_when_it_is_due() {
+        let info: MessageInfo = serde_json::from_value(serde_json::json!({
+            "id":"m","topic":"orders","state":"scheduled","deliver_at":1_764_000_000_001_i64,
+            "keys":[],"properties":{},"born_ms":0,"store_ms":0,"body":"later"}))
+        .unwrap();
+        assert_eq!(
+            info_line(&info),
+            "m topic=orders state=scheduled deliver_at=2025-11-24T16:00:00.001Z \
+             born=1970-01-01T00:00:00.000Z body: later"
+        );
+        let stored = MessageInfo {
+            state: MessageState::Stored,
+            deliver_at: None,
+            ..info
+        };
+        assert!(info_line(&stored).starts_with("m topic=orders queue=0 offset=0 born="));
     }
 }

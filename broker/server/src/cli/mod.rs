@@ -1,5 +1,6 @@
 //! The client commands of the `weir` binary: `weir topic`, `weir send`, `weir get`,
-//! `weir group`, `weir consume`, `weir lag`, `weir dlq` and `weir bench`.
+//! `weir cancel`, `weir tx`, `weir producer-group`, `weir group`, `weir consume`,
+//! `weir lag`, `weir dlq` and `weir bench`.
 //!
 //! Each command parses its arguments, calls the broker through `weir-client`, and prints
 //! human-readable text, or one JSON document with `--json`. Errors are returned as
@@ -9,10 +10,13 @@
 //! * `connection`: the `--server` and `--json` flags every command takes;
 //! * `failure`: error messages with hints on what to do next;
 //! * `output`: tables, timestamps, body previews and writing to stdout;
-//! * `topic`, `send`, `get`, `group`, `consume`, `lag`, `dlq`: one file per command;
+//! * `times`: time arguments (`--at`) and the local clock;
+//! * `topic`, `send`, `get`, `cancel`, `tx`, `producer_group`, `group`, `consume`, `lag`,
+//!   `dlq`: one file per command;
 //! * `bench`: load generators that print throughput and latency.
 
 pub(crate) mod bench;
+pub(crate) mod cancel;
 mod connection;
 pub(crate) mod consume;
 pub(crate) mod dlq;
@@ -21,7 +25,10 @@ pub(crate) mod get;
 pub(crate) mod group;
 pub(crate) mod lag;
 mod output;
+pub(crate) mod producer_group;
 pub(crate) mod send;
+mod times;
 pub(crate) mod topic;
+pub(crate) mod tx;
 
 pub(crate) use connection::Connection;

@@ -88,6 +88,12 @@ pub(crate) fn utc_timestamp(ms: u64) -> String {
     )
 }
 
+/// Formats a signed time in ms since the Unix epoch as [`utc_timestamp`] does; times
+/// before 1970 (which the broker never reports) show as the epoch.
+pub(crate) fn utc_time(ms: i64) -> String {
+    utc_timestamp(u64::try_from(ms).unwrap_or(0))
+}
+
 /// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
 /// `civil_from_days`).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {

@@ -1,18 +1,23 @@
-//! `weir send`: send one message, its body from the command line, a file or stdin.
+//! `weir send`: send one message, its body from the command line, a file or stdin; at
+//! once, delayed (`--delay-ms`, `--at`, `--delay-level`), or as the half message of a
+//! transaction (`--transaction`).
 
 use std::io::{IsTerminal as _, Read as _};
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
-use weir_client::{OutgoingMessage, SendStatus};
+use clap::ArgGroup;
+use weir_client::{Delay, HalfSent, OutgoingMessage, SendOutcome, SendStatus};
 
 use super::Connection;
 use super::failure::explain;
 use super::output;
+use super::times::{self, At};
 
 /// Send one message.
 #[derive(clap::Args, Debug)]
+#[command(group(ArgGroup::new("delay").args(["delay_ms", "at", "delay_level"])))]
 pub(crate) struct SendArgs {
     /// The topic to send to.
     topic: String,
@@ -40,13 +45,50 @@ pub(crate) struct SendArgs {
     /// Pin the message to this queue.
     #[arg(long, value_name = "Q")]
     queue: Option<u32>,
+    /// Deliver the message this many ms after the broker receives it.
+    #[arg(long, value_name = "MS")]
+    delay_ms: Option<u64>,
+    /// Deliver the message at TIME: ms since the Unix epoch, an RFC 3339 time
+    /// (2025-11-24T16:00:00Z, 2025-11-24T17:00:00+01:00), or a delay from now (500ms, 30s,
+    /// 5m, 1h30m, 2d).
+    #[arg(long, value_name = "TIME", value_parser = times::parse_at)]
+    at: Option<At>,
+    /// Deliver the message after RocketMQ delay level L: 1s 5s 10s 30s 1m 2m 3m 4m 5m 6m
+    /// 7m 8m 9m 10m 20m 30m 1h 2h for L = 1..18.
+    #[arg(long, value_name = "L", value_parser = clap::value_parser!(u32).range(1..=18))]
+    delay_level: Option<u32>,
+    /// Send the half message of a transaction: invisible to consumers until `weir tx
+    /// commit`; prints the transaction id.
+    #[arg(long, conflicts_with = "delay")]
+    transaction: bool,
+    /// With --transaction: the producer group the broker asks when no decision comes.
+    #[arg(long, value_name = "NAME", requires = "transaction")]
+    producer_group: Option<String>,
+    /// With --transaction: ask the producer group after this many ms without a decision
+    /// [broker default: 6000].
+    #[arg(long, value_name = "MS", requires = "transaction")]
+    check_after_ms: Option<u64>,
     #[command(flatten)]
     connection: Connection,
+}
+
+impl SendArgs {
+    /// The delay asked for by --delay-ms, --at or --delay-level (clap lets one through).
+    fn delay(&self) -> Option<Delay> {
+        match (self.delay_ms, self.at, self.delay_level) {
+            (Some(ms), _, _) => Some(Delay::After(ms)),
+            (_, Some(At::Time(at)), _) => Some(Delay::At(at)),
+            (_, Some(At::After(ms)), _) => Some(Delay::After(ms)),
+            (_, _, Some(level)) => Some(Delay::Level(level)),
+            (None, None, None) => None,
+        }
+    }
 }
 
 /// Runs `weir send`.
 pub(crate) async fn run(args: SendArgs) -> anyhow::Result<()> {
     let mut message = OutgoingMessage::new(read_body(&args).await?);
+    message.delay = args.delay();
     message.id = args.id;
     message.keys = args.keys;
     message.tag = args.tag;
@@ -57,25 +99,84 @@ pub(crate) async fn run(args: SendArgs) -> anyhow::Result<()> {
         message.properties.insert(name.to_owned(), value.to_owned());
     }
     let topic = &args.topic;
+    let client = args.connection.client()?;
+    let failed = |err| explain(err, format!("cannot send to topic '{topic}'"), Some(topic));
     // The JSON form keeps property names' case and any body exactly.
-    let sent = args
-        .connection
-        .client()?
-        .send(topic, &message)
-        .await
-        .map_err(|err| explain(err, format!("cannot send to topic '{topic}'"), Some(topic)))?;
-    if args.connection.json {
-        return output::print_json(&sent);
+    if args.transaction {
+        let half = client
+            .send_half(
+                topic,
+                &message,
+                args.producer_group.as_deref(),
+                args.check_after_ms,
+            )
+            .await
+            .map_err(failed)?;
+        if args.connection.json {
+            return output::print_json(&half);
+        }
+        output::print(&half_line(&half))?;
+        eprintln!(
+            "the message stays invisible until `weir tx commit {tx}`; `weir tx rollback {tx}` \
+             discards it",
+            tx = half.transaction
+        );
+        return Ok(());
     }
-    let note = match sent.status {
+    let outcome = client.send_outcome(topic, &message).await.map_err(failed)?;
+    if args.connection.json {
+        return output::print_json(&outcome);
+    }
+    output::print(&sent_line(&outcome, times::now_ms()))
+}
+
+/// What a send did, on one line: where the message is, or when it will be delivered
+/// (`now` measures the wait).
+fn sent_line(outcome: &SendOutcome, now: i64) -> String {
+    let note = status_note(outcome.status());
+    match outcome {
+        SendOutcome::Stored(sent) => format!(
+            "sent id={} topic={} queue={} offset={}{note}\n",
+            sent.id, sent.topic, sent.queue, sent.offset
+        ),
+        SendOutcome::Scheduled(scheduled) => format!(
+            "scheduled id={} topic={} deliver_at={} (in {}){note}\n",
+            scheduled.id,
+            scheduled.topic,
+            output::utc_time(scheduled.deliver_at),
+            wait(scheduled.deliver_at.saturating_sub(now)),
+        ),
+    }
+}
+
+/// How long until a delivery: whole seconds from one second on (the request itself took
+/// some milliseconds, so "in 60.0 s" would read "in 59.9 s" otherwise).
+fn wait(ms: i64) -> String {
+    let ms = u64::try_from(ms).unwrap_or(0);
+    if ms < 1000 {
+        output::duration_ms(ms)
+    } else {
+        output::duration_ms((ms + 500) / 1000 * 1000)
+    }
+}
+
+/// A half send, on one line: the transaction id first, for scripts.
+fn half_line(half: &HalfSent) -> String {
+    format!(
+        "transaction={} topic={} id={} (half: invisible until committed){}\n",
+        half.transaction,
+        half.topic,
+        half.id,
+        status_note(half.status)
+    )
+}
+
+fn status_note(status: SendStatus) -> &'static str {
+    match status {
         SendStatus::SendOk => "",
         SendStatus::FlushDiskTimeout => " (stored, but the fsync timed out: not yet known durable)",
         SendStatus::Unknown => " (the broker reported an unknown status)",
-    };
-    output::print(&format!(
-        "sent id={} topic={} queue={} offset={}{note}\n",
-        sent.id, sent.topic, sent.queue, sent.offset
-    ))
+    }
 }
 
 /// The body: the argument, the file, or stdin (when the argument is absent or `-`).
@@ -123,6 +224,104 @@ mod tests {
         assert_eq!(parse_prop("source=web").unwrap(), ("source", "web"));
         assert_eq!(parse_prop("q=a=b").unwrap(), ("q", "a=b"));
         assert_eq!(parse_prop("empty=").unwrap(), ("empty", ""));
+    }
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        send: SendArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<SendArgs, clap::Error> {
+        use clap::Parser as _;
+        let argv = ["weir", "orders", "body"].iter().chain(args);
+        Cli::try_parse_from(argv).map(|cli| cli.send)
+    }
+
+    #[test]
+    fn each_delay_flag_gives_one_delay() {
+        let cases: [(&[&str], Option<Delay>); 6] = [
+            (&[], None),
+            (&["--delay-ms", "1500"], Some(Delay::After(1500))),
+            (
+                &["--at", "1764000000000"],
+                Some(Delay::At(1_764_000_000_000)),
+            ),
+            (
+                &["--at", "2025-11-24T16:00:00.001Z"],
+                Some(Delay::At(1_764_000_000_001)),
+            ),
+            (&["--at", "5m"], Some(Delay::After(300_000))),
+            (&["--delay-level", "18"], Some(Delay::Level(18))),
+        ];
+        for (args, delay) in cases {
+            assert_eq!(parse(args).unwrap().delay(), delay, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn conflicting_or_out_of_range_flags_are_refused() {
+        for args in [
+            &["--delay-ms", "1", "--at", "5s"][..],
+            &["--delay-level", "1", "--delay-ms", "1"],
+            &["--delay-level", "0"],
+            &["--delay-level", "19"],
+            &["--at", "tomorrow"],
+            &["--transaction", "--delay-ms", "1"],
+            &["--producer-group", "shop"],
+            &["--check-after-ms", "1000"],
+        ] {
+            assert!(parse(args).is_err(), "{args:?} should be refused");
+        }
+        let half = parse(&[
+            "--transaction",
+            "--producer-group",
+            "shop",
+            "--check-after-ms",
+            "9",
+        ])
+        .unwrap();
+        assert!(half.transaction);
+        assert_eq!(half.producer_group.as_deref(), Some("shop"));
+    }
+
+    #[test]
+    fn sent_lines_say_where_or_when() {
+        let stored: SendOutcome = serde_json::from_str(
+            r#"{"id":"a","topic":"t","queue":1,"offset":2,"status":"SEND_OK"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            sent_line(&stored, 0),
+            "sent id=a topic=t queue=1 offset=2\n"
+        );
+        let scheduled: SendOutcome = serde_json::from_str(
+            r#"{"id":"b","topic":"t","deliver_at":1764000090000,"status":"FLUSH_DISK_TIMEOUT"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            sent_line(&scheduled, 1_764_000_000_000),
+            "scheduled id=b topic=t deliver_at=2025-11-24T16:01:30.000Z (in 1 min 30 s) \
+             (stored, but the fsync timed out: not yet known durable)\n"
+        );
+        let half = HalfSent {
+            id: "tx".into(),
+            topic: "t".into(),
+            transaction: "tx".into(),
+            status: SendStatus::SendOk,
+        };
+        assert_eq!(
+            half_line(&half),
+            "transaction=tx topic=t id=tx (half: invisible until committed)\n"
+        );
+    }
+
+    #[test]
+    fn waits_are_rounded_to_seconds() {
+        assert_eq!(wait(-5), "0 ms");
+        assert_eq!(wait(250), "250 ms");
+        assert_eq!(wait(59_984), "1 min");
+        assert_eq!(wait(29_400), "29 s");
     }
 
     #[test]
