@@ -631,9 +631,12 @@ fn bad_delay_and_transaction_headers_are_refused() {
         400,
         "INVALID_HEADER",
     );
-    // Nothing was stored by the refused sends.
+    // Nothing was stored by the refused sends: the 3 seeds plus one liveness send after
+    // each of the 9 refusals.
     let described = send(addr, RawRequest::new("GET", &format!("/v1/topics/{TOPIC}"))).json();
-    assert_eq!(described["messages"], 3 + 3, "{described}");
+    assert_eq!(described["messages"], 3 + 9, "{described}");
+    let scheduled = send(addr, RawRequest::new("GET", "/metrics")).text();
+    assert!(scheduled.contains("weir_delayed_pending 0"), "{scheduled}");
 }
 
 #[test]
