@@ -622,3 +622,25 @@ async fn the_timer_dead_letters_an_expired_last_attempt_without_a_receive() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_rejected_delivery_is_dead_lettered_at_once_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = open(dir.path());
+    broker.create_topic("t", 1).await.unwrap();
+    broker.create_group(spec("g", "t")).await.unwrap();
+    send(&broker, "t", ["bad".to_string()]).await;
+    let got = receive(&broker, "g", 1).await;
+    let outcome = broker
+        .reject("g", &receipts(&got), "unparseable order")
+        .await
+        .unwrap();
+    assert_eq!(outcome.done, 1);
+    let dead = broker.dead_letters("g", 0, 10).unwrap().dead_letters;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        (dead[0].attempts, dead[0].reason.as_str()),
+        (1, "unparseable order")
+    );
+    assert_eq!(broker.lag("g", None).unwrap().total, 0);
+}

@@ -161,7 +161,18 @@ impl Broker {
     /// replaced, are refused one by one; a malformed receipt or one of another group
     /// refuses the whole request.
     pub async fn ack(&self, group: &str, receipts: &[String]) -> Result<AckOutcome, CoreError> {
-        self.settle(group, receipts, None).await
+        self.settle(group, receipts, Settle::Ack).await
+    }
+
+    /// Gives up on deliveries: each goes to the group's dead-letter queue at once, with
+    /// `reason`, whatever its attempt count.
+    pub async fn reject(
+        &self,
+        group: &str,
+        receipts: &[String],
+        reason: &str,
+    ) -> Result<AckOutcome, CoreError> {
+        self.settle(group, receipts, Settle::Reject(reason)).await
     }
 
     /// Fails deliveries: each is redelivered after `delay_ms`, or after the group's
@@ -179,15 +190,14 @@ impl Broker {
                 "delay_ms must be at most {MAX_INVISIBLE_MS}, got {delay}"
             )));
         }
-        self.settle(group, receipts, Some(delay_ms)).await
+        self.settle(group, receipts, Settle::Nack(delay_ms)).await
     }
 
-    /// Ack (`nack == None`) or nack (`Some(delay)`).
     async fn settle(
         &self,
         name: &str,
         receipts: &[String],
-        nack: Option<Option<u64>>,
+        how: Settle<'_>,
     ) -> Result<AckOutcome, CoreError> {
         let group = self.groups().get(name)?;
         if receipts.is_empty() || receipts.len() > MAX_RECEIPTS {
@@ -202,7 +212,7 @@ impl Broker {
             .collect::<Result<Vec<_>, _>>()?;
         let consumption = self.consumption(&group)?;
         let (outcome, end, next) =
-            consumption.settle(&group, receipts, &parsed, nack, self.ids())?;
+            consumption.settle(&group, receipts, &parsed, how, self.ids())?;
         self.arm_group(&group, next);
         if group.config().fifo {
             // The next message of a message group may be deliverable now.
@@ -603,7 +613,7 @@ impl Consumption<'_> {
         group: &Group,
         texts: &[String],
         receipts: &[Receipt],
-        nack: Option<Option<u64>>,
+        how: Settle<'_>,
         ids: &crate::MessageIdGenerator,
     ) -> Result<(AckOutcome, u64, i64), CoreError> {
         let now = now_ms();
@@ -626,8 +636,18 @@ impl Consumption<'_> {
                 offset: receipt.offset,
                 ..Entry::default()
             };
-            let result: Result<(), CoreError> = match nack {
-                None => match cursor.ack(receipt.offset, receipt.seq, now) {
+            let (delay, max_attempts, reason) = match how {
+                Settle::Nack(delay) => (
+                    delay,
+                    config.max_attempts,
+                    "negatively acknowledged on the last attempt",
+                ),
+                // No attempt is allowed: the nack dead-letters at once.
+                Settle::Reject(reason) => (None, 0, reason),
+                Settle::Ack => (None, 0, ""),
+            };
+            let result: Result<(), CoreError> = match how {
+                Settle::Ack => match cursor.ack(receipt.offset, receipt.seq, now) {
                     Ok(changed) => {
                         if changed {
                             push(&mut events, kind_of(Kind::Ack), entry);
@@ -637,14 +657,14 @@ impl Consumption<'_> {
                     }
                     Err(Refusal::Expired) => Err(Group::expired(text)),
                 },
-                Some(delay) => {
+                Settle::Nack(_) | Settle::Reject(_) => {
                     let attempts = cursor.slot(receipt.offset).map_or(1, |s| s.attempts);
                     let wait = delay.map_or_else(
                         || config.backoff(attempts).as_millis() as i64,
                         |ms| ms as i64,
                     );
                     let at = now.saturating_add(wait);
-                    match cursor.nack(receipt.offset, receipt.seq, now, at, config.max_attempts) {
+                    match cursor.nack(receipt.offset, receipt.seq, now, at, max_attempts) {
                         Err(Refusal::Expired) => Err(Group::expired(text)),
                         Ok(None) => {
                             group.count_nack();
@@ -664,15 +684,8 @@ impl Consumption<'_> {
                             group.count_nack();
                             // On failure the message stays in flight: when its invisible
                             // time passes the next receive dead-letters it again.
-                            self.dead_letter_slot(
-                                group,
-                                cursor,
-                                receipt.offset,
-                                "negatively acknowledged on the last attempt",
-                                ids,
-                                now,
-                            )
-                            .map(|()| push(&mut events, kind_of(Kind::Dead), entry))
+                            self.dead_letter_slot(group, cursor, receipt.offset, reason, ids, now)
+                                .map(|()| push(&mut events, kind_of(Kind::Dead), entry))
                         }
                     }
                 }
@@ -767,6 +780,17 @@ impl Consumption<'_> {
         }
         self.append_events(&events)
     }
+}
+
+/// How deliveries are settled.
+#[derive(Clone, Copy)]
+pub(crate) enum Settle<'a> {
+    /// Done.
+    Ack,
+    /// Failed: retry after the delay, or the group's backoff.
+    Nack(Option<u64>),
+    /// Given up: dead-letter with this reason.
+    Reject(&'a str),
 }
 
 fn push(events: &mut Vec<Event>, event: Event, entry: Entry) {
