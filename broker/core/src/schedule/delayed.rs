@@ -122,12 +122,14 @@ impl Broker {
         let mut count = 0u64;
         delays.ledger.for_each_pending(self.store(), |record| {
             count += 1;
+            // Counted before its timer exists: an overdue one fires (and is counted
+            // down) at once on the timer thread.
+            delays.pending.fetch_add(1, Ordering::Relaxed);
             self.scheduler().add(
                 deliver_at(&record.message),
                 Timer::Delayed(record.position | RECOVERED),
             );
         })?;
-        delays.pending.store(count, Ordering::Relaxed);
         if count > 0 {
             tracing::info!(pending = count, "delayed messages re-armed");
         }
