@@ -1,0 +1,225 @@
+//! Consumer bindings at work: each of a binding's tasks receives a batch from the group
+//! (long poll), hands it to its instance's `handle`, and settles every message by its
+//! outcome.
+//!
+//! | outcome | broker |
+//! | --- | --- |
+//! | `ack` | ack |
+//! | `retry(ms)` | nack, redelivered after `ms` (0: the group's backoff for the attempt) |
+//! | `dead-letter(reason)` | reject: to the group's dead-letter queue at once |
+//! | trap, timeout, memory cap, wrong number of outcomes | nack of the whole batch (group backoff; dead-lettered after the group's max attempts) |
+//!
+//! Each task has its own instance (one store each) and replaces it after a failure or
+//! when the module version the binding resolves to changes — checked before each batch,
+//! so a new upload takes over at a batch boundary. A task that is told to stop or hold
+//! finishes and settles the batch in hand first: nothing is lost, and nothing is handed
+//! to two versions. After [`quarantine_after`](crate::PluginHostConfig::quarantine_after)
+//! failed calls in a row the binding is quarantined.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use weir_core::limits::MAX_INVISIBLE_MS;
+use weir_core::{Delivery, ReceiveRequest};
+
+use crate::convert;
+use crate::instance::{Outcome, PluginInstance};
+use crate::limits::{BROKER_ERROR_BACKOFF, RECEIVE_WAIT};
+use crate::live::{Control, LiveBinding};
+use crate::metrics::Count;
+use crate::plugin_host::Inner;
+use crate::{BindingTarget, CallError};
+
+/// Longest dead-letter reason kept from a plugin.
+const MAX_REASON_BYTES: usize = 1024;
+
+/// One task of a consumer binding; returns when the binding stops.
+pub(crate) async fn run(inner: Arc<Inner>, live: Arc<LiveBinding>, broadcasting: bool) {
+    let BindingTarget::Consumer {
+        group, batch_size, ..
+    } = &live.config.target
+    else {
+        return;
+    };
+    let mut control = live.control();
+    let mut instance: Option<PluginInstance> = None;
+    loop {
+        let now = *control.borrow_and_update();
+        match now {
+            Control::Stop => return,
+            Control::Hold => {
+                instance = None;
+                if control.changed().await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            Control::Run => {}
+        }
+        let request = ReceiveRequest {
+            max: *batch_size,
+            wait: RECEIVE_WAIT,
+            invisible_ms: None,
+            consumer: broadcasting.then(|| live.config.name.clone()),
+        };
+        let deliveries = match inner.broker.receive(group, request).await {
+            Ok(deliveries) => deliveries,
+            Err(err) => {
+                live.broker_error(&err);
+                tracing::warn!(binding = live.name(), error = %err, "receive failed");
+                tokio::select! {
+                    () = tokio::time::sleep(BROKER_ERROR_BACKOFF) => {}
+                    _ = control.changed() => {}
+                }
+                continue;
+            }
+        };
+        if deliveries.is_empty() {
+            continue;
+        }
+        let (result, kept) = call(&inner, &live, instance.take(), &deliveries).await;
+        instance = kept;
+        match result {
+            Ok(outcomes) => {
+                live.succeeded();
+                settle(&inner, &live, group, &deliveries, outcomes).await;
+            }
+            Err(error) => {
+                live.counters
+                    .add(Count::FailedMessages, deliveries.len() as u64);
+                let receipts: Vec<String> = deliveries.iter().map(|d| d.receipt.clone()).collect();
+                if let Err(err) = inner.broker.nack(group, &receipts, None).await {
+                    live.broker_error(&err);
+                }
+                if let Some(error) = live.failed(&error) {
+                    inner.quarantine(&live, error);
+                }
+            }
+        }
+    }
+}
+
+/// Hands a batch to the instance (a new one if it is missing or runs an outdated
+/// version) on a blocking thread. Answers the outcomes and the instance to keep.
+async fn call(
+    inner: &Arc<Inner>,
+    live: &Arc<LiveBinding>,
+    instance: Option<PluginInstance>,
+    deliveries: &[Delivery],
+) -> (Result<Vec<Outcome>, CallError>, Option<PluginInstance>) {
+    let config = &live.config;
+    let module = match inner.registry.slot(&config.module, config.version) {
+        Ok(slot) => match slot.loaded {
+            Ok(module) => module,
+            Err(error) => return unavailable(live, error),
+        },
+        Err(err) => return unavailable(live, err.to_string()),
+    };
+    let instance = instance.filter(|i| Arc::ptr_eq(i.module(), &module));
+    let batch: Vec<_> = deliveries.iter().map(convert::delivery).collect();
+    let engine = Arc::clone(&inner.engine);
+    let services = Arc::clone(&live.services);
+    let counters = Arc::clone(&live.counters);
+    let (memory, deadline, plugin_config) = (
+        config.memory_bytes,
+        config.deadline_ms,
+        config.config.clone(),
+    );
+    let joined = tokio::task::spawn_blocking(move || {
+        let mut instance = match instance {
+            Some(instance) => instance,
+            None => match PluginInstance::new(&engine, module, services, memory, deadline) {
+                Ok(instance) => instance,
+                Err(error) => {
+                    counters.failure(&error);
+                    return (Err(error), None);
+                }
+            },
+        };
+        let started = Instant::now();
+        let result = instance.handle(&plugin_config, &batch);
+        counters.call(batch.len(), started.elapsed(), result.as_ref().err());
+        let keep = result.is_ok().then_some(instance);
+        (result, keep)
+    })
+    .await;
+    joined.unwrap_or_else(|err| {
+        (
+            Err(CallError::Trap(format!("the call panicked: {err}"))),
+            None,
+        )
+    })
+}
+
+fn unavailable(
+    live: &LiveBinding,
+    error: String,
+) -> (Result<Vec<Outcome>, CallError>, Option<PluginInstance>) {
+    let error = CallError::Unavailable(error);
+    live.counters.failure(&error);
+    (Err(error), None)
+}
+
+/// Settles a batch by its outcomes: acks together, retries grouped by delay, dead
+/// letters grouped by reason.
+async fn settle(
+    inner: &Inner,
+    live: &LiveBinding,
+    group: &str,
+    deliveries: &[Delivery],
+    outcomes: Vec<Outcome>,
+) {
+    let mut acks = Vec::new();
+    let mut retries: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    let mut dead: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (delivery, outcome) in deliveries.iter().zip(outcomes) {
+        let receipt = delivery.receipt.clone();
+        match outcome {
+            Outcome::Ack => acks.push(receipt),
+            Outcome::Retry(ms) => retries
+                .entry(ms.min(MAX_INVISIBLE_MS))
+                .or_default()
+                .push(receipt),
+            Outcome::DeadLetter(mut reason) => {
+                if reason.len() > MAX_REASON_BYTES {
+                    let mut cut = MAX_REASON_BYTES;
+                    while !reason.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    reason.truncate(cut);
+                }
+                dead.entry(reason).or_default().push(receipt);
+            }
+        }
+    }
+    let broker = &inner.broker;
+    if !acks.is_empty() {
+        live.counters.add(Count::Acked, acks.len() as u64);
+        report(live, broker.ack(group, &acks).await);
+    }
+    for (delay, receipts) in retries {
+        live.counters.add(Count::Retried, receipts.len() as u64);
+        let delay = (delay > 0).then_some(delay);
+        report(live, broker.nack(group, &receipts, delay).await);
+    }
+    for (reason, receipts) in dead {
+        live.counters
+            .add(Count::DeadLettered, receipts.len() as u64);
+        report(live, broker.reject(group, &receipts, &reason).await);
+    }
+}
+
+fn report(live: &LiveBinding, outcome: Result<weir_core::AckOutcome, weir_core::CoreError>) {
+    match outcome {
+        Ok(outcome) => {
+            for failure in outcome.failed {
+                tracing::debug!(binding = live.name(), error = %failure.error, "settling a delivery failed");
+            }
+        }
+        Err(err) => {
+            tracing::warn!(binding = live.name(), error = %err, "settling a batch failed");
+            live.broker_error(&err);
+        }
+    }
+}

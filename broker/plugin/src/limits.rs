@@ -1,0 +1,74 @@
+//! Limits on everything a plugin or an administrator controls, with the reason for each
+//! default. The ones an operator may want to change are fields of
+//! [`PluginHostConfig`](crate::PluginHostConfig); the others are fixed.
+
+use std::time::Duration;
+
+/// Largest module accepted by default: 32 MiB fits interpreters compiled to components
+/// (Python components are ~18 MiB) while keeping one upload's compile bounded.
+pub const DEFAULT_MAX_MODULE_BYTES: usize = 32 * 1024 * 1024;
+
+/// How often the engine's epoch advances. Call deadlines are counted in these ticks, so
+/// a deadline is enforced to within one tick.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Default wall-clock deadline of one call into a plugin.
+pub const DEFAULT_DEADLINE_MS: u64 = 5_000;
+/// Longest deadline a binding may ask for: a consumer call must end well within the
+/// group's invisible time, or its messages would be redelivered while it still runs.
+pub const MAX_DEADLINE_MS: u64 = 60_000;
+/// Deadline of instantiating a module (its start functions run then), at least.
+pub const MIN_INSTANTIATE_DEADLINE_MS: u64 = 5_000;
+
+/// Default linear-memory cap of one instance.
+pub const DEFAULT_MEMORY_BYTES: usize = 64 * 1024 * 1024;
+/// Largest memory cap a binding may ask for.
+pub const MAX_MEMORY_BYTES: usize = 1024 * 1024 * 1024;
+/// Most table elements an instance may have (function tables of large guests stay far
+/// below this; it only stops a guest from growing tables without bound).
+pub const MAX_TABLE_ELEMENTS: usize = 1_000_000;
+
+/// Consecutive failed calls (trap, timeout, wrong answer) after which a binding is
+/// quarantined: paused with its last error until resumed.
+pub const DEFAULT_QUARANTINE_AFTER: u32 = 5;
+
+/// Default messages per consumer call: batches amortise the boundary crossing.
+pub const DEFAULT_BATCH_SIZE: usize = 32;
+/// Most messages per consumer call (the broker's receive limit is higher, but a batch
+/// is copied into the guest's memory at once).
+pub const MAX_BATCH_SIZE: usize = 1_000;
+/// Most concurrent calls (each with its own instance) per consumer binding.
+pub const MAX_CONCURRENCY: usize = 64;
+/// How long one receive of a consumer binding waits for messages; also how quickly a
+/// paused or deleted binding notices.
+pub const RECEIVE_WAIT: Duration = Duration::from_millis(1_000);
+/// Pause before receiving again after the broker refused a receive or a settle.
+pub const BROKER_ERROR_BACKOFF: Duration = Duration::from_millis(1_000);
+
+/// Largest configuration string handed to a plugin with every call.
+pub const MAX_CONFIG_BYTES: usize = 64 * 1024;
+/// Most bindings per broker.
+pub const MAX_BINDINGS: usize = 1_000;
+/// Most module versions kept per broker (all names together).
+pub const MAX_MODULE_VERSIONS: usize = 10_000;
+/// Longest module or binding name.
+pub const MAX_NAME_LEN: usize = 127;
+
+/// Default size of a binding's key-value state (keys plus values).
+pub const DEFAULT_STATE_BYTES: usize = 16 * 1024 * 1024;
+/// Longest state key.
+pub const MAX_STATE_KEY_BYTES: usize = 1024;
+
+/// Longest log line kept from a plugin; longer ones are cut.
+pub const MAX_LOG_BYTES: usize = 4 * 1024;
+
+/// Most URL prefixes on a binding's HTTP allowlist.
+pub const MAX_ALLOWLIST: usize = 64;
+/// Largest request body a plugin may send.
+pub const MAX_HTTP_REQUEST_BYTES: usize = 1024 * 1024;
+/// Largest response body handed back to a plugin; larger answers fail the request.
+pub const MAX_HTTP_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+/// Longest one outbound request may take (the call's own deadline also applies).
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most request headers a plugin may set.
+pub const MAX_HTTP_HEADERS: usize = 64;
