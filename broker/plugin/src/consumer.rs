@@ -63,7 +63,21 @@ pub(crate) async fn run(inner: Arc<Inner>, live: Arc<LiveBinding>, broadcasting:
             invisible_ms: None,
             consumer: broadcasting.then(|| live.config.name.clone()),
         };
-        let deliveries = match inner.broker.receive(group, request).await {
+        // A pause or stop cancels the long poll at once. Cancelling while receive waits
+        // for messages takes nothing; only in `sync` flush mode, during the fsync of a
+        // batch just taken, does it leave that batch invisible until its invisible time
+        // passes (then it is redelivered): a delay, never a loss.
+        let received = tokio::select! {
+            biased;
+            changed = control.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                continue;
+            }
+            received = inner.broker.receive(group, request) => received,
+        };
+        let deliveries = match received {
             Ok(deliveries) => deliveries,
             Err(err) => {
                 live.broker_error(&err);

@@ -89,7 +89,8 @@ async fn a_checker_asks_the_allowlisted_service_and_its_answer_decides() {
         TxOutcome::Committed
     );
     let metrics = env.host.binding("checker").unwrap().metrics;
-    assert_eq!((metrics.commits, metrics.http_requests), (1, 1));
+    // A second check-back may race the first one's decision; each asks the service.
+    assert!(metrics.commits >= 1 && metrics.commits == metrics.http_requests);
     env.close().await;
 }
 
