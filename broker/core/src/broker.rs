@@ -537,8 +537,7 @@ fn choose_queue(topic: &Topic, draft: &MessageDraft, shared: u32) -> Result<u32,
             queues,
         }),
         QueueChoice::Broker => Ok(match &draft.message_group {
-            // A stable hash, so a group keeps its queue across restarts.
-            Some(group) => crc32c::crc32c(group.as_bytes()) % queues.max(1),
+            Some(group) => crate::message::group_queue(group, queues),
             None => shared,
         }),
     }

@@ -15,6 +15,21 @@ pub const SYSTEM_PROPERTY_PREFIX: &str = "weir.";
 /// The property that carries a message's group (sharding key) in the store.
 pub const MESSAGE_GROUP_PROPERTY: &str = "weir.message-group";
 
+/// The value of a property of a stored message.
+pub(crate) fn property<'a>(message: &'a weir_store::Message, name: &str) -> Option<&'a str> {
+    message
+        .properties
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The queue of a message group: a stable hash, so a group keeps its queue across
+/// restarts (as long as the queue count does not change).
+pub(crate) fn group_queue(group: &str, queues: u32) -> u32 {
+    crc32c::crc32c(group.as_bytes()) % queues.max(1)
+}
+
 /// Where a message should go within its topic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QueueChoice {

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use bytes::Bytes;
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
-use weir_store::{Message, Store};
+use weir_store::Store;
 
 use crate::CoreError;
 use crate::group::GroupConfig;
@@ -120,6 +120,21 @@ impl Topic {
     /// The next queue in round-robin order.
     pub(crate) fn next_queue(&self) -> u32 {
         self.round_robin.fetch_add(1, Ordering::Relaxed) % self.config.queues.max(1)
+    }
+
+    /// The queue of a message stored ahead of its delivery (delayed or half): the pinned
+    /// queue while the topic still has it, else by message group, else round robin.
+    pub(crate) fn queue_for_stored(&self, message: &weir_store::Message, pinned: &str) -> u32 {
+        use crate::message::{MESSAGE_GROUP_PROPERTY, group_queue, property};
+        let queues = self.config.queues.max(1);
+        match (
+            property(message, pinned).and_then(|q| q.parse::<u32>().ok()),
+            property(message, MESSAGE_GROUP_PROPERTY),
+        ) {
+            (Some(queue), _) if queue < queues => queue,
+            (_, Some(group)) => group_queue(group, queues),
+            _ => self.next_queue(),
+        }
     }
 }
 
@@ -419,15 +434,7 @@ impl TopicRegistry {
             producer_groups: self.producer_groups.read().values().cloned().collect(),
         })
         .map_err(|err| CoreError::InvalidArgument(format!("topic table: {err}")))?;
-        let message = Message {
-            id: String::new(),
-            keys: Vec::new(),
-            tag: None,
-            properties: Vec::new(),
-            body: Bytes::from(body),
-            born_ms: crate::broker::now_ms(),
-            flags: 0,
-        };
+        let message = crate::schedule::ledger::system_message(Bytes::from(body));
         let outcome = store.append(CONFIG_TOPIC, &[(0, message)])?;
         // Configuration is fsynced now whatever the flush policy: an admin change must not
         // wait for (or be lost with) the async flush interval.

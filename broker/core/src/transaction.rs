@@ -24,7 +24,7 @@ use tokio::sync::Notify;
 use weir_store::{Message, StoredMessage};
 
 use crate::broker::now_ms;
-use crate::message::MESSAGE_GROUP_PROPERTY;
+use crate::message::property;
 use crate::schedule::Timer;
 use crate::schedule::ledger::{ENTRY_QUEUE, FIRST_STEP_KIND, Ledger, LedgerEvent};
 use crate::topic::ProducerGroupConfig;
@@ -147,14 +147,6 @@ impl std::fmt::Debug for Transactions {
             .field("pending", &self.pending.lock().len())
             .finish_non_exhaustive()
     }
-}
-
-fn property<'a>(message: &'a Message, name: &str) -> Option<&'a str> {
-    message
-        .properties
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
 }
 
 impl Transactions {
@@ -396,16 +388,7 @@ impl Broker {
     }
 
     fn deliver_half(&self, topic: &str, half: &Message) -> Result<(), CoreError> {
-        let live = self.live_topic(topic)?;
-        let queues = live.config.queues.max(1);
-        let queue = match (
-            property(half, TARGET_QUEUE).and_then(|q| q.parse::<u32>().ok()),
-            property(half, MESSAGE_GROUP_PROPERTY),
-        ) {
-            (Some(queue), _) if queue < queues => queue,
-            (_, Some(group)) => crc32c::crc32c(group.as_bytes()) % queues,
-            _ => live.next_queue(),
-        };
+        let queue = self.live_topic(topic)?.queue_for_stored(half, TARGET_QUEUE);
         let message = Message {
             properties: half
                 .properties

@@ -543,25 +543,8 @@ fn load_snapshot(store: &Store) -> Result<Option<Snapshot>, CoreError> {
     Ok(Some(snapshot))
 }
 
-fn system_message(body: Bytes) -> Message {
-    Message {
-        id: String::new(),
-        keys: Vec::new(),
-        tag: None,
-        properties: Vec::new(),
-        body,
-        born_ms: now_ms(),
-        flags: 0,
-    }
-}
-
-fn property<'a>(message: &'a Message, name: &str) -> Option<&'a str> {
-    message
-        .properties
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
-}
+use crate::message::property;
+use crate::schedule::ledger::system_message;
 
 fn group_key(message: &Message) -> u32 {
     property(message, MESSAGE_GROUP_PROPERTY).map_or(0, |g| crc32c::crc32c(g.as_bytes()) | 1)

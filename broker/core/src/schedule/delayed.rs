@@ -16,7 +16,7 @@ use weir_store::{Message, Store, StoredMessage};
 
 use super::Timer;
 use super::ledger::{ENTRY_QUEUE, Ledger, LedgerEvent};
-use crate::message::MESSAGE_GROUP_PROPERTY;
+use crate::message::property;
 use crate::{Broker, CoreError};
 
 /// The system topic holding delayed messages until they are due.
@@ -55,14 +55,6 @@ pub struct ScheduledMessage {
 pub(crate) struct Delays {
     ledger: Ledger,
     pending: AtomicU64,
-}
-
-fn property<'a>(message: &'a Message, name: &str) -> Option<&'a str> {
-    message
-        .properties
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
 }
 
 fn deliver_at(message: &Message) -> i64 {
@@ -200,16 +192,9 @@ impl Broker {
 
     /// The copy of a due schedule record for its topic, with the queue it goes to.
     fn scheduled_copy(&self, topic: &str, scheduled: Message) -> Result<(u32, Message), CoreError> {
-        let live = self.live_topic(topic)?;
-        let queues = live.config.queues.max(1);
-        let queue = match (
-            property(&scheduled, TARGET_QUEUE).and_then(|q| q.parse::<u32>().ok()),
-            property(&scheduled, MESSAGE_GROUP_PROPERTY),
-        ) {
-            (Some(queue), _) if queue < queues => queue,
-            (_, Some(group)) => crc32c::crc32c(group.as_bytes()) % queues,
-            _ => live.next_queue(),
-        };
+        let queue = self
+            .live_topic(topic)?
+            .queue_for_stored(&scheduled, TARGET_QUEUE);
         let mut message = scheduled;
         message
             .properties
