@@ -155,6 +155,11 @@ pub(crate) fn dispatch_record(
         for key in record.keys() {
             index.put(index::key_hash(record.topic, key), position)?;
         }
+        for (name, value) in record.properties() {
+            if name == crate::DEDUP_KEY_PROPERTY {
+                index.put(index::dedup_hash(record.topic, value), position)?;
+            }
+        }
     }
     Ok(gap)
 }

@@ -42,6 +42,14 @@ pub(crate) fn key_hash(topic: &str, key: &str) -> u32 {
     crc32c::crc32c_append(h, key.as_bytes())
 }
 
+/// Hash of an index entry for the dedup key `key` of `topic` (see
+/// [`DEDUP_KEY_PROPERTY`](crate::DEDUP_KEY_PROPERTY)).
+pub(crate) fn dedup_hash(topic: &str, key: &str) -> u32 {
+    let h = crc32c::crc32c(topic.as_bytes());
+    let h = crc32c::crc32c_append(h, b"\x03");
+    crc32c::crc32c_append(h, key.as_bytes())
+}
+
 /// Hash of an index entry for message `id`.
 pub(crate) fn id_hash(id: &str) -> u32 {
     crc32c::crc32c_append(crc32c::crc32c(b"\x02"), id.as_bytes())

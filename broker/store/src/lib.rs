@@ -50,3 +50,8 @@ pub use record::{
     MAX_PROPERTY_VALUE_LEN, MAX_TAG_LEN, MAX_TOPIC_LEN,
 };
 pub use store::Store;
+
+/// The property holding a message's dedup key (its business identity, as a dedup filter
+/// computed it). The index keeps it, per topic, so that
+/// [`Store::lookup_dedup_key`] finds the newest message of a topic with a given key.
+pub const DEDUP_KEY_PROPERTY: &str = "weir.dedup-key";

@@ -341,6 +341,31 @@ impl Store {
         Ok(found)
     }
 
+    /// The newest message of `topic` whose [`DEDUP_KEY_PROPERTY`](crate::DEDUP_KEY_PROPERTY)
+    /// is `key`.
+    pub fn lookup_dedup_key(
+        &self,
+        topic: &str,
+        key: &str,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        let mut found = None;
+        self.candidates(index::dedup_hash(topic, key), |position| {
+            found = self
+                .inner
+                .log
+                .with_record(position, |r| {
+                    (r.topic == topic
+                        && r.properties()
+                            .any(|(n, v)| n == crate::DEDUP_KEY_PROPERTY && v == key))
+                    .then(|| r.to_stored(position))
+                })
+                .ok()
+                .flatten();
+            Ok(found.is_none())
+        })?;
+        Ok(found)
+    }
+
     /// The newest `max` messages of `topic` carrying `key`, oldest first.
     pub fn lookup_key(
         &self,

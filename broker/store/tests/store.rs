@@ -61,6 +61,54 @@ fn appended_messages_are_read_back_by_queue_position_id_and_key() {
 }
 
 #[test]
+fn dedup_keys_are_indexed_per_topic_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_key = |i: usize, key: &str| {
+        let mut m = message(i, 10);
+        m.properties
+            .push((weir_store::DEDUP_KEY_PROPERTY.to_string(), key.to_string()));
+        m
+    };
+    {
+        let store = open(dir.path());
+        store
+            .append("a", &[(0, with_key(1, "k1")), (0, with_key(2, "k2"))])
+            .unwrap();
+        store.append("b", &[(0, with_key(3, "k1"))]).unwrap();
+        store.append("a", &[(0, with_key(4, "k1"))]).unwrap();
+        // A business key or property value equal to a dedup key is not one.
+        let mut plain = message(5, 10);
+        plain.keys = vec!["k3".into()];
+        plain.properties.push(("other".into(), "k3".into()));
+        store.append("a", &[(0, plain)]).unwrap();
+        let newest = store.lookup_dedup_key("a", "k1").unwrap().unwrap();
+        assert_eq!(newest.message.id, "msg-4");
+        assert_eq!(
+            store
+                .lookup_dedup_key("b", "k1")
+                .unwrap()
+                .unwrap()
+                .message
+                .id,
+            "msg-3"
+        );
+        assert!(store.lookup_dedup_key("a", "k3").unwrap().is_none());
+        assert!(store.lookup_dedup_key("c", "k1").unwrap().is_none());
+        store.close().unwrap();
+    }
+    let store = open(dir.path());
+    assert_eq!(
+        store
+            .lookup_dedup_key("a", "k2")
+            .unwrap()
+            .unwrap()
+            .message
+            .id,
+        "msg-2"
+    );
+}
+
+#[test]
 fn many_messages_with_one_key_are_found_across_index_files_and_restarts() {
     let dir = tempfile::tempdir().unwrap();
     {
