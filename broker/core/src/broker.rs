@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use weir_store::{FlushPolicy, Message, Store, StoreConfig, StoredMessage};
 
+use crate::dedup::{self, DedupFilter, DedupHook, DedupScope, PendingKeys};
 use crate::group::service::{Group, Groups};
 use crate::message::MESSAGE_GROUP_PROPERTY;
 use crate::schedule::Scheduler;
@@ -92,6 +93,10 @@ pub struct Broker {
     delays: Delays,
     transactions: Transactions,
     dedup: DedupLocks,
+    /// The dedup filters' hook, once the plugin host installed it.
+    dedup_filter: DedupHook,
+    /// Keys of deliveries handed out by groups with a dedup filter, until settled.
+    pub(crate) pending_keys: PendingKeys,
     /// This broker, for work spawned by timers.
     me: std::sync::Weak<Broker>,
 }
@@ -115,6 +120,8 @@ impl Broker {
             transactions,
             delays,
             dedup: DedupLocks::new(),
+            dedup_filter: DedupHook::default(),
+            pending_keys: PendingKeys::default(),
             store,
             topics,
             groups,
@@ -146,6 +153,17 @@ impl Broker {
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// Installs the hook dedup filters plug into (see [`crate::dedup`]); replaces an
+    /// earlier one.
+    pub fn set_dedup_filter(&self, filter: Arc<dyn DedupFilter>) {
+        self.dedup_filter.set(filter);
+    }
+
+    /// The dedup filters' hook, if installed.
+    pub(crate) fn dedup_filter(&self) -> Option<Arc<dyn DedupFilter>> {
+        self.dedup_filter.get()
     }
 
     /// Creates a topic with `queues` queues. Durable when it returns.
@@ -258,17 +276,44 @@ impl Broker {
         let delayed = drafts
             .iter()
             .any(|d| d.deliver_at.is_some_and(|at| at > now));
+        let keys = match self.dedup_filter() {
+            Some(filter) if !delayed => {
+                dedup::usable(filter.send_keys(topic, &drafts).await, drafts.len())
+            }
+            _ => None,
+        };
+        let key_of = |index: usize| keys.as_ref().and_then(|k| k.keys[index].as_deref());
+        let mut duplicates = 0;
         let shared_queue = live.next_queue();
         let (answers, end) = {
-            // Same-id sends serialise here, so that a retry racing its original is
-            // answered with the original's result instead of being stored twice.
-            let _guards = self.dedup.lock(&drafts);
+            // Same-id (and same-key) sends serialise here, so that a retry racing its
+            // original is answered with the original's result instead of being stored
+            // twice.
+            let _guards = self
+                .dedup
+                .lock(&drafts, keys.as_ref().map(|k| k.keys.as_slice()));
             let mut answers: Vec<Option<SentMessage>> = vec![None; drafts.len()];
             let mut batch = Vec::with_capacity(drafts.len());
             let mut slots = Vec::with_capacity(drafts.len());
             let mut first_of_id: HashMap<String, usize> = HashMap::new();
+            let mut first_of_key: HashMap<&str, usize> = HashMap::new();
             let mut repeats = Vec::new();
             for (index, draft) in drafts.into_iter().enumerate() {
+                let key = key_of(index);
+                if let Some(key) = key {
+                    if let Some(&first) = first_of_key.get(key) {
+                        repeats.push((index, first));
+                        duplicates += 1;
+                        continue;
+                    }
+                    first_of_key.insert(key, index);
+                    let window = keys.as_ref().map_or(0, |k| k.window_ms);
+                    if let Some(previous) = self.previous_by_key(topic, key, window, now)? {
+                        answers[index] = Some(previous);
+                        duplicates += 1;
+                        continue;
+                    }
+                }
                 if let Some(id) = &draft.id {
                     if let Some(&first) = first_of_id.get(id) {
                         repeats.push((index, first));
@@ -282,7 +327,12 @@ impl Broker {
                 }
                 let queue = choose_queue(&live, &draft, shared_queue)?;
                 let (pinned, due) = (draft.queue, draft.deliver_at.unwrap_or(now));
-                let message = self.message_of(draft, now);
+                let mut message = self.message_of(draft, now);
+                if let Some(key) = key {
+                    message
+                        .properties
+                        .push((dedup::DEDUP_KEY_PROPERTY.to_string(), key.to_string()));
+                }
                 slots.push((index, due));
                 batch.push(if delayed {
                     (0, delayed::schedule_record(message, topic, pinned, due))
@@ -322,6 +372,11 @@ impl Broker {
             }
             (answers, end)
         };
+        if duplicates > 0
+            && let Some(filter) = self.dedup_filter()
+        {
+            filter.duplicates_found(DedupScope::Topic(topic), duplicates);
+        }
         let status = self.durable_status(end).await?;
         Ok(SendReceipt {
             topic: topic.to_string(),
@@ -363,6 +418,26 @@ impl Broker {
             }));
         }
         Ok(None)
+    }
+
+    /// The message of `topic` stored within `window_ms` whose dedup key is `key`.
+    fn previous_by_key(
+        &self,
+        topic: &str,
+        key: &str,
+        window_ms: u64,
+        now: i64,
+    ) -> Result<Option<SentMessage>, CoreError> {
+        Ok(self
+            .store
+            .lookup_dedup_key(topic, key)?
+            .filter(|found| dedup::within_window(found, window_ms, now))
+            .map(|found| SentMessage {
+                id: found.message.id,
+                queue: found.queue,
+                offset: found.queue_offset,
+                deliver_at: None,
+            }))
     }
 
     /// The message with this id.
@@ -550,7 +625,7 @@ pub(crate) fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Striped locks that serialise sends carrying the same client-supplied id.
+/// Striped locks that serialise sends carrying the same client-supplied id or dedup key.
 #[derive(Debug)]
 struct DedupLocks {
     stripes: Vec<parking_lot::Mutex<()>>,
@@ -568,12 +643,24 @@ impl DedupLocks {
         }
     }
 
-    /// Locks the stripes of every id in the batch, in stripe order.
-    fn lock(&self, drafts: &[MessageDraft]) -> Vec<parking_lot::MutexGuard<'_, ()>> {
-        let mut stripes: Vec<usize> = drafts
+    /// Locks the stripes of every id and dedup key in the batch, in stripe order.
+    fn lock(
+        &self,
+        drafts: &[MessageDraft],
+        keys: Option<&[Option<String>]>,
+    ) -> Vec<parking_lot::MutexGuard<'_, ()>> {
+        let ids = drafts
             .iter()
             .filter_map(|d| d.id.as_deref())
-            .map(|id| crc32c::crc32c(id.as_bytes()) as usize % DEDUP_STRIPES)
+            .map(|id| crc32c::crc32c(id.as_bytes()));
+        let keys = keys
+            .unwrap_or_default()
+            .iter()
+            .flatten()
+            .map(|key| crc32c::crc32c_append(crc32c::crc32c(b"\x01"), key.as_bytes()));
+        let mut stripes: Vec<usize> = ids
+            .chain(keys)
+            .map(|hash| hash as usize % DEDUP_STRIPES)
             .collect();
         stripes.sort_unstable();
         stripes.dedup();

@@ -12,6 +12,7 @@
 //! from there on start; see [`topic::TopicRegistry`].
 
 mod broker;
+pub mod dedup;
 mod error;
 pub mod group;
 pub mod limits;
@@ -23,6 +24,7 @@ pub mod topic;
 pub mod transaction;
 
 pub use broker::{Broker, BrokerConfig, SendReceipt, SendStatus};
+pub use dedup::{DedupFilter, DedupKeys, DedupScope};
 pub use error::CoreError;
 pub use group::{
     AckOutcome, CommittedOffset, DeadLetter, DeadLetterPage, Delivery, GroupConfig, GroupCounters,

@@ -17,6 +17,7 @@ use super::service::{
 use super::spec::{GroupConfig, GroupSpec, StartFrom, check_invisible};
 use super::{dlq_topic, retry_topic};
 use crate::broker::now_ms;
+use crate::dedup::{self, DedupScope};
 use crate::limits::{MAX_INVISIBLE_MS, MAX_RECEIPTS, MAX_RECEIVE_MESSAGES, MAX_RECEIVE_WAIT_MS};
 use crate::topic::TopicConfig;
 use crate::{Broker, CoreError};
@@ -145,7 +146,14 @@ impl Broker {
             self.arm_group(&group, taken.next_due);
             if !taken.deliveries.is_empty() {
                 self.wait_durable(taken.end).await?;
-                return Ok(taken.deliveries);
+                let deliveries = self
+                    .skip_processed(&group, taken.deliveries, invisible_ms)
+                    .await?;
+                if !deliveries.is_empty() {
+                    return Ok(deliveries);
+                }
+                // Every one was a duplicate, acked: look again at once.
+                continue;
             }
             if Instant::now() >= deadline || self.groups().get(&group.config().name).is_err() {
                 return Ok(Vec::new());
@@ -193,6 +201,55 @@ impl Broker {
         self.settle(group, receipts, Settle::Nack(delay_ms)).await
     }
 
+    /// Acks the deliveries whose dedup key the group already processed (when the group
+    /// has a dedup filter) and answers the others, remembering their keys until they are
+    /// settled. See [`crate::dedup`].
+    async fn skip_processed(
+        &self,
+        group: &Group,
+        deliveries: Vec<Delivery>,
+        invisible_ms: u64,
+    ) -> Result<Vec<Delivery>, CoreError> {
+        let Some(filter) = self.dedup_filter() else {
+            return Ok(deliveries);
+        };
+        let name = group.config().name.as_str();
+        let Some(keys) = dedup::usable(
+            filter.delivery_keys(name, &deliveries).await,
+            deliveries.len(),
+        ) else {
+            return Ok(deliveries);
+        };
+        let now = now_ms();
+        let incarnation = group.config().incarnation;
+        let mut keep = Vec::with_capacity(deliveries.len());
+        let mut processed = Vec::new();
+        for (delivery, key) in deliveries.into_iter().zip(keys.keys) {
+            let Some(key) = key else {
+                keep.push(delivery);
+                continue;
+            };
+            let scoped = dedup::group_key(name, incarnation, &key);
+            let seen = self
+                .store()
+                .lookup_dedup_key(dedup::DEDUP_TOPIC, &scoped)?
+                .is_some_and(|found| dedup::within_window(&found, keys.window_ms, now));
+            if seen {
+                processed.push(delivery.receipt);
+            } else {
+                let expires = now.saturating_add(i64::try_from(invisible_ms).unwrap_or(i64::MAX));
+                self.pending_keys
+                    .insert(name, &delivery, scoped, expires, now);
+                keep.push(delivery);
+            }
+        }
+        if !processed.is_empty() {
+            let outcome = self.settle(name, &processed, Settle::Ack).await?;
+            filter.duplicates_found(DedupScope::Group(name), outcome.done as u64);
+        }
+        Ok(keep)
+    }
+
     async fn settle(
         &self,
         name: &str,
@@ -211,9 +268,24 @@ impl Broker {
             .map(|r| group.parse_receipt(r))
             .collect::<Result<Vec<_>, _>>()?;
         let consumption = self.consumption(&group)?;
-        let (outcome, end, next) =
+        let (outcome, mut end, next) =
             consumption.settle(&group, receipts, &parsed, how, self.ids())?;
         self.arm_group(&group, next);
+        // Keys of deduplicated deliveries: recorded as processed when acked.
+        let refused: std::collections::HashSet<&str> =
+            outcome.failed.iter().map(|f| f.receipt.as_str()).collect();
+        let records = self.pending_keys.settle(
+            name,
+            receipts
+                .iter()
+                .map(String::as_str)
+                .filter(|r| !refused.contains(r)),
+            matches!(how, Settle::Ack),
+        );
+        if !records.is_empty() {
+            let batch: Vec<_> = records.into_iter().map(|r| (0, r)).collect();
+            end = end.max(self.store().append(dedup::DEDUP_TOPIC, &batch)?.end);
+        }
         if group.config().fifo {
             // The next message of a message group may be deliverable now.
             group.notify().notify_waiters();
