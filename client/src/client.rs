@@ -2,8 +2,16 @@
 //!
 //! Owns the connection pool (hyper-util's legacy client: keep-alive, one pool per broker),
 //! request timeouts, and the mapping of an answer to a value or a [`ClientError`]. The
-//! per-route methods live in `topics.rs`, `send.rs`, `read.rs` and `groups.rs`, each as an
-//! `impl Client` block; they never touch hyper directly.
+//! per-route methods live in `topics.rs`, `send.rs`, `read.rs`, `groups.rs`, `plugins.rs`
+//! and the others, each as an `impl Client` block; they never touch hyper directly.
+//!
+//! # Access tokens
+//!
+//! A broker configured with access tokens wants `Authorization: Bearer <token>` on every
+//! request but `/healthz` and the OpenAPI document. A client built with
+//! [`ClientBuilder::token`] (or turned into one with [`Client::with_token`]) adds the header
+//! to every request it executes, whatever its form (JSON, raw, binary message lists,
+//! prepared sends, streamed exports), in the one place requests are executed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,9 +64,11 @@ struct Inner {
     http: HttpClient<HttpConnector, Full<Bytes>>,
     endpoint: Endpoint,
     timeout: Option<Duration>,
+    /// The `Authorization` header value, marked sensitive (never printed).
+    authorization: Option<HeaderValue>,
 }
 
-/// Configures a [`Client`]: protocol, timeouts and pooling.
+/// Configures a [`Client`]: protocol, timeouts, pooling and the access token.
 #[derive(Debug, Clone)]
 pub struct ClientBuilder {
     base_url: String,
@@ -67,6 +77,38 @@ pub struct ClientBuilder {
     connect_timeout: Option<Duration>,
     pool_idle_timeout: Duration,
     pool_max_idle_per_host: usize,
+    token: Option<Secret>,
+}
+
+/// A secret that `Debug` does not print.
+#[derive(Clone)]
+struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// The `Authorization` header value for `token`, marked sensitive.
+fn bearer(token: &str) -> Result<HeaderValue, ClientError> {
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(ClientError::InvalidToken("the token is empty".to_owned()));
+    }
+    let unusable = || {
+        ClientError::InvalidToken(
+            "the token holds characters a bearer token cannot carry (only visible ASCII, \
+             no spaces)"
+                .to_owned(),
+        )
+    };
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(unusable());
+    }
+    let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| unusable())?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 impl ClientBuilder {
@@ -81,7 +123,15 @@ impl ClientBuilder {
             connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
             pool_idle_timeout: DEFAULT_POOL_IDLE_TIMEOUT,
             pool_max_idle_per_host: usize::MAX,
+            token: None,
         }
+    }
+
+    /// Sends `Authorization: Bearer <token>` with every request, for a broker configured
+    /// with access tokens.
+    pub fn token(mut self, token: impl Into<String>) -> ClientBuilder {
+        self.token = Some(Secret(token.into()));
+        self
     }
 
     /// Speaks HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1: all requests are
@@ -120,9 +170,15 @@ impl ClientBuilder {
     ///
     /// # Errors
     ///
-    /// [`ClientError::InvalidUrl`] when the base URL is not a plain `http://` URL.
+    /// [`ClientError::InvalidUrl`] when the base URL is not a plain `http://` URL,
+    /// [`ClientError::InvalidToken`] when the token is empty or not visible ASCII.
     pub fn build(self) -> Result<Client, ClientError> {
         let endpoint = Endpoint::parse(&self.base_url)?;
+        let authorization = self
+            .token
+            .as_ref()
+            .map(|Secret(token)| bearer(token))
+            .transpose()?;
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(self.connect_timeout);
         // Requests are small and latency matters more than packet count.
@@ -139,6 +195,7 @@ impl ClientBuilder {
                 http,
                 endpoint,
                 timeout: self.timeout,
+                authorization,
             }),
         })
     }
@@ -157,6 +214,37 @@ impl Client {
     /// A builder, to choose HTTP/2, timeouts or pooling.
     pub fn builder(base_url: impl Into<String>) -> ClientBuilder {
         ClientBuilder::new(base_url)
+    }
+
+    /// This client with `token` as its access token (replacing any), sharing the
+    /// connection pool and settings.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::InvalidToken`] when the token is empty or not visible ASCII.
+    pub fn with_token(&self, token: &str) -> Result<Client, ClientError> {
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http: self.inner.http.clone(),
+                endpoint: self.inner.endpoint.clone(),
+                timeout: self.inner.timeout,
+                authorization: Some(bearer(token)?),
+            }),
+        })
+    }
+
+    /// Whether requests carry an access token.
+    pub fn has_token(&self) -> bool {
+        self.inner.authorization.is_some()
+    }
+
+    /// Adds the access token, if any, to `request` (replacing one set by the caller).
+    fn authorize(&self, request: &mut Request<Full<Bytes>>) {
+        if let Some(value) = &self.inner.authorization {
+            request
+                .headers_mut()
+                .insert(header::AUTHORIZATION, value.clone());
+        }
     }
 
     /// The broker's base URL, normalised (no trailing slash).
@@ -212,8 +300,9 @@ impl Client {
     /// it (a send may be stored).
     pub(crate) async fn execute(
         &self,
-        request: Request<Full<Bytes>>,
+        mut request: Request<Full<Bytes>>,
     ) -> Result<(StatusCode, Bytes), ClientError> {
+        self.authorize(&mut request);
         let uri = request.uri().clone();
         let exchange = async {
             let response = self
@@ -256,8 +345,9 @@ impl Client {
     /// read whole, it is small).
     pub(crate) async fn execute_streaming(
         &self,
-        request: Request<Full<Bytes>>,
+        mut request: Request<Full<Bytes>>,
     ) -> Result<BodyStream, ClientError> {
+        self.authorize(&mut request);
         let uri = request.uri().to_string();
         let head = async {
             self.inner
@@ -341,4 +431,92 @@ impl BodyStream {
 /// Decodes a successful answer's JSON body.
 pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ClientError> {
     serde_json::from_slice(body).map_err(|err| ClientError::Decode(err.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// Answers `answers` requests on a local port with `{}` and returns the request heads
+    /// it read, lower-cased.
+    async fn recording_server(answers: usize) -> (String, tokio::task::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let mut heads = Vec::new();
+            for _ in 0..answers {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = stream.read(&mut buf).await.unwrap();
+                    assert!(n > 0, "the request ended before its head");
+                    head.extend_from_slice(&buf[..n]);
+                }
+                heads.push(String::from_utf8_lossy(&head).to_lowercase());
+                stream
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                          content-length: 2\r\nconnection: close\r\n\r\n{}",
+                    )
+                    .await
+                    .unwrap();
+            }
+            heads
+        });
+        (url, task)
+    }
+
+    #[tokio::test]
+    async fn a_token_goes_with_every_request() {
+        let (url, server) = recording_server(3).await;
+        let client = Client::builder(url)
+            .token("s3cret-admin-0001")
+            .build()
+            .unwrap();
+        assert!(client.has_token());
+        let request = client.empty_request(Method::GET, "/v1/topics").unwrap();
+        client.execute(request).await.unwrap();
+        let request = client.empty_request(Method::GET, "/v1/export").unwrap();
+        let mut stream = client.execute_streaming(request).await.unwrap();
+        while stream.next_chunk().await.unwrap().is_some() {}
+        let other = client.with_token("another-token-0002").unwrap();
+        let request = other.empty_request(Method::GET, "/v1/topics").unwrap();
+        other.execute(request).await.unwrap();
+        let heads = server.await.unwrap();
+        assert!(heads[0].contains("authorization: bearer s3cret-admin-0001\r\n"));
+        assert!(heads[1].contains("authorization: bearer s3cret-admin-0001\r\n"));
+        assert!(heads[2].contains("authorization: bearer another-token-0002\r\n"));
+    }
+
+    #[tokio::test]
+    async fn without_a_token_no_header_is_sent() {
+        let (url, server) = recording_server(1).await;
+        let client = Client::new(&url).unwrap();
+        assert!(!client.has_token());
+        let request = client.empty_request(Method::GET, "/healthz").unwrap();
+        client.execute(request).await.unwrap();
+        assert!(!server.await.unwrap()[0].contains("authorization"));
+    }
+
+    #[test]
+    fn unusable_tokens_are_refused_and_never_printed() {
+        for token in ["", "  ", "line\nbreak", "é", "two words"] {
+            let err = Client::builder("http://127.0.0.1:1")
+                .token(token)
+                .build()
+                .unwrap_err();
+            assert!(
+                matches!(err, ClientError::InvalidToken(_)),
+                "{token:?}: {err}"
+            );
+        }
+        let builder = Client::builder("http://127.0.0.1:1").token("s3cret-admin-0001");
+        assert!(!format!("{builder:?}").contains("s3cret"));
+        let client = builder.build().unwrap();
+        assert!(!format!("{client:?}").contains("s3cret"));
+    }
 }

@@ -44,6 +44,10 @@ pub enum ClientError {
     /// the raw form, or a field too long for the binary batch format).
     #[error("invalid message: {0}")]
     InvalidMessage(String),
+    /// The access token given to [`ClientBuilder::token`](crate::ClientBuilder::token) or
+    /// [`Client::with_token`](crate::Client::with_token) cannot be sent.
+    #[error("invalid access token: {0}")]
+    InvalidToken(String),
 }
 
 impl ClientError {

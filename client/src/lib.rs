@@ -6,7 +6,8 @@
 //!
 //! # Modules
 //!
-//! * `client`: [`Client`], [`ClientBuilder`], request execution and timeouts;
+//! * `client`: [`Client`], [`ClientBuilder`], request execution, timeouts and the access
+//!   token ([`ClientBuilder::token`], [`Client::with_token`]);
 //! * `topics`: topic administration and [`Topic`], [`TopicDescription`];
 //! * `send`: sends (JSON, raw, batches) and their answers, delayed ones included
 //!   ([`SendOutcome`]);
@@ -19,6 +20,9 @@
 //! * `groups`: consumer groups: administration, receive, ack and nack, offsets and lag,
 //!   dead letters ([`NewGroup`], [`Received`], [`DeadLetter`], ...), and
 //!   [`Client::add_queues`];
+//! * `plugins`: WebAssembly modules and their bindings, pause and resume, the broker's
+//!   status ([`PluginWorld`], [`ModuleInfo`], [`BindingRequest`], [`BindingStatus`],
+//!   [`BrokerStatus`], ...);
 //! * `consumer`: the consumer loop ([`Consumer`]): receive, handle, ack or nack;
 //! * `message`: [`OutgoingMessage`] (with its [`Delay`]) and the received [`Message`];
 //! * [`batch`]: the binary batch encoder ([`EncodedBatch`]);
@@ -60,6 +64,7 @@ mod error;
 mod frames;
 mod groups;
 mod message;
+mod plugins;
 mod prepared;
 mod producer_groups;
 mod read;
@@ -78,6 +83,10 @@ pub use groups::{
     ResetRequest,
 };
 pub use message::{Delay, Message, OutgoingMessage};
+pub use plugins::{
+    BindingConfig, BindingMetrics, BindingRequest, BindingStatus, BindingTarget, BrokerStatus,
+    Grants, Module, ModuleInfo, ModuleStatus, ModuleUpload, PluginWorld, RunState,
+};
 pub use prepared::PreparedSend;
 pub use producer_groups::ProducerGroup;
 pub use read::{Health, ReadResult};

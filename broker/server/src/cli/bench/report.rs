@@ -102,7 +102,9 @@ pub(super) fn error_kind(err: &ClientError) -> String {
         ClientError::Api { code, .. } => code.clone(),
         ClientError::Transport(_) => "TRANSPORT".to_owned(),
         ClientError::Decode(_) => "DECODE".to_owned(),
-        ClientError::InvalidUrl { .. } | ClientError::InvalidMessage(_) => "CLIENT".to_owned(),
+        ClientError::InvalidUrl { .. }
+        | ClientError::InvalidMessage(_)
+        | ClientError::InvalidToken(_) => "CLIENT".to_owned(),
     }
 }
 
