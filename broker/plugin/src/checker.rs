@@ -50,7 +50,7 @@ impl TransactionChecker for PluginCheckers {
             };
             let message = convert::half(half);
             let checks = half.checks;
-            let answer = with_instance(&inner, &live, move |instance, config| {
+            let answer = with_instance(&inner, &live, 1, move |instance, config| {
                 instance.check(config, &message, checks)
             })
             .await;
@@ -104,10 +104,11 @@ fn checker_for(inner: &Inner, half: &HalfMessage) -> Option<Arc<LiveBinding>> {
 }
 
 /// Runs `f` on an idle instance of the binding (or a new one) on a blocking thread,
-/// recording the call and its failure.
+/// recording the call (of `messages` messages) and its failure.
 pub(crate) async fn with_instance<R: Send + 'static>(
     inner: &Arc<Inner>,
     live: &Arc<LiveBinding>,
+    messages: usize,
     f: impl FnOnce(&mut PluginInstance, &str) -> Result<R, CallError> + Send + 'static,
 ) -> Result<R, CallError> {
     let config = &live.config;
@@ -147,7 +148,7 @@ pub(crate) async fn with_instance<R: Send + 'static>(
                 let result = f(&mut instance, &config.config);
                 binding
                     .counters
-                    .call(1, started.elapsed(), result.as_ref().err());
+                    .call(messages, started.elapsed(), result.as_ref().err());
                 if result.is_ok() && binding.is_running() {
                     let mut idle = binding.idle.lock();
                     if idle.len() < MAX_IDLE_INSTANCES {

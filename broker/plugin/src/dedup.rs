@@ -1,91 +1,132 @@
 //! Dedup filter bindings: the business identity of a message, from a
 //! `dedup-filter-plugin`.
 //!
-//! The broker keeps the table of keys seen (check-and-set within the binding's window);
-//! the plugin only says what a message's key is. The core does not call filters yet:
-//! [`PluginHost::send_dedup_key`] and [`PluginHost::delivery_dedup_key`] are what its
-//! send-side and consume-side hooks will call. A failed call answers the error; the hook
-//! decides (the safe choice is to treat the message as not a duplicate).
+//! [`PluginFilters`] is the core's [`DedupFilter`] hook: for a send to a topic with a
+//! running send-side filter binding, and for deliveries to a group with a running
+//! consume-side one, it asks the plugin for each message's key, in one blocking call per
+//! batch. The core keeps the table of keys seen and decides what a duplicate is (see
+//! `weir_core::dedup`). A failed call gives the batch no keys: a broken filter lets
+//! messages through rather than dropping them.
 
-use weir_core::{Delivery, MessageDraft};
+use std::sync::{Arc, Weak};
+
+use weir_core::dedup::{DedupFuture, DedupScope};
+use weir_core::{DedupFilter, DedupKeys, Delivery, MessageDraft};
 
 use crate::bindings::types;
 use crate::checker::with_instance;
 use crate::live::LiveBinding;
 use crate::metrics::Count;
-use crate::{BindingTarget, CallError, PluginHost, convert};
+use crate::plugin_host::Inner;
+use crate::{BindingTarget, convert};
 
-impl PluginHost {
-    /// The dedup key of a message about to be sent to `topic`, from the topic's running
-    /// send-side filter; `None` when the topic has none. Also answers the filter's
-    /// window, ms.
-    pub async fn send_dedup_key(
-        &self,
-        topic: &str,
-        draft: &MessageDraft,
-    ) -> Option<(u64, Result<Option<String>, CallError>)> {
-        let live = self.filter(|t, _| t == Some(topic))?;
-        let message = types::Message {
-            id: draft.id.clone().unwrap_or_default(),
-            topic: topic.to_string(),
-            queue: draft.queue.unwrap_or(0),
-            offset: 0,
-            keys: draft.keys.clone(),
-            tag: draft.tag.clone(),
-            message_group: draft.message_group.clone(),
-            properties: draft.properties.clone(),
-            body: draft.body.to_vec(),
-            born_ms: draft.born_ms.unwrap_or_else(crate::host::now_ms),
-            attempt: 0,
-        };
-        Some(self.dedup_key(live, message).await)
+/// Routes dedup-key questions to dedup-filter bindings.
+pub(crate) struct PluginFilters {
+    /// Weak: the broker holds its hook, and the host holds the broker.
+    inner: Weak<Inner>,
+}
+
+impl PluginFilters {
+    pub(crate) fn new(inner: Weak<Inner>) -> Self {
+        Self { inner }
     }
+}
 
-    /// The dedup key of a delivery to `group`, from the group's running consume-side
-    /// filter; `None` when the group has none. Also answers the filter's window, ms.
-    pub async fn delivery_dedup_key(
-        &self,
-        group: &str,
-        delivery: &Delivery,
-    ) -> Option<(u64, Result<Option<String>, CallError>)> {
-        let live = self.filter(|_, g| g == Some(group))?;
-        Some(self.dedup_key(live, convert::delivery(delivery)).await)
-    }
-
-    fn filter(
-        &self,
-        matches: impl Fn(Option<&str>, Option<&str>) -> bool,
-    ) -> Option<std::sync::Arc<LiveBinding>> {
-        self.inner
-            .bindings
-            .read()
-            .values()
-            .filter(|live| live.is_running())
-            .find(|live| match &live.config.target {
-                BindingTarget::DedupFilter { topic, group, .. } => {
-                    matches(topic.as_deref(), group.as_deref())
-                }
-                _ => false,
-            })
-            .cloned()
-    }
-
-    async fn dedup_key(
-        &self,
-        live: std::sync::Arc<LiveBinding>,
-        message: types::Message,
-    ) -> (u64, Result<Option<String>, CallError>) {
-        let window = match &live.config.target {
-            BindingTarget::DedupFilter { window_ms, .. } => *window_ms,
-            _ => 0,
-        };
-        let key = with_instance(&self.inner, &live, move |instance, config| {
-            instance.dedup_key(config, &message)
+impl DedupFilter for PluginFilters {
+    fn send_keys<'a>(&'a self, topic: &'a str, drafts: &'a [MessageDraft]) -> DedupFuture<'a> {
+        Box::pin(async move {
+            let inner = self.inner.upgrade()?;
+            let live = filter(&inner, DedupScope::Topic(topic))?;
+            let now = crate::host::now_ms();
+            let messages = drafts
+                .iter()
+                .map(|draft| types::Message {
+                    id: draft.id.clone().unwrap_or_default(),
+                    topic: topic.to_string(),
+                    queue: draft.queue.unwrap_or(0),
+                    offset: 0,
+                    keys: draft.keys.clone(),
+                    tag: draft.tag.clone(),
+                    message_group: draft.message_group.clone(),
+                    properties: draft.properties.clone(),
+                    body: draft.body.to_vec(),
+                    born_ms: draft.born_ms.unwrap_or(now),
+                    attempt: 0,
+                })
+                .collect();
+            Some(keys(&inner, live, messages).await)
         })
-        .await;
-        if let Ok(Some(_)) = &key {
-            live.counters.add(Count::Key, 1);
-        }
-        (window, key)
     }
+
+    fn delivery_keys<'a>(&'a self, group: &'a str, deliveries: &'a [Delivery]) -> DedupFuture<'a> {
+        Box::pin(async move {
+            let inner = self.inner.upgrade()?;
+            let live = filter(&inner, DedupScope::Group(group))?;
+            let messages = deliveries.iter().map(convert::delivery).collect();
+            Some(keys(&inner, live, messages).await)
+        })
+    }
+
+    fn duplicates_found(&self, scope: DedupScope<'_>, count: u64) {
+        if let Some(inner) = self.inner.upgrade()
+            && let Some(live) = filter(&inner, scope)
+        {
+            live.counters.add(Count::Duplicate, count);
+        }
+    }
+}
+
+/// The running dedup-filter binding of a topic or group.
+fn filter(inner: &Inner, scope: DedupScope<'_>) -> Option<Arc<LiveBinding>> {
+    inner
+        .bindings
+        .read()
+        .values()
+        .filter(|live| live.is_running())
+        .find(|live| match (&live.config.target, scope) {
+            (BindingTarget::DedupFilter { topic, .. }, DedupScope::Topic(t)) => {
+                topic.as_deref() == Some(t)
+            }
+            (BindingTarget::DedupFilter { group, .. }, DedupScope::Group(g)) => {
+                group.as_deref() == Some(g)
+            }
+            _ => false,
+        })
+        .cloned()
+}
+
+/// The keys of a batch, from one call on one instance.
+async fn keys(
+    inner: &Arc<Inner>,
+    live: Arc<LiveBinding>,
+    messages: Vec<types::Message>,
+) -> DedupKeys {
+    let window_ms = match &live.config.target {
+        BindingTarget::DedupFilter { window_ms, .. } => *window_ms,
+        _ => 0,
+    };
+    let count = messages.len();
+    let answer = with_instance(inner, &live, count, move |instance, config| {
+        messages
+            .iter()
+            .map(|message| instance.dedup_key(config, message))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await;
+    let keys = match answer {
+        Ok(keys) => {
+            let found = keys.iter().flatten().count() as u64;
+            live.counters.add(Count::Key, found);
+            keys
+        }
+        Err(error) => {
+            tracing::warn!(
+                binding = live.name(),
+                %error,
+                "dedup filter call failed; its messages are not deduplicated"
+            );
+            vec![None; count]
+        }
+    };
+    DedupKeys { window_ms, keys }
 }

@@ -42,6 +42,9 @@ pub struct BindingMetrics {
     pub unknowns: u64,
     /// Dedup filter answers with a key.
     pub keys: u64,
+    /// Duplicates found with this filter's keys (sends answered with the original,
+    /// deliveries acked without being handed out).
+    pub duplicates: u64,
     /// Failures by kind.
     pub traps: u64,
     /// Calls interrupted at their deadline.
@@ -78,6 +81,7 @@ pub(crate) struct Counters {
     rollbacks: AtomicU64,
     unknowns: AtomicU64,
     keys: AtomicU64,
+    duplicates: AtomicU64,
     traps: AtomicU64,
     timeouts: AtomicU64,
     memory_limits: AtomicU64,
@@ -101,6 +105,7 @@ pub(crate) enum Count {
     Rollback,
     Unknown,
     Key,
+    Duplicate,
     Instantiation,
     Published,
     HttpRequest,
@@ -118,6 +123,7 @@ impl Counters {
             Count::Rollback => &self.rollbacks,
             Count::Unknown => &self.unknowns,
             Count::Key => &self.keys,
+            Count::Duplicate => &self.duplicates,
             Count::Instantiation => &self.instantiations,
             Count::Published => &self.published,
             Count::HttpRequest => &self.http_requests,
@@ -170,6 +176,7 @@ impl Counters {
             rollbacks: get(&self.rollbacks),
             unknowns: get(&self.unknowns),
             keys: get(&self.keys),
+            duplicates: get(&self.duplicates),
             traps: get(&self.traps),
             timeouts: get(&self.timeouts),
             memory_limits: get(&self.memory_limits),

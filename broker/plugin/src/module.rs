@@ -43,6 +43,20 @@ impl LoadedModule {
             pre: self.pre.clone(),
         })
     }
+
+    /// The names the component exports (interfaces and functions at its top level).
+    pub(crate) fn exports(&self) -> Vec<String> {
+        let component = match &self.pre {
+            WorldPre::Consumer(pre) => pre.instance_pre().component(),
+            WorldPre::DedupFilter(pre) => pre.instance_pre().component(),
+            WorldPre::TxChecker(pre) => pre.instance_pre().component(),
+        };
+        component
+            .component_type()
+            .exports(component.engine())
+            .map(|(name, _)| name.to_string())
+            .collect()
+    }
 }
 
 /// A component pre-instantiated for its world.

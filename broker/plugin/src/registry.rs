@@ -52,6 +52,8 @@ pub struct ModuleStatus {
     /// The registry entry.
     #[serde(flatten)]
     pub info: ModuleInfo,
+    /// The names the component exports (empty when it cannot run).
+    pub exports: Vec<String>,
     /// Why it cannot run, when it cannot (its files were lost and it must be uploaded
     /// again).
     pub error: Option<String>,
@@ -179,6 +181,11 @@ impl Registry {
 fn status(slot: &Slot) -> ModuleStatus {
     ModuleStatus {
         info: slot.info.clone(),
+        exports: slot
+            .loaded
+            .as_ref()
+            .map(|module| module.exports())
+            .unwrap_or_default(),
         error: slot.loaded.as_ref().err().cloned(),
     }
 }

@@ -6,6 +6,11 @@
 //! Module operations are in [`modules`](self::modules), binding operations in
 //! [`bindings`](self::bindings).
 //!
+//! # Hooks into the core
+//!
+//! [`PluginHost::open`] installs the core's dedup-filter hook (see [`crate::dedup`]) and
+//! registers a transaction checker.
+//!
 //! # Transaction checkers
 //!
 //! [`PluginHost::open`] registers one [`TransactionChecker`](weir_core::TransactionChecker)
@@ -31,6 +36,7 @@ use crate::artifacts::ArtifactDir;
 use crate::binding::BindingStatus;
 use crate::catalog::Catalog;
 use crate::checker::PluginCheckers;
+use crate::dedup::PluginFilters;
 use crate::engine::PluginEngine;
 use crate::http::HttpClient;
 use crate::limits::{DEFAULT_MAX_MODULE_BYTES, DEFAULT_QUARANTINE_AFTER};
@@ -157,6 +163,7 @@ impl PluginHost {
                 .await?;
         }
         broker.add_transaction_checker(Arc::new(PluginCheckers::new(Arc::downgrade(&inner))));
+        broker.set_dedup_filter(Arc::new(PluginFilters::new(Arc::downgrade(&inner))));
         for config in snapshot.bindings {
             let live = inner.live(config, None);
             inner
