@@ -7,8 +7,10 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use hyper::body::Body;
 use weir_core::Broker;
+use weir_plugin::{PluginHost, PluginHostConfig};
 
 use crate::checkback::CallbackChecker;
+use crate::plugins::Plugins;
 use crate::response::ResponseBody;
 use crate::routes::{NoRoute, Route, match_route};
 use crate::{ApiError, Metrics};
@@ -46,6 +48,10 @@ pub struct App {
     pub(crate) broker: Arc<Broker>,
     pub(crate) metrics: Metrics,
     pub(crate) limits: ApiLimits,
+    /// The plugin host, when the broker runs one.
+    pub(crate) plugins: Option<Plugins>,
+    /// When the application was made, for the status page's uptime.
+    pub(crate) started: Instant,
 }
 
 pub(crate) type HttpResponse = Response<ResponseBody>;
@@ -65,7 +71,23 @@ impl App {
             broker,
             metrics,
             limits,
+            plugins: None,
+            started: Instant::now(),
         }
+    }
+
+    /// Serves the module, binding and status routes from `host`. `config` is the
+    /// configuration the host was opened with: its module size limit bounds upload
+    /// bodies.
+    ///
+    /// Open the host before [`App::new`], so that its transaction checker is asked
+    /// before the HTTP callback checker `App::new` registers.
+    pub fn with_plugins(mut self, host: PluginHost, config: &PluginHostConfig) -> Self {
+        self.plugins = Some(Plugins {
+            host,
+            max_module_bytes: config.max_module_bytes,
+        });
+        self
     }
 
     /// The broker underneath.
@@ -170,6 +192,20 @@ impl App {
             Route::PollChecks(name) => {
                 crate::transactions::poll_checks(self, &name, request.uri().query()).await
             }
+            Route::ListModules => crate::plugins::list_modules(self),
+            Route::PutModule(name) => crate::plugins::upload(self, &name, request).await,
+            Route::GetModule(name) => crate::plugins::get_module(self, &name),
+            Route::DeleteModule(name) => {
+                crate::plugins::delete_module(self, &name, request.uri().query()).await
+            }
+            Route::ListBindings => crate::plugins::list_bindings(self),
+            Route::CreateBinding => crate::plugins::bind(self, request).await,
+            Route::GetBinding(name) => crate::plugins::get_binding(self, &name),
+            Route::UpdateBinding(name) => crate::plugins::rebind(self, &name, request).await,
+            Route::DeleteBinding(name) => crate::plugins::unbind(self, &name).await,
+            Route::PauseBinding(name) => crate::plugins::pause(self, &name).await,
+            Route::ResumeBinding(name) => crate::plugins::resume(self, &name).await,
+            Route::Status => Ok(crate::plugins::status(self)),
         }
     }
 }
@@ -218,6 +254,18 @@ impl Route {
             Route::GetProducerGroup(_) => "get_producer_group",
             Route::DeleteProducerGroup(_) => "delete_producer_group",
             Route::PollChecks(_) => "poll_checks",
+            Route::ListModules => "list_modules",
+            Route::PutModule(_) => "put_module",
+            Route::GetModule(_) => "get_module",
+            Route::DeleteModule(_) => "delete_module",
+            Route::ListBindings => "list_bindings",
+            Route::CreateBinding => "create_binding",
+            Route::GetBinding(_) => "get_binding",
+            Route::UpdateBinding(_) => "update_binding",
+            Route::DeleteBinding(_) => "delete_binding",
+            Route::PauseBinding(_) => "pause_binding",
+            Route::ResumeBinding(_) => "resume_binding",
+            Route::Status => "status",
         }
     }
 }

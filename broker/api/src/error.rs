@@ -1,10 +1,12 @@
 //! Every error the API answers with: a status, a stable code and a message for humans.
 //!
-//! Core and store errors are mapped one by one; 5xx bodies never carry internals.
+//! Core, store and plugin host errors are mapped one by one; 5xx bodies never carry
+//! internals.
 
 use http::{Response, StatusCode};
 use serde::Serialize;
 use weir_core::CoreError;
+use weir_plugin::{ModuleRejection, PluginError};
 use weir_store::StoreError;
 
 use crate::ResponseBody;
@@ -154,6 +156,58 @@ impl From<StoreError> for ApiError {
             ),
             other => {
                 tracing::error!(error = %other, "store error");
+                Self::internal()
+            }
+        }
+    }
+}
+
+impl From<ModuleRejection> for ApiError {
+    fn from(err: ModuleRejection) -> Self {
+        let message = err.to_string();
+        let unprocessable =
+            |code: &'static str| Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message.clone());
+        match err {
+            ModuleRejection::TooLarge { .. } => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "MODULE_TOO_LARGE", message)
+            }
+            ModuleRejection::NotAComponent { .. } => Self::bad_request("NOT_A_COMPONENT", message),
+            ModuleRejection::CompileFailed { .. } => unprocessable("COMPILE_FAILED"),
+            ModuleRejection::MissingInterface { .. } | ModuleRejection::MissingFunction { .. } => {
+                unprocessable("MISSING_EXPORT")
+            }
+            ModuleRejection::WrongSignature { .. } => unprocessable("WRONG_SIGNATURE"),
+            ModuleRejection::UnsupportedImport { .. } => unprocessable("UNSUPPORTED_IMPORT"),
+        }
+    }
+}
+
+impl From<PluginError> for ApiError {
+    fn from(err: PluginError) -> Self {
+        let message = err.to_string();
+        match err {
+            PluginError::Rejected(rejection) => Self::from(rejection),
+            PluginError::InvalidName { .. } => Self::bad_request("INVALID_NAME", message),
+            PluginError::ModuleNotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, "MODULE_NOT_FOUND", message)
+            }
+            PluginError::ModuleInUse { .. } => {
+                Self::new(StatusCode::CONFLICT, "MODULE_IN_USE", message)
+            }
+            PluginError::WorldMismatch { .. } => {
+                Self::new(StatusCode::CONFLICT, "WORLD_MISMATCH", message)
+            }
+            PluginError::BindingNotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "BINDING_NOT_FOUND", message)
+            }
+            PluginError::BindingExists(_) => {
+                Self::new(StatusCode::CONFLICT, "BINDING_EXISTS", message)
+            }
+            PluginError::InvalidBinding(_) => Self::bad_request("INVALID_BINDING", message),
+            PluginError::TooMany(_) => Self::new(StatusCode::CONFLICT, "LIMIT_REACHED", message),
+            PluginError::Core(core) => Self::from(core),
+            PluginError::Io { .. } | PluginError::Corrupt(_) | PluginError::Engine(_) => {
+                tracing::error!(error = %message, "plugin host error");
                 Self::internal()
             }
         }

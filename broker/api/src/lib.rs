@@ -21,6 +21,7 @@ mod groups;
 pub mod headers;
 mod metrics;
 mod ops;
+mod plugins;
 mod query;
 mod response;
 mod routes;

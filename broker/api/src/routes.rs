@@ -47,6 +47,18 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/producer-groups/{name}"),
     ("DELETE", "/v1/producer-groups/{name}"),
     ("GET", "/v1/producer-groups/{name}/checks"),
+    ("GET", "/v1/modules"),
+    ("PUT", "/v1/modules/{name}"),
+    ("GET", "/v1/modules/{name}"),
+    ("DELETE", "/v1/modules/{name}"),
+    ("GET", "/v1/bindings"),
+    ("POST", "/v1/bindings"),
+    ("GET", "/v1/bindings/{name}"),
+    ("PUT", "/v1/bindings/{name}"),
+    ("DELETE", "/v1/bindings/{name}"),
+    ("POST", "/v1/bindings/{name}/pause"),
+    ("POST", "/v1/bindings/{name}/resume"),
+    ("GET", "/v1/status"),
 ];
 
 /// A matched route with its path parameters (percent-decoded).
@@ -92,6 +104,18 @@ pub(crate) enum Route {
     GetProducerGroup(String),
     DeleteProducerGroup(String),
     PollChecks(String),
+    ListModules,
+    PutModule(String),
+    GetModule(String),
+    DeleteModule(String),
+    ListBindings,
+    CreateBinding,
+    GetBinding(String),
+    UpdateBinding(String),
+    DeleteBinding(String),
+    PauseBinding(String),
+    ResumeBinding(String),
+    Status,
 }
 
 /// Why no route matched.
@@ -110,6 +134,7 @@ pub(crate) fn match_route(method: &Method, path: &str) -> Result<Route, NoRoute>
     let post = method == Method::POST;
     let delete = method == Method::DELETE;
     let patch = method == Method::PATCH;
+    let put = method == Method::PUT;
     let decoded = |s: &str| percent_decode(s).ok_or(NoRoute::NotFound);
     let route = match segments.as_slice() {
         ["healthz"] if get => Route::Health,
@@ -158,6 +183,18 @@ pub(crate) fn match_route(method: &Method, path: &str) -> Result<Route, NoRoute>
         ["v1", "producer-groups", name] if get => Route::GetProducerGroup(decoded(name)?),
         ["v1", "producer-groups", name] if delete => Route::DeleteProducerGroup(decoded(name)?),
         ["v1", "producer-groups", name, "checks"] if get => Route::PollChecks(decoded(name)?),
+        ["v1", "modules"] if get => Route::ListModules,
+        ["v1", "modules", name] if put => Route::PutModule(decoded(name)?),
+        ["v1", "modules", name] if get => Route::GetModule(decoded(name)?),
+        ["v1", "modules", name] if delete => Route::DeleteModule(decoded(name)?),
+        ["v1", "bindings"] if get => Route::ListBindings,
+        ["v1", "bindings"] if post => Route::CreateBinding,
+        ["v1", "bindings", name] if get => Route::GetBinding(decoded(name)?),
+        ["v1", "bindings", name] if put => Route::UpdateBinding(decoded(name)?),
+        ["v1", "bindings", name] if delete => Route::DeleteBinding(decoded(name)?),
+        ["v1", "bindings", name, "pause"] if post => Route::PauseBinding(decoded(name)?),
+        ["v1", "bindings", name, "resume"] if post => Route::ResumeBinding(decoded(name)?),
+        ["v1", "status"] if get => Route::Status,
         ["healthz"]
         | ["metrics"]
         | ["v1", "openapi.json"]
@@ -183,7 +220,11 @@ pub(crate) fn match_route(method: &Method, path: &str) -> Result<Route, NoRoute>
         | ["v1", "transactions", _, "commit" | "rollback" | "resume"]
         | ["v1", "producer-groups"]
         | ["v1", "producer-groups", _]
-        | ["v1", "producer-groups", _, "checks"] => return Err(NoRoute::MethodNotAllowed),
+        | ["v1", "producer-groups", _, "checks"]
+        | ["v1", "modules" | "bindings"]
+        | ["v1", "modules" | "bindings", _]
+        | ["v1", "bindings", _, "pause" | "resume"]
+        | ["v1", "status"] => return Err(NoRoute::MethodNotAllowed),
         _ => return Err(NoRoute::NotFound),
     };
     Ok(route)
@@ -295,6 +336,30 @@ mod tests {
         );
         assert_eq!(
             match_route(&Method::PUT, "/v1/producer-groups/pg"),
+            Err(NoRoute::MethodNotAllowed)
+        );
+        assert_eq!(
+            match_route(&Method::PUT, "/v1/modules/m%2D1"),
+            Ok(Route::PutModule("m-1".into()))
+        );
+        assert_eq!(
+            match_route(&Method::POST, "/v1/modules/m"),
+            Err(NoRoute::MethodNotAllowed)
+        );
+        assert_eq!(
+            match_route(&Method::POST, "/v1/bindings/b/resume"),
+            Ok(Route::ResumeBinding("b".into()))
+        );
+        assert_eq!(
+            match_route(&Method::GET, "/v1/bindings/b/pause"),
+            Err(NoRoute::MethodNotAllowed)
+        );
+        assert_eq!(
+            match_route(&Method::POST, "/v1/bindings/b/stop"),
+            Err(NoRoute::NotFound)
+        );
+        assert_eq!(
+            match_route(&Method::DELETE, "/v1/status"),
             Err(NoRoute::MethodNotAllowed)
         );
     }
