@@ -83,6 +83,7 @@ impl App {
     /// Open the host before [`App::new`], so that its transaction checker is asked
     /// before the HTTP callback checker `App::new` registers.
     pub fn with_plugins(mut self, host: PluginHost, config: &PluginHostConfig) -> Self {
+        self.metrics.observe_plugins(host.clone());
         self.plugins = Some(Plugins {
             host,
             max_module_bytes: config.max_module_bytes,

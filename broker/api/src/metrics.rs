@@ -5,7 +5,9 @@
 //! [`Broker::group_stats`] at each scrape, so a deleted group disappears from the output
 //! and a recreated one starts again from zero. The timer service's figures are read the
 //! same way (`ScheduleCollector`), except for timer lateness, which the core reports as
-//! each timer fires (see [`Metrics::observe_timers`]).
+//! each timer fires (see [`Metrics::observe_timers`]). Plugin bindings' figures are read
+//! from the plugin host at each scrape (`BindingCollector`), so a deleted binding
+//! disappears and a changed one keeps its counters.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,12 +15,15 @@ use std::time::Duration;
 use http::StatusCode;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use weir_core::{Broker, GroupCounters};
+use weir_plugin::metrics::LATENCY_BUCKETS_US;
+use weir_plugin::{BindingMetrics, PluginHost, RunState};
 use weir_store::Store;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -139,6 +144,13 @@ impl Metrics {
     pub fn observe_groups(&mut self, broker: Arc<Broker>) {
         self.registry
             .register_collector(Box::new(GroupCollector { broker }));
+    }
+
+    /// Reports the plugin host's bindings at each scrape: calls, messages, outcomes,
+    /// failures, instantiations, call latency and run state per binding.
+    pub fn observe_plugins(&mut self, host: PluginHost) {
+        self.registry
+            .register_collector(Box::new(BindingCollector { host }));
     }
 
     /// Feeds the store's fsync durations into the flush latency histogram.
@@ -281,6 +293,202 @@ impl Collector for ScheduleCollector {
             let gauge = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
             let metric = encoder.encode_descriptor(name, help, None, gauge.metric_type())?;
             gauge.encode(metric)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BindingLabels {
+    binding: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    binding: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FailureLabels {
+    binding: String,
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    binding: String,
+    state: &'static str,
+}
+
+/// Per-binding figures of the plugin host, read when `/metrics` is scraped.
+///
+/// Renders, each labelled with `binding`: the counters `weir_binding_calls_total`,
+/// `weir_binding_messages_total`, `weir_binding_instantiations_total`,
+/// `weir_binding_outcomes_total{outcome}` (consumer outcomes `acked`, `retried`,
+/// `dead_lettered` and `failed` (nacked because their call failed), checker answers
+/// `commit`, `rollback`, `unknown`, dedup filter answers `key` and `duplicate`) and
+/// `weir_binding_failures_total{kind}` (`trap`, `timeout`, `memory_limit`,
+/// `wrong_length`); the histogram `weir_binding_call_latency_seconds`; and the gauge
+/// `weir_binding_state{state}`, 1 for the binding's current state (`running`, `paused`,
+/// `quarantined`) and 0 for the others.
+#[derive(Debug)]
+pub(crate) struct BindingCollector {
+    host: PluginHost,
+}
+
+/// Reads one counter from a binding's snapshot.
+type Read = fn(&BindingMetrics) -> u64;
+
+/// Outcome label values with how to read them from a snapshot.
+const BINDING_OUTCOMES: [(&str, Read); 9] = [
+    ("acked", |m| m.acked),
+    ("retried", |m| m.retried),
+    ("dead_lettered", |m| m.dead_lettered),
+    ("failed", |m| m.failed_messages),
+    ("commit", |m| m.commits),
+    ("rollback", |m| m.rollbacks),
+    ("unknown", |m| m.unknowns),
+    ("key", |m| m.keys),
+    ("duplicate", |m| m.duplicates),
+];
+
+/// Failure kind label values with how to read them from a snapshot.
+const BINDING_FAILURES: [(&str, Read); 4] = [
+    ("trap", |m| m.traps),
+    ("timeout", |m| m.timeouts),
+    ("memory_limit", |m| m.memory_limits),
+    ("wrong_length", |m| m.wrong_lengths),
+];
+
+/// Per-binding counters without extra labels: (metric name without `_total`, help,
+/// value).
+const BINDING_COUNTERS: [(&str, &str, Read); 3] = [
+    (
+        "weir_binding_calls",
+        "Calls into a binding's plugin, failed ones included",
+        |m| m.calls,
+    ),
+    (
+        "weir_binding_messages",
+        "Messages handed to a binding's plugin",
+        |m| m.messages,
+    ),
+    (
+        "weir_binding_instantiations",
+        "Plugin instances a binding created (a new one after each failure and module change)",
+        |m| m.instantiations,
+    ),
+];
+
+fn run_state_name(run: &RunState) -> &'static str {
+    match run {
+        RunState::Running => "running",
+        RunState::Paused => "paused",
+        RunState::Quarantined { .. } => "quarantined",
+    }
+}
+
+impl Collector for BindingCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let bindings = self.host.status().bindings;
+        for (name, help, value) in BINDING_COUNTERS {
+            let mut metric = encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                ConstCounter::new(0u64).metric_type(),
+            )?;
+            for binding in &bindings {
+                let labels = BindingLabels {
+                    binding: binding.config.name.clone(),
+                };
+                ConstCounter::new(value(&binding.metrics))
+                    .encode(metric.encode_family(&labels)?)?;
+            }
+        }
+        let mut metric = encoder.encode_descriptor(
+            "weir_binding_outcomes",
+            "Outcomes of a binding's calls, by outcome",
+            None,
+            ConstCounter::new(0u64).metric_type(),
+        )?;
+        for binding in &bindings {
+            for (outcome, value) in BINDING_OUTCOMES {
+                let labels = OutcomeLabels {
+                    binding: binding.config.name.clone(),
+                    outcome,
+                };
+                ConstCounter::new(value(&binding.metrics))
+                    .encode(metric.encode_family(&labels)?)?;
+            }
+        }
+        let mut metric = encoder.encode_descriptor(
+            "weir_binding_failures",
+            "Failed calls of a binding, by kind",
+            None,
+            ConstCounter::new(0u64).metric_type(),
+        )?;
+        for binding in &bindings {
+            for (kind, value) in BINDING_FAILURES {
+                let labels = FailureLabels {
+                    binding: binding.config.name.clone(),
+                    kind,
+                };
+                ConstCounter::new(value(&binding.metrics))
+                    .encode(metric.encode_family(&labels)?)?;
+            }
+        }
+        let mut metric = encoder.encode_descriptor(
+            "weir_binding_call_latency_seconds",
+            "Duration of calls into a binding's plugin",
+            None,
+            MetricType::Histogram,
+        )?;
+        for binding in &bindings {
+            let labels = BindingLabels {
+                binding: binding.config.name.clone(),
+            };
+            let m = &binding.metrics;
+            // The host counts per bucket (not cumulatively); the last bucket holds the
+            // calls slower than every bound.
+            let buckets: Vec<(f64, u64)> = m
+                .latency_buckets
+                .iter()
+                .enumerate()
+                .map(|(i, &count)| {
+                    let bound = LATENCY_BUCKETS_US
+                        .get(i)
+                        .map_or(f64::MAX, |&us| us as f64 / 1e6);
+                    (bound, count)
+                })
+                .collect();
+            let count = m.latency_buckets.iter().sum();
+            metric
+                .encode_family(&labels)?
+                .encode_histogram::<BindingLabels>(
+                    m.latency_sum_us as f64 / 1e6,
+                    count,
+                    &buckets,
+                    None,
+                )?;
+        }
+        let mut metric = encoder.encode_descriptor(
+            "weir_binding_state",
+            "1 for a binding's current run state (running, paused, quarantined), else 0",
+            None,
+            ConstGauge::new(0i64).metric_type(),
+        )?;
+        for binding in &bindings {
+            let current = run_state_name(&binding.config.run);
+            for state in ["running", "paused", "quarantined"] {
+                let labels = StateLabels {
+                    binding: binding.config.name.clone(),
+                    state,
+                };
+                ConstGauge::new(i64::from(state == current))
+                    .encode(metric.encode_family(&labels)?)?;
+            }
         }
         Ok(())
     }

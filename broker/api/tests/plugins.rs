@@ -76,6 +76,22 @@ async fn call(app: &App, method: &str, uri: &str, body: Value) -> (StatusCode, V
     call_bytes(app, method, uri, body).await
 }
 
+async fn metrics_text(app: &App) -> String {
+    let request = Request::builder()
+        .uri("/metrics")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let body = app.handle(request).await.into_body().collect().await;
+    String::from_utf8(body.unwrap().to_bytes().to_vec()).unwrap()
+}
+
+/// The value of the sample `series` (name and labels as rendered).
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{series} is not in\n{text}"))
+}
+
 fn expect_error(answer: (StatusCode, Value), status: u16, code: &str) {
     assert_eq!(answer.0.as_u16(), status, "{}", answer.1);
     assert_eq!(answer.1["code"], code, "{}", answer.1);
@@ -329,9 +345,36 @@ async fn bindings_are_created_changed_paused_resumed_and_deleted() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    let text = metrics_text(&app).await;
+    let calls = metric(&text, r#"weir_binding_calls_total{binding="b"}"#);
+    assert!(calls >= 1.0, "{text}");
+    assert!(metric(&text, r#"weir_binding_messages_total{binding="b"}"#) >= 1.0);
+    assert!(metric(&text, r#"weir_binding_instantiations_total{binding="b"}"#) >= 1.0);
+    let acked = r#"weir_binding_outcomes_total{binding="b",outcome="acked"}"#;
+    assert_eq!(metric(&text, acked), 1.0);
+    let duplicates = r#"weir_binding_outcomes_total{binding="b",outcome="duplicate"}"#;
+    assert_eq!(metric(&text, duplicates), 0.0);
+    let traps = r#"weir_binding_failures_total{binding="b",kind="trap"}"#;
+    assert_eq!(metric(&text, traps), 0.0);
+    let latency = r#"weir_binding_call_latency_seconds_count{binding="b"}"#;
+    assert_eq!(metric(&text, latency), calls);
+    let slowest = r#"weir_binding_call_latency_seconds_bucket{le="+Inf",binding="b"}"#;
+    assert_eq!(metric(&text, slowest), calls);
+    let running = r#"weir_binding_state{binding="b",state="running"}"#;
+    let paused_state = r#"weir_binding_state{binding="b",state="paused"}"#;
+    assert_eq!(
+        (metric(&text, running), metric(&text, paused_state)),
+        (1.0, 0.0)
+    );
+
     let (status, paused) = call(&app, "POST", "/v1/bindings/b/pause", Value::Null).await;
     assert_eq!(status, StatusCode::OK, "{paused}");
     assert_eq!(paused["config"]["run"], json!({"state": "paused"}));
+    let text = metrics_text(&app).await;
+    assert_eq!(
+        (metric(&text, running), metric(&text, paused_state)),
+        (0.0, 1.0)
+    );
     let (status, resumed) = call(&app, "POST", "/v1/bindings/b/resume", Value::Null).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(resumed["config"]["run"], json!({"state": "running"}));
@@ -380,6 +423,7 @@ async fn bindings_are_created_changed_paused_resumed_and_deleted() {
     }
     let answer = call(&app, "GET", "/v1/bindings/b", Value::Null).await;
     expect_error(answer, 404, "BINDING_NOT_FOUND");
+    assert!(!metrics_text(&app).await.contains("binding=\"b\""));
     let (status, _) = call(&app, "DELETE", "/v1/modules/ack", Value::Null).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     host.shutdown().await;
