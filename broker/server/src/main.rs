@@ -1,7 +1,7 @@
 //! The `weir` binary: the broker server (`weir serve`) and the command-line client
 //! (`weir topic`, `weir send`, `weir get`, `weir cancel`, `weir tx`,
 //! `weir producer-group`, `weir group`, `weir consume`, `weir lag`, `weir dlq`,
-//! `weir bench`).
+//! `weir module`, `weir bind`, `weir status`, `weir bench`).
 //!
 //! This crate is glue: configuration and wiring for the server, argument parsing for the
 //! client commands. Broker behaviour lives in `weir-core`, `weir-store` and `weir-api`;
@@ -17,6 +17,16 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "weir", version, about, long_about = None)]
 struct Cli {
+    /// Access token sent as `Authorization: Bearer` by the client commands, for a broker
+    /// configured with `[[auth.tokens]]`.
+    #[arg(
+        long,
+        global = true,
+        env = "WEIR_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    token: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -51,6 +61,15 @@ enum Command {
     /// List, export and resend a group's dead letters.
     #[command(subcommand)]
     Dlq(cli::dlq::DlqCommand),
+    /// Upload, list, describe and remove plugin modules (WebAssembly components).
+    #[command(subcommand)]
+    Module(cli::module::ModuleCommand),
+    /// Attach modules as consumers, dedup filters or transaction checkers; list, describe,
+    /// pause, resume and remove bindings.
+    #[command(subcommand)]
+    Bind(cli::bind::BindCommand),
+    /// Show every binding with its throughput and failures, then the modules.
+    Status(cli::status::StatusArgs),
     /// Load generators that print throughput and latency.
     #[command(subcommand)]
     Bench(cli::bench::BenchCommand),
@@ -68,6 +87,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    cli::use_token(cli.token);
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
@@ -81,6 +101,9 @@ fn main() -> std::process::ExitCode {
             Command::Consume(args) => cli::consume::run(args).await,
             Command::Lag(args) => cli::lag::run(args).await,
             Command::Dlq(cmd) => cli::dlq::run(cmd).await,
+            Command::Module(cmd) => cli::module::run(cmd).await,
+            Command::Bind(cmd) => cli::bind::run(cmd).await,
+            Command::Status(args) => cli::status::run(args).await,
             Command::Bench(cmd) => cli::bench::run(cmd).await,
         }
     });

@@ -1,6 +1,7 @@
 //! Turns a failed broker call into an error message that says what failed and, for the
 //! common mistakes, what to do next (a `hint:` line under the error): about topics,
-//! consumer groups, producer groups, delayed messages and transactions.
+//! consumer groups, producer groups, delayed messages, transactions, plugin modules and
+//! bindings, and access tokens.
 
 use weir_client::ClientError;
 
@@ -32,6 +33,15 @@ pub(crate) fn explain_id(err: ClientError, action: String, id: &str) -> anyhow::
     }
 }
 
+/// The error for `action` (for example "cannot push module 'ack'") failing with `err`,
+/// with hints about modules, bindings and uploads.
+pub(crate) fn explain_plugin(err: ClientError, action: String) -> anyhow::Error {
+    match plugin_hint(&err).or_else(|| hint(&err, None)) {
+        Some(hint) => anyhow::anyhow!("{action}: {err}\n  hint: {hint}"),
+        None => anyhow::Error::new(err).context(action),
+    }
+}
+
 fn hint(err: &ClientError, topic: Option<&str>) -> Option<String> {
     let topic = topic.unwrap_or("NAME");
     match err.code()? {
@@ -52,8 +62,62 @@ fn hint(err: &ClientError, topic: Option<&str>) -> Option<String> {
         "NOT_SUPPORTED" => {
             Some("this broker version does not offer it; upgrade the broker".to_owned())
         }
+        "UNAUTHORIZED" => Some(
+            "the broker wants an access token: pass --token TOKEN or set WEIR_TOKEN".to_owned(),
+        ),
+        "FORBIDDEN" => Some(
+            "the token lacks the role this needs (named above); use a token that has it".to_owned(),
+        ),
         _ => None,
     }
+}
+
+fn plugin_hint(err: &ClientError) -> Option<String> {
+    let text = match err.code()? {
+        "MODULE_NOT_FOUND" => {
+            "see the modules with `weir module list`, or upload it with \
+             `weir module push NAME FILE.wasm --world WORLD`"
+        }
+        "BINDING_NOT_FOUND" => "see the bindings with `weir bind list`",
+        "BINDING_EXISTS" => {
+            "change it by running the same command with --update, or remove it first with \
+             `weir bind rm NAME`"
+        }
+        "WORLD_MISMATCH" => {
+            "a module keeps the world of its first upload, and a binding needs a module of its \
+             kind (consumer, dedup-filter, tx-checker); see a module's world with \
+             `weir module describe NAME`"
+        }
+        "NOT_A_COMPONENT" => {
+            "upload a WebAssembly component, as `cargo build --release --target wasm32-wasip2` \
+             makes (a core module or another file is refused)"
+        }
+        "MISSING_EXPORT" | "WRONG_SIGNATURE" => {
+            "the component does not export the world given by --world: check --world, and \
+             that the plugin uses the matching export macro of weir-sdk (export_consumer!, \
+             export_dedup_filter!, export_tx_checker!) with this broker's WIT version"
+        }
+        "UNSUPPORTED_IMPORT" => {
+            "plugins may import only the weir:plugin host interface and the WASI interfaces \
+             the broker offers (see docs/plugins.md); remove the dependency that needs more"
+        }
+        "INVALID_WORLD" => "--world is one of consumer, dedup-filter, tx-checker",
+        "MODULE_TOO_LARGE" => {
+            "build in release with lto and strip (as `weir plugin new` projects do), or raise \
+             `[plugins] max_module_bytes` in the broker's configuration"
+        }
+        "LIMIT_REACHED" => {
+            "remove module versions (`weir module rm NAME --version N`) or bindings \
+             (`weir bind rm NAME`) that are no longer used"
+        }
+        "PLUGINS_DISABLED" => "this broker runs without its plugin host",
+        "GROUP_NOT_FOUND" => {
+            "create it with `weir group create NAME --topic TOPIC`, or see the groups with \
+             `weir group list`"
+        }
+        _ => return None,
+    };
+    Some(text.to_owned())
 }
 
 fn id_hint(err: &ClientError, id: &str) -> Option<String> {
@@ -177,6 +241,31 @@ mod tests {
             None,
         );
         assert!(format!("{err:#}").contains("`weir producer-group list`"));
+    }
+
+    #[test]
+    fn plugin_and_token_errors_get_hints() {
+        let err = explain_plugin(
+            api(400, "NOT_A_COMPONENT", "not a component"),
+            "cannot push module 'm'".into(),
+        );
+        assert!(format!("{err:#}").contains("hint: upload a WebAssembly component"));
+        let err = explain_plugin(
+            api(409, "BINDING_EXISTS", "binding 'b' exists"),
+            "cannot bind 'b'".into(),
+        );
+        assert!(format!("{err:#}").contains("--update"));
+        let err = explain_plugin(
+            api(401, "UNAUTHORIZED", "a bearer token is required"),
+            "cannot list the modules".into(),
+        );
+        assert!(format!("{err:#}").contains("--token TOKEN or set WEIR_TOKEN"));
+        let err = explain(
+            api(403, "FORBIDDEN", "the token 'app' lacks the admin role"),
+            "cannot create topic 'x'".into(),
+            Some("x"),
+        );
+        assert!(format!("{err:#}").contains("lacks the role"));
     }
 
     #[test]

@@ -140,6 +140,45 @@ pub(crate) fn duration_ms(ms: u64) -> String {
     }
 }
 
+/// A size in bytes, short and readable: `512 B`, `12.3 KiB`, `4.0 MiB`, `1.5 GiB`.
+pub(crate) fn size_bytes(bytes: u64) -> String {
+    const KIB: f64 = 1024.0;
+    let value = bytes as f64;
+    if bytes < 1024 {
+        format!("{bytes} B")
+    } else if value < KIB * KIB {
+        format!("{:.1} KiB", value / KIB)
+    } else if value < KIB * KIB * KIB {
+        format!("{:.1} MiB", value / (KIB * KIB))
+    } else {
+        format!("{:.1} GiB", value / (KIB * KIB * KIB))
+    }
+}
+
+/// `label  value` lines with the values aligned, as `describe` commands print.
+pub(crate) fn fields(rows: &[(&str, String)]) -> String {
+    let width = rows
+        .iter()
+        .map(|(label, _)| label.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut text = String::new();
+    for (label, value) in rows {
+        let _ = writeln!(text, "{label:<width$}  {value}");
+    }
+    text
+}
+
+/// `text` on one line and at most `max` characters, cut with `...`.
+pub(crate) fn one_line(text: &str, max: usize) -> String {
+    let flat = body_preview(text.as_bytes());
+    if flat.chars().count() <= max {
+        return flat;
+    }
+    let kept: String = flat.chars().take(max.saturating_sub(3)).collect();
+    format!("{kept}...")
+}
+
 /// A body on one line: its text when UTF-8 (control characters escaped), else its size.
 pub(crate) fn body_preview(body: &[u8]) -> String {
     match std::str::from_utf8(body) {
@@ -215,6 +254,24 @@ mod tests {
         assert_eq!(duration_ms(90_000), "1 min 30 s");
         assert_eq!(duration_ms(3_600_000), "1 h");
         assert_eq!(duration_ms(5_400_000), "1 h 30 min");
+    }
+
+    #[test]
+    fn sizes_are_short() {
+        assert_eq!(size_bytes(512), "512 B");
+        assert_eq!(size_bytes(12_595), "12.3 KiB");
+        assert_eq!(size_bytes(4 * 1024 * 1024), "4.0 MiB");
+        assert_eq!(size_bytes(3 << 29), "1.5 GiB");
+    }
+
+    #[test]
+    fn fields_are_aligned_and_long_text_is_cut() {
+        assert_eq!(
+            fields(&[("name", "a".into()), ("world", "b".into())]),
+            "name   a\nworld  b\n"
+        );
+        assert_eq!(one_line("a\nb", 10), "a\\nb");
+        assert_eq!(one_line("abcdefghijkl", 8), "abcde...");
     }
 
     #[test]
