@@ -1,7 +1,7 @@
 //! The `weir` binary: the broker server (`weir serve`) and the command-line client
 //! (`weir topic`, `weir send`, `weir get`, `weir cancel`, `weir tx`,
 //! `weir producer-group`, `weir group`, `weir consume`, `weir lag`, `weir dlq`,
-//! `weir module`, `weir bind`, `weir status`, `weir bench`).
+//! `weir module`, `weir bind`, `weir status`, `weir plugin`, `weir bench`).
 //!
 //! This crate is glue: configuration and wiring for the server, argument parsing for the
 //! client commands. Broker behaviour lives in `weir-core`, `weir-store` and `weir-api`;
@@ -70,6 +70,9 @@ enum Command {
     Bind(cli::bind::BindCommand),
     /// Show every binding with its throughput and failures, then the modules.
     Status(cli::status::StatusArgs),
+    /// Start writing a plugin: `weir plugin new NAME --lang rust`.
+    #[command(subcommand)]
+    Plugin(cli::plugin::PluginCommand),
     /// Load generators that print throughput and latency.
     #[command(subcommand)]
     Bench(cli::bench::BenchCommand),
@@ -104,6 +107,7 @@ fn main() -> std::process::ExitCode {
             Command::Module(cmd) => cli::module::run(cmd).await,
             Command::Bind(cmd) => cli::bind::run(cmd).await,
             Command::Status(args) => cli::status::run(args).await,
+            Command::Plugin(cmd) => cli::plugin::run(cmd).await,
             Command::Bench(cmd) => cli::bench::run(cmd).await,
         }
     });

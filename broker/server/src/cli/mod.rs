@@ -1,6 +1,7 @@
 //! The client commands of the `weir` binary: `weir topic`, `weir send`, `weir get`,
 //! `weir cancel`, `weir tx`, `weir producer-group`, `weir group`, `weir consume`,
-//! `weir lag`, `weir dlq`, `weir module`, `weir bind`, `weir status` and `weir bench`.
+//! `weir lag`, `weir dlq`, `weir module`, `weir bind`, `weir status`, `weir plugin` and
+//! `weir bench`.
 //!
 //! Each command parses its arguments, calls the broker through `weir-client`, and prints
 //! human-readable text, or one JSON document with `--json`. Errors are returned as
@@ -14,6 +15,7 @@
 //! * `times`: time arguments (`--at`) and the local clock;
 //! * `topic`, `send`, `get`, `cancel`, `tx`, `producer_group`, `group`, `consume`, `lag`,
 //!   `dlq`, `module`, `bind`, `status`: one file per command;
+//! * `plugin`: `weir plugin new`, which writes a plugin project to start from;
 //! * `bench`: load generators that print throughput and latency.
 
 pub(crate) mod bench;
@@ -28,6 +30,7 @@ pub(crate) mod group;
 pub(crate) mod lag;
 pub(crate) mod module;
 mod output;
+pub(crate) mod plugin;
 pub(crate) mod producer_group;
 pub(crate) mod send;
 pub(crate) mod status;
