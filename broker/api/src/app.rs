@@ -4,11 +4,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::Full;
 use hyper::body::Body;
 use weir_core::Broker;
 use weir_plugin::{PluginHost, PluginHostConfig};
 
+use crate::auth::{Auth, Permission};
+use crate::body::read_body;
 use crate::checkback::CallbackChecker;
 use crate::plugins::Plugins;
 use crate::response::ResponseBody;
@@ -52,6 +55,8 @@ pub struct App {
     pub(crate) plugins: Option<Plugins>,
     /// When the application was made, for the status page's uptime.
     pub(crate) started: Instant,
+    /// The tokens requests must carry; `None` lets every request through.
+    pub(crate) auth: Option<Auth>,
 }
 
 pub(crate) type HttpResponse = Response<ResponseBody>;
@@ -73,7 +78,15 @@ impl App {
             limits,
             plugins: None,
             started: Instant::now(),
+            auth: None,
         }
+    }
+
+    /// Requires a bearer token from `auth` on every route but `GET /healthz` and the
+    /// OpenAPI document, and the role each route needs (see [`Auth`]).
+    pub fn with_auth(mut self, auth: Auth) -> Self {
+        self.auth = Some(auth);
+        self
     }
 
     /// Serves the module, binding and status routes from `host`. `config` is the
@@ -109,7 +122,7 @@ impl App {
         let route = match_route(request.method(), request.uri().path());
         let name = route.as_ref().map_or("unmatched", Route::name);
         let response = match route {
-            Ok(route) => self.dispatch(route, request).await,
+            Ok(route) => self.admit(route, request).await,
             Err(NoRoute::NotFound) => Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "ROUTE_NOT_FOUND",
@@ -125,10 +138,43 @@ impl App {
                 ),
             )),
         };
-        let response = response.unwrap_or_else(ApiError::into_response);
+        let mut response = response.unwrap_or_else(ApiError::into_response);
+        if response.status() == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer"),
+            );
+        }
         self.metrics
             .observe_request(name, response.status(), started.elapsed());
         response
+    }
+
+    /// Checks the request's token against what the route needs, then dispatches it.
+    async fn admit<B>(&self, route: Route, request: Request<B>) -> Result<HttpResponse, ApiError>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let Some(auth) = &self.auth else {
+            return self.dispatch(route, request).await;
+        };
+        let permission = crate::auth::required(&route);
+        if permission == Permission::Public {
+            return self.dispatch(route, request).await;
+        }
+        let caller = auth.authenticate(request.headers())?;
+        caller.allow(&permission, &self.broker)?;
+        if permission != Permission::ConsumeTopicInBody {
+            return self.dispatch(route, request).await;
+        }
+        // Group creation names its topic in the body: read it to decide, then hand the
+        // same bytes on.
+        let (parts, body) = request.into_parts();
+        let body = read_body(body, self.limits.max_request_bytes).await?;
+        caller.allow(&crate::auth::consume_topic_in_body(&body), &self.broker)?;
+        self.dispatch(route, Request::from_parts(parts, Full::new(body)))
+            .await
     }
 
     async fn dispatch<B>(&self, route: Route, request: Request<B>) -> Result<HttpResponse, ApiError>

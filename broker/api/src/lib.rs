@@ -6,10 +6,14 @@
 //! document, and the metrics endpoint. It must not decide anything about messages: that
 //! is `weir-core`'s job.
 //!
+//! With [`App::with_auth`], requests need a bearer token whose roles allow the route
+//! (see [`Auth`]).
+//!
 //! The [`App`] handles requests without a socket (routers are tested that way);
 //! [`serve`] runs it on a listener with HTTP/1.1 and HTTP/2.
 
 mod app;
+mod auth;
 pub mod batch;
 mod body;
 mod checkback;
@@ -32,6 +36,7 @@ mod transactions;
 mod wire;
 
 pub use app::{ApiLimits, App, MAX_HEADER_BYTES};
+pub use auth::{Auth, AuthConfigError, MIN_SECRET_CHARS, TokenConfig};
 pub use error::ApiError;
 pub use metrics::Metrics;
 pub use response::{ResponseBody, StreamAborted};
