@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
-use weir_api::ApiLimits;
+use weir_api::{ApiLimits, Auth, TokenConfig};
 use weir_core::{BrokerConfig, FlushPolicy, Limits, StoreConfig};
+use weir_plugin::PluginHostConfig;
 
 /// Default data directory, relative to where the broker starts.
 pub(crate) const DEFAULT_DATA_DIR: &str = "./weir-data";
@@ -38,6 +39,10 @@ pub(crate) struct FileConfig {
     pub(crate) store: StoreSection,
     #[serde(default)]
     pub(crate) limits: LimitsSection,
+    #[serde(default)]
+    pub(crate) plugins: PluginsSection,
+    #[serde(default)]
+    pub(crate) auth: AuthSection,
 }
 
 /// `[store]` in the configuration file.
@@ -67,6 +72,48 @@ pub(crate) struct LimitsSection {
     pub(crate) tx_max_checks: Option<u32>,
 }
 
+/// `[plugins]` in the configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PluginsSection {
+    pub(crate) max_module_bytes: Option<usize>,
+    pub(crate) quarantine_after: Option<u32>,
+}
+
+/// `[auth]` in the configuration file: `[[auth.tokens]]` entries.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuthSection {
+    #[serde(default)]
+    pub(crate) tokens: Vec<TokenSection>,
+}
+
+/// One `[[auth.tokens]]` entry.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TokenSection {
+    pub(crate) name: String,
+    pub(crate) token: String,
+    #[serde(default)]
+    pub(crate) admin: bool,
+    #[serde(default)]
+    pub(crate) produce: Vec<String>,
+    #[serde(default)]
+    pub(crate) consume: Vec<String>,
+}
+
+impl std::fmt::Debug for TokenSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret.
+        f.debug_struct("TokenSection")
+            .field("name", &self.name)
+            .field("admin", &self.admin)
+            .field("produce", &self.produce)
+            .field("consume", &self.consume)
+            .finish_non_exhaustive()
+    }
+}
+
 impl FileConfig {
     /// Reads and parses a configuration file.
     pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
@@ -83,6 +130,10 @@ pub(crate) struct ServerConfig {
     pub(crate) listen: SocketAddr,
     pub(crate) broker: BrokerConfig,
     pub(crate) api: ApiLimits,
+    pub(crate) plugins: PluginHostConfig,
+    /// `None` without `[[auth.tokens]]`: every request is let through, and the server
+    /// only listens on loopback.
+    pub(crate) auth: Option<Auth>,
 }
 
 /// Parses `sync` / `async` into a flush policy.
@@ -101,7 +152,8 @@ pub(crate) fn flush_policy(name: &str, interval_ms: u64) -> anyhow::Result<Flush
     }
 }
 
-/// Builds the store and limits from resolved values.
+/// Builds the store, limits, plugin host settings and tokens from resolved values, and
+/// refuses to serve beyond loopback without tokens.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn resolve(
     data: PathBuf,
@@ -112,10 +164,21 @@ pub(crate) fn resolve(
     retention_hours: u64,
     disk_max_used_ratio: Option<f64>,
     limits: &LimitsSection,
+    plugins: &PluginsSection,
+    auth: &AuthSection,
 ) -> anyhow::Result<ServerConfig> {
     let listen: SocketAddr = listen.parse().with_context(|| {
         format!("listen address '{listen}' is not HOST:PORT (e.g. 127.0.0.1:7700)")
     })?;
+    let auth = resolve_auth(auth)?;
+    if auth.is_none() && !listen.ip().is_loopback() {
+        bail!(
+            "refusing to listen on {listen} without authentication: anyone who can reach it \
+             could administer the broker. Configure [[auth.tokens]] in the configuration \
+             file, or listen on 127.0.0.1"
+        );
+    }
+    let plugins = resolve_plugins(&data, plugins)?;
     let mut store = StoreConfig::new(data);
     store.flush = flush;
     store.sync_flush_timeout = Duration::from_millis(sync_flush_timeout_ms);
@@ -164,7 +227,47 @@ pub(crate) fn resolve(
             limits: core_limits,
         },
         api,
+        plugins,
+        auth,
     })
+}
+
+/// The plugin host's settings: module files under `<data>/modules`, and the `[plugins]`
+/// section's overrides.
+fn resolve_plugins(data: &Path, section: &PluginsSection) -> anyhow::Result<PluginHostConfig> {
+    let mut config = PluginHostConfig::new(data);
+    if let Some(bytes) = section.max_module_bytes {
+        if bytes == 0 {
+            bail!("plugins.max_module_bytes must be at least 1, got 0");
+        }
+        config.max_module_bytes = bytes;
+    }
+    if let Some(after) = section.quarantine_after {
+        if after == 0 {
+            bail!("plugins.quarantine_after must be at least 1 (failed calls in a row), got 0");
+        }
+        config.quarantine_after = after;
+    }
+    Ok(config)
+}
+
+/// The tokens of `[[auth.tokens]]`, validated; `None` when there are none.
+fn resolve_auth(section: &AuthSection) -> anyhow::Result<Option<Auth>> {
+    if section.tokens.is_empty() {
+        return Ok(None);
+    }
+    let tokens = section
+        .tokens
+        .iter()
+        .map(|t| TokenConfig {
+            name: t.name.clone(),
+            secret: t.token.clone(),
+            admin: t.admin,
+            produce: t.produce.clone(),
+            consume: t.consume.clone(),
+        })
+        .collect();
+    Ok(Some(Auth::new(tokens)?))
 }
 
 #[cfg(test)]
@@ -195,9 +298,102 @@ mod tests {
             1,
             None,
             &LimitsSection::default(),
+            &PluginsSection::default(),
+            &AuthSection::default(),
         )
         .unwrap_err()
         .to_string();
         assert!(err.contains("HOST:PORT"), "{err}");
+    }
+
+    fn resolve_file(listen: &str, text: &str) -> anyhow::Result<ServerConfig> {
+        let file: FileConfig = toml::from_str(text)?;
+        resolve(
+            "d".into(),
+            listen,
+            FlushPolicy::Sync,
+            1,
+            None,
+            1,
+            None,
+            &file.limits,
+            &file.plugins,
+            &file.auth,
+        )
+    }
+
+    const TOKENS: &str = r#"
+[[auth.tokens]]
+name = "ops"
+token = "s3cret-admin-0001"
+admin = true
+
+[[auth.tokens]]
+name = "orders-app"
+token = "s3cret-orders-0001"
+produce = ["orders", "orders-*"]
+consume = ["orders*"]
+"#;
+
+    #[test]
+    fn plugins_and_tokens_are_read_from_the_file() {
+        let text = format!("[plugins]\nmax_module_bytes = 1000\nquarantine_after = 2\n{TOKENS}");
+        let config = resolve_file("0.0.0.0:7700", &text).unwrap();
+        assert_eq!(config.plugins.max_module_bytes, 1000);
+        assert_eq!(config.plugins.quarantine_after, 2);
+        assert_eq!(config.plugins.modules_dir, Path::new("d").join("modules"));
+        assert_eq!(config.auth.map(|a| a.len()), Some(2));
+        assert!(!format!("{:?}", toml::from_str::<FileConfig>(TOKENS).unwrap()).contains("s3cret"));
+    }
+
+    #[test]
+    fn without_tokens_only_loopback_is_served() {
+        for listen in ["127.0.0.1:7700", "127.8.9.1:1", "[::1]:7700"] {
+            let config = resolve_file(listen, "").unwrap();
+            assert!(config.auth.is_none());
+        }
+        for listen in ["0.0.0.0:7700", "192.168.1.5:7700", "[::]:7700"] {
+            let err = resolve_file(listen, "").unwrap_err().to_string();
+            assert!(err.contains("[[auth.tokens]]"), "{err}");
+            assert!(err.contains("127.0.0.1"), "{err}");
+        }
+    }
+
+    #[test]
+    fn bad_tokens_and_plugin_settings_name_the_field() {
+        let cases = [
+            (
+                "[[auth.tokens]]\nname = \"a\"\ntoken = \"short\"\n",
+                "auth.tokens[0].token",
+            ),
+            (
+                "[[auth.tokens]]\nname = \"a\"\ntoken = \"0123456789abcdef\"\n\
+                 [[auth.tokens]]\nname = \"a\"\ntoken = \"fedcba9876543210\"\n",
+                "auth.tokens[1].name",
+            ),
+            (
+                "[[auth.tokens]]\nname = \"a\"\ntoken = \"0123456789abcdef\"\nproduce = [\"\"]\n",
+                "auth.tokens[0].produce[0]",
+            ),
+            (
+                "[plugins]\nquarantine_after = 0\n",
+                "plugins.quarantine_after",
+            ),
+            (
+                "[plugins]\nmax_module_bytes = 0\n",
+                "plugins.max_module_bytes",
+            ),
+        ];
+        for (text, field) in cases {
+            let err = resolve_file("127.0.0.1:1", text).unwrap_err().to_string();
+            assert!(err.contains(field), "{field}: {err}");
+        }
+        // Unknown keys in a token are refused like everywhere else.
+        assert!(
+            toml::from_str::<FileConfig>(
+                "[[auth.tokens]]\nname = \"a\"\ntoken = \"x\"\nrole = \"admin\"\n"
+            )
+            .is_err()
+        );
     }
 }

@@ -1,12 +1,20 @@
-//! `weir serve`: resolve the configuration, open the broker, serve HTTP until SIGTERM or
-//! SIGINT, then flush and exit.
+//! `weir serve`: resolve the configuration, open the broker and its plugin host, serve
+//! HTTP until SIGTERM or SIGINT, then flush and exit.
+//!
+//! # Startup order
+//!
+//! The plugin host is opened before the HTTP application: both register transaction
+//! checkers with the broker, which asks them in that order, so a WebAssembly checker
+//! bound to a producer group or topic answers before the producer group's callback URL
+//! is tried.
 //!
 //! # Durability at shutdown
 //!
 //! On SIGTERM/SIGINT the server stops accepting connections, lets in-flight requests
-//! finish, then closes the store: a final fsync of the commitlog, queues and index and a
-//! checkpoint, so the next start has nothing to recover. `kill -9` skips all of that;
-//! recovery handles it (see `weir-store`).
+//! finish, stops the plugin bindings (each settles the batch in hand), then closes the
+//! store: a final fsync of the commitlog, queues and index and a checkpoint, so the next
+//! start has nothing to recover. `kill -9` skips all of that; recovery handles it (see
+//! `weir-store`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,6 +23,7 @@ use anyhow::Context;
 use clap::Args;
 use weir_api::App;
 use weir_core::Broker;
+use weir_plugin::PluginHost;
 
 use crate::config::{self, FileConfig};
 
@@ -87,6 +96,8 @@ impl ServeArgs {
                 .unwrap_or(config::DEFAULT_RETENTION_HOURS),
             self.disk_max_used_ratio.or(store.disk_max_used_ratio),
             &file.limits,
+            &file.plugins,
+            &file.auth,
         )
     }
 }
@@ -107,13 +118,28 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("opening the store panicked")?
         .with_context(|| format!("cannot open the data directory {}", data.display()))?;
-    let app = Arc::new(App::new(Arc::clone(&broker), config.api));
-    let retention = tokio::spawn(run_retention(Arc::clone(&broker)));
+    let plugins = PluginHost::open(Arc::clone(&broker), config.plugins.clone())
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the plugin host (modules in {})",
+                config.plugins.modules_dir.display()
+            )
+        })?;
+    let mut app =
+        App::new(Arc::clone(&broker), config.api).with_plugins(plugins.clone(), &config.plugins);
+    let authenticated = config.auth.is_some();
+    if let Some(auth) = config.auth {
+        app = app.with_auth(auth);
+    }
+    let app = Arc::new(app);
+    let retention = tokio::spawn(run_retention(Arc::clone(&broker), plugins.clone()));
     let snapshots = tokio::spawn(run_snapshots(Arc::clone(&broker)));
     tracing::info!(
         listen = %config.listen,
         data = %data.display(),
         flush,
+        authenticated,
         "weir is serving on http://{}",
         config.listen
     );
@@ -122,6 +148,8 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("the HTTP server failed")?;
     retention.abort();
     snapshots.abort();
+    tracing::info!("stopping plugin bindings");
+    plugins.shutdown().await;
     if let Err(err) = broker.snapshot_state().await {
         tracing::warn!(error = %err, "final delivery-state snapshot failed");
     }
@@ -134,10 +162,17 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_retention(broker: Arc<Broker>) {
+/// Deletes expired segments now and then. The plugin catalog lives in the commitlog, so
+/// the host first rewrites it when retention would delete its newest copy; when that
+/// fails, the pass is skipped rather than lose modules and bindings.
+async fn run_retention(broker: Arc<Broker>, plugins: PluginHost) {
     let mut tick = tokio::time::interval(config::RETENTION_CHECK_INTERVAL);
     loop {
         tick.tick().await;
+        if let Err(err) = plugins.prepare_retention().await {
+            tracing::warn!(error = %err, "rewriting the plugin catalog failed; retention skipped");
+            continue;
+        }
         if let Err(err) = broker.run_retention().await {
             tracing::warn!(error = %err, "retention pass failed");
         }
