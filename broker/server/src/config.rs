@@ -347,6 +347,22 @@ consume = ["orders*"]
     }
 
     #[test]
+    fn the_documented_examples_are_valid() {
+        let doc = include_str!("../../../docs/configuration.md");
+        let blocks: Vec<&str> = doc
+            .split("```toml\n")
+            .skip(1)
+            .filter_map(|rest| rest.split("```").next())
+            .collect();
+        assert_eq!(blocks.len(), 3, "the examples of docs/configuration.md");
+        for block in blocks {
+            if let Err(err) = resolve_file("127.0.0.1:7700", block) {
+                panic!("{block}\n{err:#}");
+            }
+        }
+    }
+
+    #[test]
     fn without_tokens_only_loopback_is_served() {
         for listen in ["127.0.0.1:7700", "127.8.9.1:1", "[::1]:7700"] {
             let config = resolve_file(listen, "").unwrap();
