@@ -386,11 +386,7 @@ impl Caller<'_> {
             }
             Permission::Consume(topic) => self.on_topic(Role::Consume, Some(topic)),
             Permission::ConsumeGroup(group) => {
-                let topic = broker
-                    .list_groups(None)
-                    .into_iter()
-                    .find(|config| &config.name == group)
-                    .map(|config| config.topic);
+                let topic = broker.group_topic(group).ok();
                 self.on_topic(Role::Consume, topic.as_deref())
             }
             Permission::ConsumeMessage(id) => {

@@ -58,6 +58,11 @@ impl Broker {
             .collect()
     }
 
+    /// The topic a group consumes (cheap: no description is built).
+    pub fn group_topic(&self, name: &str) -> Result<String, CoreError> {
+        Ok(self.groups().get(name)?.config().topic.clone())
+    }
+
     /// A group with its members, backlog and counters.
     pub fn describe_group(
         &self,
