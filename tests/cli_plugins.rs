@@ -251,9 +251,42 @@ fn modules_and_bindings_through_the_cli() {
     assert!(removed.starts_with("removed binding 'acker'"), "{removed}");
     let missing = fails(&broker, &["bind", "describe", "acker"]);
     assert!(missing.contains("BINDING_NOT_FOUND"), "{missing}");
+
+    // Other bytes make version 2; one version can go, then the rest.
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let changed = dir.path().join("ack-2.wasm");
+    std::fs::write(
+        &changed,
+        with_custom_section(&std::fs::read(&ack_all).expect("read")),
+    )
+    .expect("write the component");
+    let changed = changed.to_string_lossy().into_owned();
+    let pushed = ok(&broker, &["module", "push", "ack", &changed]);
+    assert!(
+        pushed.starts_with("pushed module 'ack' version 2"),
+        "{pushed}"
+    );
+    let removed = ok(&broker, &["module", "rm", "ack", "--version", "1"]);
+    assert_eq!(removed, "removed version 1 of module 'ack'\n");
+    let described = ok_json(&broker, &["module", "describe", "ack"]);
+    assert_eq!(described["versions"].as_array().map(Vec::len), Some(1));
+    assert_eq!(described["versions"][0]["version"], 2);
     ok(&broker, &["module", "rm", "ack"]);
     let list = ok_json(&broker, &["module", "list"]);
     assert_eq!(list["modules"], Value::Array(vec![]), "{list}");
+}
+
+/// `component` with a custom section appended: the same behaviour, other bytes.
+fn with_custom_section(component: &[u8]) -> Vec<u8> {
+    const NAME: &[u8] = b"weir-test";
+    let payload_len = 1 + NAME.len() + 1;
+    let mut out = component.to_vec();
+    // Section id 0 (custom), its size, the name's length and the name, one payload byte;
+    // every length is below 128, so each LEB128 is one byte.
+    out.extend_from_slice(&[0, payload_len as u8, NAME.len() as u8]);
+    out.extend_from_slice(NAME);
+    out.push(1);
+    out
 }
 
 #[test]
