@@ -9,13 +9,16 @@
 //! cargo bench -p weir-plugin --bench consumer            # everything
 //! cargo bench -p weir-plugin --bench consumer -- bare    # only the bare call
 //! cargo bench -p weir-plugin --bench consumer -- broker  # only the end-to-end runs
+//! cargo bench -p weir-plugin --bench consumer -- plugin  # only the plugin's runs
 //! ```
 //!
-//! Environment: `WEIR_BENCH_DIR` (default: a temporary directory, removed at the end),
-//! `WEIR_BENCH_MESSAGES` (messages consumed per run at batches of 100 and 1000, default
-//! 2,000,000; a tenth of it at batch 10, a fiftieth at batch 1), `WEIR_BENCH_PERFMAP` (set:
-//! the bare call's engine writes `/tmp/perf-<pid>.map`, so that `perf report` names the
-//! component's functions).
+//! Environment:
+//! - `WEIR_BENCH_DIR`: the data directory (default: a temporary one, removed at the end);
+//! - `WEIR_BENCH_MESSAGES`: messages consumed per run at batches of 100 and 1000 (default
+//!   2,000,000; a tenth of it at batch 10, a fiftieth at batch 1);
+//! - `WEIR_BENCH_BATCHES`: the batch sizes to run, e.g. `100,1000` (default all);
+//! - `WEIR_BENCH_PERFMAP`: when set, the bare call's engine writes `/tmp/perf-<pid>.map`,
+//!   so that `perf report` names the component's functions.
 //!
 //! The component is `plugins/target/wasm32-wasip2/release/ack_all.wasm`; it is built
 //! when missing (`cargo build --release --target wasm32-wasip2 -p ack-all` in
@@ -64,6 +67,29 @@ fn env_count(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The parts to run: `bare`, `native`, `plugin` (`broker`: both of the latter); all
+/// when none is named. `cargo bench` passes `--bench`, which is ignored.
+struct Parts(Vec<String>);
+
+impl Parts {
+    fn from_args() -> Self {
+        Self(
+            std::env::args()
+                .skip(1)
+                .filter(|a| !a.starts_with("--"))
+                .collect(),
+        )
+    }
+
+    fn wanted(&self, part: &str) -> bool {
+        self.0.is_empty()
+            || self
+                .0
+                .iter()
+                .any(|o| o == part || (o == "broker" && part != "bare"))
+    }
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -71,16 +97,11 @@ fn main() {
         .build()
         .expect("runtime");
     let component = ack_all();
-    // `cargo bench` passes `--bench`; any other argument picks the parts to run.
-    let only: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    let wanted = |part: &str| only.is_empty() || only.iter().any(|o| o == part);
-    if wanted("broker") {
-        runtime.block_on(run(&component));
+    let parts = Parts::from_args();
+    if parts.wanted("native") || parts.wanted("plugin") {
+        runtime.block_on(run(&component, &parts));
     }
-    if wanted("bare") {
+    if parts.wanted("bare") {
         bare_call(&component);
     }
 }
@@ -110,8 +131,12 @@ impl Figure {
     }
 }
 
-async fn run(component: &[u8]) {
+async fn run(component: &[u8], parts: &Parts) {
     let messages = env_count("WEIR_BENCH_MESSAGES", 2_000_000);
+    let batches: Vec<usize> = std::env::var("WEIR_BENCH_BATCHES").map_or_else(
+        |_| BATCHES.to_vec(),
+        |v| v.split(',').filter_map(|b| b.trim().parse().ok()).collect(),
+    );
     let temp = tempfile::tempdir().expect("temporary directory");
     let dir =
         std::env::var_os("WEIR_BENCH_DIR").map_or_else(|| temp.path().to_path_buf(), Into::into);
@@ -148,17 +173,21 @@ async fn run(component: &[u8]) {
 
     let mut plugin = Vec::new();
     let mut native = Vec::new();
-    for batch in BATCHES {
+    for &batch in &batches {
         for concurrency in CONCURRENCY {
             let (topic, _) = topic_for(batch, messages);
-            let group = format!("native-{batch}-{concurrency}");
-            let figure = native_run(&broker, &topic, &group, batch, concurrency).await;
-            print_figure("native", &figure);
-            native.push(figure);
-            let group = format!("plugin-{batch}-{concurrency}");
-            let figure = plugin_run(&broker, &host, &topic, &group, batch, concurrency).await;
-            print_figure("plugin", &figure);
-            plugin.push(figure);
+            if parts.wanted("native") {
+                let group = format!("native-{batch}-{concurrency}");
+                let figure = native_run(&broker, &topic, &group, batch, concurrency).await;
+                print_figure("native", &figure);
+                native.push(figure);
+            }
+            if parts.wanted("plugin") {
+                let group = format!("plugin-{batch}-{concurrency}");
+                let figure = plugin_run(&broker, &host, &topic, &group, batch, concurrency).await;
+                print_figure("plugin", &figure);
+                plugin.push(figure);
+            }
         }
     }
 
