@@ -11,7 +11,8 @@
 //!
 //! Each task has its own instance (one store each) and replaces it after a failure or
 //! when the module version the binding resolves to changes — checked before each batch,
-//! so a new upload takes over at a batch boundary. A task that is told to stop or hold
+//! so a new upload takes over at a batch boundary. It also keeps the batch it converted
+//! for the guest, so that the next one reuses its buffers (see [`convert`]). A task that is told to stop or hold
 //! finishes and settles the batch in hand first: nothing is lost, and nothing is handed
 //! to two versions. After [`quarantine_after`](crate::PluginHostConfig::quarantine_after)
 //! failed calls in a row the binding is quarantined.
@@ -23,6 +24,7 @@ use std::time::Instant;
 use weir_core::limits::MAX_INVISIBLE_MS;
 use weir_core::{Delivery, ReceiveRequest};
 
+use crate::bindings::types;
 use crate::convert;
 use crate::instance::{Outcome, PluginInstance};
 use crate::limits::{BROKER_ERROR_BACKOFF, RECEIVE_WAIT};
@@ -44,6 +46,8 @@ pub(crate) async fn run(inner: Arc<Inner>, live: Arc<LiveBinding>, broadcasting:
     };
     let mut control = live.control();
     let mut instance: Option<PluginInstance> = None;
+    // The converted batch, kept so that the next one reuses its buffers.
+    let mut messages: Vec<types::Message> = Vec::new();
     loop {
         let now = *control.borrow_and_update();
         match now {
@@ -92,17 +96,19 @@ pub(crate) async fn run(inner: Arc<Inner>, live: Arc<LiveBinding>, broadcasting:
         if deliveries.is_empty() {
             continue;
         }
-        let (result, kept) = call(&inner, &live, instance.take(), &deliveries).await;
+        convert::deliveries_into(&deliveries, &mut messages);
+        let (result, kept, returned) = call(&inner, &live, instance.take(), messages).await;
         instance = kept;
+        messages = returned;
         match result {
             Ok(outcomes) => {
                 live.succeeded();
-                settle(&inner, &live, group, &deliveries, outcomes).await;
+                settle(&inner, &live, group, deliveries, outcomes).await;
             }
             Err(error) => {
                 live.counters
                     .add(Count::FailedMessages, deliveries.len() as u64);
-                let receipts: Vec<String> = deliveries.iter().map(|d| d.receipt.clone()).collect();
+                let receipts: Vec<String> = deliveries.into_iter().map(|d| d.receipt).collect();
                 if let Err(err) = inner.broker.nack(group, &receipts, None).await {
                     live.broker_error(&err);
                 }
@@ -115,53 +121,61 @@ pub(crate) async fn run(inner: Arc<Inner>, live: Arc<LiveBinding>, broadcasting:
 }
 
 /// Hands a batch to the instance (a new one if it is missing or runs an outdated
-/// version) on a blocking thread. Answers the outcomes and the instance to keep.
+/// version) on a blocking thread. Answers the outcomes, the instance to keep and the
+/// batch's messages (trimmed for reuse; empty if the call panicked).
 async fn call(
     inner: &Arc<Inner>,
     live: &Arc<LiveBinding>,
     instance: Option<PluginInstance>,
-    deliveries: &[Delivery],
-) -> (Result<Vec<Outcome>, CallError>, Option<PluginInstance>) {
+    messages: Vec<types::Message>,
+) -> (
+    Result<Vec<Outcome>, CallError>,
+    Option<PluginInstance>,
+    Vec<types::Message>,
+) {
     let config = &live.config;
     let module = match inner.registry.slot(&config.module, config.version) {
         Ok(slot) => match slot.loaded {
             Ok(module) => module,
-            Err(error) => return unavailable(live, error),
+            Err(error) => return unavailable(live, error, messages),
         },
-        Err(err) => return unavailable(live, err.to_string()),
+        Err(err) => return unavailable(live, err.to_string(), messages),
     };
     let instance = instance.filter(|i| Arc::ptr_eq(i.module(), &module));
-    let batch: Vec<_> = deliveries.iter().map(convert::delivery).collect();
-    let engine = Arc::clone(&inner.engine);
-    let services = Arc::clone(&live.services);
-    let counters = Arc::clone(&live.counters);
-    let (memory, deadline, plugin_config) = (
-        config.memory_bytes,
-        config.deadline_ms,
-        config.config.clone(),
-    );
+    let (inner, live) = (Arc::clone(inner), Arc::clone(live));
     let joined = tokio::task::spawn_blocking(move || {
+        let config = &live.config;
+        let mut messages = messages;
         let mut instance = match instance {
             Some(instance) => instance,
-            None => match PluginInstance::new(&engine, module, services, memory, deadline) {
+            None => match PluginInstance::new(
+                &inner.engine,
+                module,
+                Arc::clone(&live.services),
+                config.memory_bytes,
+                config.deadline_ms,
+            ) {
                 Ok(instance) => instance,
                 Err(error) => {
-                    counters.failure(&error);
-                    return (Err(error), None);
+                    live.counters.failure(&error);
+                    return (Err(error), None, messages);
                 }
             },
         };
         let started = Instant::now();
-        let result = instance.handle(&plugin_config, &batch);
-        counters.call(batch.len(), started.elapsed(), result.as_ref().err());
+        let result = instance.handle(&config.config, &messages);
+        live.counters
+            .call(messages.len(), started.elapsed(), result.as_ref().err());
+        convert::trim_kept(&mut messages);
         let keep = result.is_ok().then_some(instance);
-        (result, keep)
+        (result, keep, messages)
     })
     .await;
     joined.unwrap_or_else(|err| {
         (
             Err(CallError::Trap(format!("the call panicked: {err}"))),
             None,
+            Vec::new(),
         )
     })
 }
@@ -169,10 +183,15 @@ async fn call(
 fn unavailable(
     live: &LiveBinding,
     error: String,
-) -> (Result<Vec<Outcome>, CallError>, Option<PluginInstance>) {
+    messages: Vec<types::Message>,
+) -> (
+    Result<Vec<Outcome>, CallError>,
+    Option<PluginInstance>,
+    Vec<types::Message>,
+) {
     let error = CallError::Unavailable(error);
     live.counters.failure(&error);
-    (Err(error), None)
+    (Err(error), None, messages)
 }
 
 /// Settles a batch by its outcomes: acks together, retries grouped by delay, dead
@@ -181,14 +200,14 @@ async fn settle(
     inner: &Inner,
     live: &LiveBinding,
     group: &str,
-    deliveries: &[Delivery],
+    deliveries: Vec<Delivery>,
     outcomes: Vec<Outcome>,
 ) {
-    let mut acks = Vec::new();
+    let mut acks = Vec::with_capacity(deliveries.len());
     let mut retries: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     let mut dead: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (delivery, outcome) in deliveries.iter().zip(outcomes) {
-        let receipt = delivery.receipt.clone();
+    for (delivery, outcome) in deliveries.into_iter().zip(outcomes) {
+        let receipt = delivery.receipt;
         match outcome {
             Outcome::Ack => acks.push(receipt),
             Outcome::Retry(ms) => retries
