@@ -215,6 +215,7 @@ pub fn run_cli(args: &[&str], stdin: &[u8]) -> Output {
         .args(args)
         .env_remove("WEIR_SERVER")
         .env_remove("WEIR_CONFIG")
+        .env_remove("WEIR_TOKEN")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
