@@ -1,7 +1,9 @@
 //! Consumer bindings end to end, in process: a prefilled topic consumed by the `ack-all`
 //! test component bound as a consumer (receive from the group, call `handle`, ack), and
 //! the same loop with a native consumer (a Tokio task calling a Rust handler that acks
-//! everything), per batch size and concurrency, until the group's lag is 0. Also the
+//! everything), per batch size and concurrency, until the group's lag is 0: messages per
+//! second, and the CPU time of the whole process per message (steadier than wall time
+//! on a shared machine; it includes the broker's background threads). Also the
 //! bare cost of the component call: `handle` on a batch of 100 messages of 100 bytes,
 //! without the broker.
 //!
@@ -121,6 +123,8 @@ struct Figure {
     concurrency: usize,
     messages: u64,
     seconds: f64,
+    /// CPU time of the whole process per message, ns.
+    cpu_ns: f64,
     /// Time inside `handle` per message, ns (plugin runs only).
     call_ns: Option<f64>,
 }
@@ -129,6 +133,21 @@ impl Figure {
     fn rate(&self) -> f64 {
         self.messages as f64 / self.seconds
     }
+}
+
+/// CPU time the process used so far (user and system, all threads), ns.
+fn cpu_ns() -> f64 {
+    // Fields 14 and 15 of /proc/self/stat, in clock ticks of 10 ms (USER_HZ is 100 on
+    // Linux); the second field (the command) may hold spaces, so count after it.
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    ticks as f64 * 1e7
 }
 
 async fn run(component: &[u8], parts: &Parts) {
@@ -192,15 +211,20 @@ async fn run(component: &[u8], parts: &Parts) {
     }
 
     println!();
-    println!("batch  conc  native msgs/s  plugin msgs/s  plugin/native cost  in-call ns/msg");
+    println!(
+        "batch  conc  native msgs/s  plugin msgs/s  ratio  native CPU ns/msg  plugin CPU ns/msg  ratio  in-call ns/msg"
+    );
     for (n, p) in native.iter().zip(&plugin) {
         println!(
-            "{:>5}  {:>4}  {:>13.0}  {:>13.0}  {:>17.2}x  {:>14.0}",
+            "{:>5}  {:>4}  {:>13.0}  {:>13.0}  {:>4.2}x  {:>17.0}  {:>17.0}  {:>4.2}x  {:>14.0}",
             n.batch,
             n.concurrency,
             n.rate(),
             p.rate(),
             n.rate() / p.rate(),
+            n.cpu_ns,
+            p.cpu_ns,
+            p.cpu_ns / n.cpu_ns,
             p.call_ns.unwrap_or(f64::NAN),
         );
     }
@@ -211,12 +235,13 @@ async fn run(component: &[u8], parts: &Parts) {
 
 fn print_figure(kind: &str, figure: &Figure) {
     println!(
-        "{kind:<6} batch {:>4} x{}: {} msgs in {:.2} s = {:.0} msgs/s",
+        "{kind:<6} batch {:>4} x{}: {} msgs in {:.2} s = {:.0} msgs/s, {:.0} ns CPU/msg",
         figure.batch,
         figure.concurrency,
         figure.messages,
         figure.seconds,
-        figure.rate()
+        figure.rate(),
+        figure.cpu_ns,
     );
 }
 
@@ -253,7 +278,7 @@ async fn plugin_run(
     concurrency: usize,
 ) -> Figure {
     let lag = create_group(broker, topic, group).await;
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), cpu_ns());
     host.bind(BindingSpec {
         name: group.into(),
         module: "ack".into(),
@@ -273,6 +298,7 @@ async fn plugin_run(
     .await
     .expect("bind");
     let seconds = drained(broker, group, started).await;
+    let cpu_ns = (cpu_ns() - cpu) / lag as f64;
     let metrics = host.binding(group).expect("binding").metrics;
     host.unbind(group).await.expect("unbind");
     assert_eq!(metrics.acked, lag, "every message acked once");
@@ -281,6 +307,7 @@ async fn plugin_run(
         concurrency,
         messages: lag,
         seconds,
+        cpu_ns,
         call_ns: Some(metrics.latency_sum_us as f64 * 1000.0 / metrics.messages as f64),
     }
 }
@@ -303,7 +330,7 @@ async fn native_run(
     concurrency: usize,
 ) -> Figure {
     let lag = create_group(broker, topic, group).await;
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), cpu_ns());
     let (stop, stopped) = watch::channel(false);
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
@@ -341,6 +368,7 @@ async fn native_run(
         })
         .collect();
     let seconds = drained(broker, group, started).await;
+    let cpu_ns = (cpu_ns() - cpu) / lag as f64;
     stop.send_replace(true);
     let mut acked = 0;
     for task in tasks {
@@ -352,6 +380,7 @@ async fn native_run(
         concurrency,
         messages: lag,
         seconds,
+        cpu_ns,
         call_ns: None,
     }
 }
