@@ -17,10 +17,13 @@
 //! to two versions. After [`quarantine_after`](crate::PluginHostConfig::quarantine_after)
 //! failed calls in a row the binding is quarantined.
 
+use std::any::Any;
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
+use tokio::runtime::RuntimeFlavor;
 use weir_core::limits::MAX_INVISIBLE_MS;
 use weir_core::{Delivery, ReceiveRequest};
 
@@ -30,6 +33,7 @@ use crate::instance::{Outcome, PluginInstance};
 use crate::limits::{BROKER_ERROR_BACKOFF, RECEIVE_WAIT};
 use crate::live::{Control, LiveBinding};
 use crate::metrics::Count;
+use crate::module::LoadedModule;
 use crate::plugin_host::Inner;
 use crate::{BindingTarget, CallError};
 
@@ -120,19 +124,30 @@ pub(crate) async fn run(inner: Arc<Inner>, live: Arc<LiveBinding>, broadcasting:
     }
 }
 
+/// What a call answers: the outcomes, the instance to keep, and the batch's messages
+/// (trimmed for reuse; empty if the call panicked).
+type Called = (
+    Result<Vec<Outcome>, CallError>,
+    Option<PluginInstance>,
+    Vec<types::Message>,
+);
+
 /// Hands a batch to the instance (a new one if it is missing or runs an outdated
-/// version) on a blocking thread. Answers the outcomes, the instance to keep and the
-/// batch's messages (trimmed for reuse; empty if the call panicked).
+/// version), off the runtime's workers.
+///
+/// On a multi-thread runtime the call runs in place ([`block_in_place`]): this worker
+/// thread makes it while the runtime moves the worker's other tasks to another thread.
+/// Unlike a task on the blocking pool, the task does not wait for a thread to wake up
+/// twice per batch, once to start the call and once to hear its end. On a
+/// current-thread runtime it goes to the blocking pool.
+///
+/// [`block_in_place`]: tokio::task::block_in_place
 async fn call(
     inner: &Arc<Inner>,
     live: &Arc<LiveBinding>,
     instance: Option<PluginInstance>,
     messages: Vec<types::Message>,
-) -> (
-    Result<Vec<Outcome>, CallError>,
-    Option<PluginInstance>,
-    Vec<types::Message>,
-) {
+) -> Called {
     let config = &live.config;
     let module = match inner.registry.slot(&config.module, config.version) {
         Ok(slot) => match slot.loaded {
@@ -142,53 +157,69 @@ async fn call(
         Err(err) => return unavailable(live, err.to_string(), messages),
     };
     let instance = instance.filter(|i| Arc::ptr_eq(i.module(), &module));
-    let (inner, live) = (Arc::clone(inner), Arc::clone(live));
-    let joined = tokio::task::spawn_blocking(move || {
-        let config = &live.config;
-        let mut messages = messages;
-        let mut instance = match instance {
-            Some(instance) => instance,
-            None => match PluginInstance::new(
-                &inner.engine,
-                module,
-                Arc::clone(&live.services),
-                config.memory_bytes,
-                config.deadline_ms,
-            ) {
-                Ok(instance) => instance,
-                Err(error) => {
-                    live.counters.failure(&error);
-                    return (Err(error), None, messages);
-                }
-            },
-        };
-        let started = Instant::now();
-        let result = instance.handle(&config.config, &messages);
-        live.counters
-            .call(messages.len(), started.elapsed(), result.as_ref().err());
-        convert::trim_kept(&mut messages);
-        let keep = result.is_ok().then_some(instance);
-        (result, keep, messages)
-    })
-    .await;
-    joined.unwrap_or_else(|err| {
+    let called = if inner.runtime.runtime_flavor() == RuntimeFlavor::MultiThread {
+        let work = || handle(inner, live, module, instance, messages);
+        tokio::task::block_in_place(|| std::panic::catch_unwind(AssertUnwindSafe(work)))
+            .map_err(|panic| panic_text(panic.as_ref()))
+    } else {
+        let (inner, live) = (Arc::clone(inner), Arc::clone(live));
+        tokio::task::spawn_blocking(move || handle(&inner, &live, module, instance, messages))
+            .await
+            .map_err(|err| err.to_string())
+    };
+    called.unwrap_or_else(|panic| {
         (
-            Err(CallError::Trap(format!("the call panicked: {err}"))),
+            Err(CallError::Trap(format!("the call panicked: {panic}"))),
             None,
             Vec::new(),
         )
     })
 }
 
-fn unavailable(
+/// Calls `handle` on the instance, or on a new one. Blocking.
+fn handle(
+    inner: &Inner,
     live: &LiveBinding,
-    error: String,
-    messages: Vec<types::Message>,
-) -> (
-    Result<Vec<Outcome>, CallError>,
-    Option<PluginInstance>,
-    Vec<types::Message>,
-) {
+    module: Arc<LoadedModule>,
+    instance: Option<PluginInstance>,
+    mut messages: Vec<types::Message>,
+) -> Called {
+    let config = &live.config;
+    let mut instance = match instance {
+        Some(instance) => instance,
+        None => match PluginInstance::new(
+            &inner.engine,
+            module,
+            Arc::clone(&live.services),
+            config.memory_bytes,
+            config.deadline_ms,
+        ) {
+            Ok(instance) => instance,
+            Err(error) => {
+                live.counters.failure(&error);
+                return (Err(error), None, messages);
+            }
+        },
+    };
+    let started = Instant::now();
+    let result = instance.handle(&config.config, &messages);
+    live.counters
+        .call(messages.len(), started.elapsed(), result.as_ref().err());
+    convert::trim_kept(&mut messages);
+    let keep = result.is_ok().then_some(instance);
+    (result, keep, messages)
+}
+
+/// The message of a panic payload.
+fn panic_text(panic: &(dyn Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
+}
+
+fn unavailable(live: &LiveBinding, error: String, messages: Vec<types::Message>) -> Called {
     let error = CallError::Unavailable(error);
     live.counters.failure(&error);
     (Err(error), None, messages)
