@@ -356,9 +356,9 @@ async fn native_run(
                     }
                     let outcomes = handle(&deliveries);
                     let mut acks = Vec::with_capacity(deliveries.len());
-                    for (delivery, outcome) in deliveries.iter().zip(outcomes) {
+                    for (delivery, outcome) in deliveries.into_iter().zip(outcomes) {
                         match outcome {
-                            Outcome::Ack => acks.push(delivery.receipt.clone()),
+                            Outcome::Ack => acks.push(delivery.receipt),
                         }
                     }
                     acked += acks.len() as u64;
