@@ -71,20 +71,15 @@ pub(crate) async fn run(inner: Arc<Inner>, live: Arc<LiveBinding>, broadcasting:
             invisible_ms: None,
             consumer: broadcasting.then(|| live.config.name.clone()),
         };
-        // A pause or stop cancels the long poll at once. Cancelling while receive waits
-        // for messages takes nothing; only in `sync` flush mode, during the fsync of a
-        // batch just taken, does it leave that batch invisible until its invisible time
-        // passes (then it is redelivered): a delay, never a loss.
-        let received = tokio::select! {
-            biased;
-            changed = control.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-                continue;
-            }
-            received = inner.broker.receive(group, request) => received,
+        // A pause or stop ends the wait for messages at once; a batch already taken is
+        // answered and handled (the change takes effect at the batch boundary).
+        let changed = async {
+            let _ = control.changed().await;
         };
+        let received = inner.broker.receive_until(group, request, changed).await;
+        if control.has_changed().is_err() {
+            return;
+        }
         let deliveries = match received {
             Ok(deliveries) => deliveries,
             Err(err) => {

@@ -123,6 +123,21 @@ impl Broker {
         group: &str,
         request: ReceiveRequest,
     ) -> Result<Vec<Delivery>, CoreError> {
+        self.receive_until(group, request, std::future::pending())
+            .await
+    }
+
+    /// [`receive`](Self::receive) that gives up waiting when `cancel` completes,
+    /// answering nothing. Unlike dropping a receive, which can drop a batch already taken
+    /// (while its journal record is being made durable) and leave it invisible until its
+    /// invisible time passes, cancelling only ever ends the wait for messages.
+    pub async fn receive_until(
+        &self,
+        group: &str,
+        request: ReceiveRequest,
+        cancel: impl Future<Output = ()>,
+    ) -> Result<Vec<Delivery>, CoreError> {
+        tokio::pin!(cancel);
         let group = self.groups().get(group)?;
         if request.max == 0 || request.max > MAX_RECEIVE_MESSAGES {
             return Err(CoreError::InvalidArgument(format!(
@@ -166,6 +181,7 @@ impl Broker {
             tokio::select! {
                 () = &mut notified => {}
                 () = tokio::time::sleep_until(deadline.into()) => {}
+                () = &mut cancel => return Ok(Vec::new()),
             }
         }
     }
