@@ -46,12 +46,10 @@ const ORIGIN: &str = "forwarded-from";
 /// Bound on the producer.
 const PRODUCER_LIMIT: Duration = Duration::from_secs(180);
 
-/// Invisible time of the binding's group. A rebind stops the binding's tasks, cancelling
-/// a receive in progress; with `--flush sync` a receive cancelled during the fsync of the
-/// batch it took leaves that batch invisible until this time passes (then it is
-/// delivered again, to the new configuration). Shorter than the group default (60 s) so
-/// that such a batch arrives well within [`WAIT`]; far longer than any call takes.
-const INVISIBLE_MS: u64 = 15_000;
+/// Invisible time of the binding's group: longer than [`WAIT`]. A rebind stops the
+/// binding's tasks at a batch boundary; a batch it took but dropped (instead of handling
+/// it) would stay invisible this long, so the test would see it missing.
+const INVISIBLE_MS: u64 = 120_000;
 
 /// The log line of a module that had to be compiled again at start.
 const RECOMPILED: &str = "compiling again";
