@@ -30,17 +30,17 @@ impl Receipt {
     pub fn parse(text: &str) -> Option<Self> {
         let mut parts = text.split('.');
         let mut next = || parts.next();
-        let incarnation = u64::from_str_radix(next()?, 16).ok()?;
-        let member = u32::from_str_radix(next()?, 16).ok()?;
+        let incarnation = parse_hex(next()?)?;
+        let member = u32::try_from(parse_hex(next()?)?).ok()?;
         let source = match next()? {
             "r" => RETRY_SOURCE,
             queue => {
-                let queue = u32::from_str_radix(queue, 16).ok()?;
+                let queue = u32::try_from(parse_hex(queue)?).ok()?;
                 (queue != RETRY_SOURCE).then_some(queue)?
             }
         };
-        let offset = u64::from_str_radix(next()?, 16).ok()?;
-        let seq = u64::from_str_radix(next()?, 16).ok()?;
+        let offset = parse_hex(next()?)?;
+        let seq = parse_hex(next()?)?;
         if next().is_some() {
             return None;
         }
@@ -54,15 +54,67 @@ impl Receipt {
     }
 }
 
+impl Receipt {
+    /// The text form: `incarnation.member.queue.offset.seq` in lowercase hex, the queue
+    /// `r` for the retry topic. Written by hand: one is made per delivery, and the
+    /// formatting machinery costs several times more.
+    pub fn encode(&self) -> String {
+        let mut text = String::with_capacity(64);
+        push_hex(&mut text, self.incarnation);
+        text.push('.');
+        push_hex(&mut text, u64::from(self.member));
+        text.push('.');
+        if self.source == RETRY_SOURCE {
+            text.push('r');
+        } else {
+            push_hex(&mut text, u64::from(self.source));
+        }
+        text.push('.');
+        push_hex(&mut text, self.offset);
+        text.push('.');
+        push_hex(&mut text, self.seq);
+        text
+    }
+}
+
+/// Reads 1 to 16 lowercase or uppercase hex digits.
+fn parse_hex(text: &str) -> Option<u64> {
+    if text.is_empty() || text.len() > 16 {
+        return None;
+    }
+    text.bytes().try_fold(0u64, |value, byte| {
+        let digit = match byte {
+            b'0'..=b'9' => byte - b'0',
+            b'a'..=b'f' => byte - b'a' + 10,
+            b'A'..=b'F' => byte - b'A' + 10,
+            _ => return None,
+        };
+        Some(value << 4 | u64::from(digit))
+    })
+}
+
+/// Appends `value` in lowercase hex without leading zeros.
+fn push_hex(text: &mut String, value: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 16];
+    let mut at = buf.len();
+    let mut rest = value;
+    loop {
+        at -= 1;
+        buf[at] = DIGITS[(rest & 0xf) as usize];
+        rest >>= 4;
+        if rest == 0 {
+            break;
+        }
+    }
+    for &digit in &buf[at..] {
+        text.push(char::from(digit));
+    }
+}
+
 impl fmt::Display for Receipt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:x}.{:x}.", self.incarnation, self.member)?;
-        if self.source == RETRY_SOURCE {
-            f.write_str("r")?;
-        } else {
-            write!(f, "{:x}", self.source)?;
-        }
-        write!(f, ".{:x}.{:x}", self.offset, self.seq)
+        f.write_str(&self.encode())
     }
 }
 
@@ -80,7 +132,26 @@ mod tests {
                 offset: 123_456,
                 seq: u64::MAX,
             };
+            let zero = Receipt {
+                incarnation: 0,
+                member: 0,
+                source: 0,
+                offset: 0,
+                seq: 0,
+            };
+            assert_eq!(zero.encode(), "0.0.0.0.0");
             assert_eq!(Receipt::parse(&receipt.to_string()), Some(receipt));
+            assert_eq!(
+                receipt.encode(),
+                format!(
+                    "deadbeef.3.{}.1e240.ffffffffffffffff",
+                    if source == RETRY_SOURCE {
+                        "r".to_string()
+                    } else {
+                        format!("{source:x}")
+                    }
+                )
+            );
         }
         for bad in [
             "",
@@ -89,6 +160,10 @@ mod tests {
             "1.2.3.4.5.6",
             "1.2.q.4.5",
             "1.2.ffffffff.4.5",
+            "1.2.3.4.+5",
+            "1.2.3.4.",
+            "1.2.3.4.10000000000000000",
+            "1.100000000.3.4.5",
         ] {
             assert_eq!(Receipt::parse(bad), None, "{bad}");
         }

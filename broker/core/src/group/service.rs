@@ -979,7 +979,7 @@ impl Consumption<'_> {
                             queue,
                             offset,
                             stored,
-                            receipt: receipt.to_string(),
+                            receipt: receipt.encode(),
                             attempt: slot.attempts,
                             first_delivery_ms: slot.first_ms,
                             resent: source == RETRY_SOURCE,
