@@ -12,7 +12,7 @@ use crate::http::AllowedPrefix;
 use crate::limits::{
     DEFAULT_BATCH_SIZE, DEFAULT_DEADLINE_MS, DEFAULT_MEMORY_BYTES, DEFAULT_STATE_BYTES,
     MAX_ALLOWLIST, MAX_BATCH_SIZE, MAX_CONCURRENCY, MAX_CONFIG_BYTES, MAX_DEADLINE_MS,
-    MAX_MEMORY_BYTES, MAX_NAME_LEN,
+    MAX_MEMORY_BYTES, MAX_NAME_LEN, MAX_STATE_BYTES,
 };
 use crate::metrics::BindingMetrics;
 use crate::{PluginError, World};
@@ -89,7 +89,8 @@ pub struct BindingSpec {
     pub deadline_ms: Option<u64>,
     /// Memory cap of one instance, bytes (default [`DEFAULT_MEMORY_BYTES`]).
     pub memory_bytes: Option<usize>,
-    /// Quota of the binding's key-value state, bytes (default [`DEFAULT_STATE_BYTES`]).
+    /// Quota of the binding's key-value state, bytes (default [`DEFAULT_STATE_BYTES`], at
+    /// most [`MAX_STATE_BYTES`]).
     pub state_bytes: Option<usize>,
     /// Handed to the plugin with every call.
     pub config: String,
@@ -239,9 +240,10 @@ impl BindingSpec {
             ));
         }
         let state_bytes = self.state_bytes.unwrap_or(DEFAULT_STATE_BYTES);
-        if state_bytes > MAX_MEMORY_BYTES {
+        if state_bytes > MAX_STATE_BYTES {
             return invalid(format!(
-                "state_bytes must be at most {MAX_MEMORY_BYTES}, got {state_bytes}"
+                "state_bytes must be at most {MAX_STATE_BYTES} (MAX_STATE_BYTES: a binding's \
+                 state is persisted as one record), got {state_bytes}"
             ));
         }
         if self.config.len() > MAX_CONFIG_BYTES {
@@ -382,6 +384,13 @@ mod tests {
         let mut spec = consumer();
         spec.deadline_ms = Some(MAX_DEADLINE_MS + 1);
         assert!(spec.validate(1, 0).is_err());
+        let mut spec = consumer();
+        spec.state_bytes = Some(MAX_STATE_BYTES + 1);
+        let err = spec.validate(1, 0).unwrap_err().to_string();
+        assert!(err.contains("MAX_STATE_BYTES"), "{err}");
+        let mut spec = consumer();
+        spec.state_bytes = Some(MAX_STATE_BYTES);
+        assert!(spec.validate(1, 0).is_ok());
         let mut spec = consumer();
         spec.grants.http_allowlist = vec!["https://x/".into()];
         assert!(spec.validate(1, 0).is_err());

@@ -4,7 +4,8 @@
 //! (`wit/plugin.wit` at the workspace root): consumers, dedup filters and transaction
 //! checkers. This crate checks and compiles them once ([`registry`]), keeps them
 //! content-addressed on disk with a durable catalog in the commitlog ([`catalog`]),
-//! attaches them to topics, groups and producer groups ([`binding`]) and runs them with
+//! attaches them to topics, groups and producer groups ([`binding`]), keeps each
+//! binding's key-value state with snapshots in the commitlog, and runs them with
 //! wasmtime under limits: one store per instance, a wall-clock deadline per call (epoch
 //! interruption), a memory cap, and no filesystem, environment or network beyond what a
 //! binding grants.
@@ -34,6 +35,7 @@ mod plugin_host;
 mod precompiled;
 pub mod registry;
 mod state;
+mod state_record;
 mod world;
 
 pub use binding::{
@@ -44,4 +46,5 @@ pub use error::{CallError, ModuleRejection, PluginError};
 pub use metrics::BindingMetrics;
 pub use plugin_host::{HostStatus, PluginHost, PluginHostConfig};
 pub use registry::{ModuleInfo, ModuleStatus};
+pub use state_record::PLUGIN_STATE_TOPIC;
 pub use world::{WORLDS, World};

@@ -54,8 +54,21 @@ pub const MAX_MODULE_VERSIONS: usize = 10_000;
 /// Longest module or binding name.
 pub const MAX_NAME_LEN: usize = 127;
 
-/// Default size of a binding's key-value state (keys plus values).
+/// Default size of a binding's key-value state (keys plus values, plus
+/// [`STATE_ENTRY_OVERHEAD_BYTES`] per entry).
 pub const DEFAULT_STATE_BYTES: usize = 16 * 1024 * 1024;
+/// Largest state quota a binding may ask for. A binding's state is written to the
+/// commitlog as one snapshot record, whose body may hold at most
+/// [`weir_store::MAX_BODY_LEN`] (64 MiB); half of that leaves room to spare.
+pub const MAX_STATE_BYTES: usize = 32 * 1024 * 1024;
+/// What each state entry counts in the quota besides its key and value: the lengths and
+/// expiry its snapshot record carries, so that a state within its quota always fits one
+/// record however small its entries.
+pub const STATE_ENTRY_OVERHEAD_BYTES: usize = 16;
+/// How often the host writes a snapshot of each binding's state that changed since its
+/// last one. A crash (`kill -9`, power loss) loses at most the changes of this interval;
+/// a clean shutdown loses none.
+pub const STATE_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(5);
 /// Longest state key.
 pub const MAX_STATE_KEY_BYTES: usize = 1024;
 

@@ -1,6 +1,7 @@
 //! Binding operations: bind, rebind, pause, resume, unbind, describe.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use weir_core::{CoreError, GroupMode, GroupSpec};
 
@@ -21,7 +22,7 @@ impl PluginHost {
     /// when missing; an existing group must consume that topic and keep messages
     /// invisible for longer than the binding's deadline.
     pub async fn bind(&self, spec: BindingSpec) -> Result<BindingConfig, PluginError> {
-        let config = self.validate(spec).await?;
+        let mut config = self.validate(spec).await?;
         let _change = self.inner.changes.lock().await;
         if self.inner.bindings.read().contains_key(&config.name) {
             return Err(PluginError::BindingExists(config.name));
@@ -31,6 +32,7 @@ impl PluginHost {
                 "the broker holds the maximum of {MAX_BINDINGS} bindings"
             )));
         }
+        config.created_ms = self.inner.creation_ms(config.created_ms);
         let mut configs = self.inner.binding_configs();
         configs.push(config.clone());
         self.inner
@@ -202,6 +204,20 @@ impl Inner {
             .ok_or_else(|| PluginError::BindingNotFound(name.to_string()))
     }
 
+    /// A `created_ms` for a new binding: `now_ms`, or later than every one given so far
+    /// (a binding deleted and created again within a millisecond must not match the
+    /// snapshots of the old one's state).
+    fn creation_ms(&self, now_ms: i64) -> i64 {
+        let mut given = now_ms;
+        let _ = self
+            .created_clock
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
+                given = now_ms.max(last.saturating_add(1));
+                Some(given)
+            });
+        given
+    }
+
     /// A live binding for `config`, keeping the counters and state of `previous`.
     pub(crate) fn live(
         &self,
@@ -216,6 +232,24 @@ impl Inner {
             Some(p) => Arc::clone(&p.state),
             None => Arc::new(StateTable::new(config.state_bytes)),
         };
+        self.assemble(config, counters, state)
+    }
+
+    /// A live binding for `config` holding `state` (restored from its snapshot).
+    pub(crate) fn live_with_state(
+        &self,
+        config: BindingConfig,
+        state: Arc<StateTable>,
+    ) -> Arc<LiveBinding> {
+        self.assemble(config, Arc::new(Counters::default()), state)
+    }
+
+    fn assemble(
+        &self,
+        config: BindingConfig,
+        counters: Arc<Counters>,
+        state: Arc<StateTable>,
+    ) -> Arc<LiveBinding> {
         let allowlist = config
             .grants
             .http_allowlist

@@ -4,7 +4,7 @@
 //! durable catalog. Every change (upload, delete, bind, pause, ...) is serialised by one
 //! lock, written to the catalog (fsynced), and only then applied in memory and answered.
 //! Module operations are in [`modules`](self::modules), binding operations in
-//! [`bindings`](self::bindings).
+//! [`bindings`](self::bindings), the snapshots of binding state in [`state`](self::state).
 //!
 //! # Hooks into the core
 //!
@@ -22,13 +22,17 @@
 
 mod bindings;
 mod modules;
+mod state;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use weir_core::Broker;
 
 use crate::PluginError;
@@ -93,6 +97,16 @@ pub(crate) struct Inner {
     pub(crate) http: HttpClient,
     pub(crate) runtime: tokio::runtime::Handle,
     pub(crate) config: PluginHostConfig,
+    /// Serialises state snapshot writes, so that a binding's newest record is its
+    /// newest state.
+    pub(crate) state_writes: tokio::sync::Mutex<()>,
+    /// Set to stop the periodic state snapshots.
+    pub(crate) state_stop: watch::Sender<bool>,
+    /// The task writing them.
+    pub(crate) state_task: Mutex<Option<JoinHandle<()>>>,
+    /// The newest `created_ms` given to a binding: a binding created again under the
+    /// same name gets a later one, whose state does not match the old snapshots.
+    pub(crate) created_clock: AtomicI64,
 }
 
 impl std::fmt::Debug for Inner {
@@ -107,8 +121,9 @@ impl std::fmt::Debug for Inner {
 impl PluginHost {
     /// Opens the plugin host over a broker: reads the catalog from the commitlog, loads
     /// every module from its precompiled artifact (compiling again only when it cannot
-    /// be used), removes module files the catalog does not name, registers the
-    /// transaction checker and starts the bindings that are not paused.
+    /// be used), removes module files the catalog does not name, restores each
+    /// binding's state from its newest snapshot, registers the transaction checker,
+    /// starts the bindings that are not paused and the periodic state snapshots.
     ///
     /// Call it from within a Tokio runtime, before other transaction checkers are
     /// registered.
@@ -142,6 +157,19 @@ impl PluginHost {
         if removed > 0 {
             tracing::info!(removed, "removed module files no registry entry names");
         }
+        let reading = (Arc::clone(broker.store()), snapshot.bindings.clone());
+        let mut states = tokio::task::spawn_blocking(move || {
+            let (store, configs) = reading;
+            state::restore(&store, &configs)
+        })
+        .await
+        .map_err(|e| PluginError::Engine(format!("restoring binding state panicked: {e}")))??;
+        let created_clock = snapshot
+            .bindings
+            .iter()
+            .map(|b| b.created_ms)
+            .max()
+            .unwrap_or(i64::MIN);
         let inner = Arc::new(Inner {
             broker: Arc::clone(&broker),
             engine,
@@ -153,6 +181,10 @@ impl PluginHost {
             http: HttpClient::new(),
             runtime: tokio::runtime::Handle::current(),
             config,
+            state_writes: tokio::sync::Mutex::new(()),
+            state_stop: watch::Sender::new(false),
+            state_task: Mutex::new(None),
+            created_clock: AtomicI64::new(created_clock),
         });
         if recompiled {
             // New artifact hashes must be durable before the artifacts are trusted again.
@@ -165,13 +197,18 @@ impl PluginHost {
         broker.add_transaction_checker(Arc::new(PluginCheckers::new(Arc::downgrade(&inner))));
         broker.set_dedup_filter(Arc::new(PluginFilters::new(Arc::downgrade(&inner))));
         for config in snapshot.bindings {
-            let live = inner.live(config, None);
+            let live = match states.remove(&config.name) {
+                Some(state) => inner.live_with_state(config, Arc::new(state)),
+                None => inner.live(config, None),
+            };
             inner
                 .bindings
                 .write()
                 .insert(live.name().to_string(), Arc::clone(&live));
             inner.start(&live);
         }
+        let snapshots = state::run_snapshots(Arc::downgrade(&inner), inner.state_stop.subscribe());
+        *inner.state_task.lock() = Some(inner.runtime.spawn(snapshots));
         tracing::info!(
             modules = inner.registry.count(),
             bindings = inner.bindings.read().len(),
@@ -194,25 +231,36 @@ impl PluginHost {
         }
     }
 
-    /// Writes the catalog again if its newest snapshot lies below the commitlog position
-    /// retention is about to delete up to. Call it before
-    /// [`Broker::run_retention`](weir_core::Broker::run_retention).
+    /// Writes the catalog, and the state snapshot of each binding, again if its newest
+    /// record lies below the commitlog position retention is about to delete up to.
+    /// Call it before [`Broker::run_retention`](weir_core::Broker::run_retention), and
+    /// skip retention when it fails.
     pub async fn prepare_retention(&self) -> Result<(), PluginError> {
         let store = self.inner.broker.store();
         let boundary = store.retention_boundary(crate::host::now_ms());
-        if boundary <= store.stats().min_position || self.inner.catalog.position() >= boundary {
+        if boundary <= store.stats().min_position {
             return Ok(());
         }
-        let _change = self.inner.changes.lock().await;
-        self.inner.persist_current().await
+        if self.inner.catalog.position() < boundary {
+            let _change = self.inner.changes.lock().await;
+            self.inner.persist_current().await?;
+        }
+        self.inner
+            .write_state_snapshots(state::Due::Below(boundary))
+            .await
     }
 
-    /// Stops every binding: each finishes and settles the batch in hand.
+    /// Stops every binding: each finishes and settles the batch in hand. Then writes a
+    /// snapshot of every binding state that changed since its last one, so that a clean
+    /// restart loses none (calls of checkers and filters after this are not kept).
     pub async fn shutdown(&self) {
         let bindings: Vec<_> = self.inner.bindings.read().values().cloned().collect();
         for live in bindings {
             live.stop().await;
         }
+        self.inner.stop_state_snapshots().await;
+        // Failures are logged per binding.
+        let _ = self.inner.write_state_snapshots(state::Due::Changed).await;
     }
 }
 
