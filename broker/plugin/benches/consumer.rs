@@ -19,6 +19,7 @@
 //! - `WEIR_BENCH_MESSAGES`: messages consumed per run at batches of 100 and 1000 (default
 //!   2,000,000; a tenth of it at batch 10, a fiftieth at batch 1);
 //! - `WEIR_BENCH_BATCHES`: the batch sizes to run, e.g. `100,1000` (default all);
+//! - `WEIR_BENCH_CONCURRENCY`: the concurrencies to run, e.g. `2,4` (default 1 and 2);
 //! - `WEIR_BENCH_ROUNDS`: rounds of every run, each with new groups (default 3); the
 //!   table keeps the best of them, the machine being shared;
 //! - `WEIR_BENCH_PERFMAP`: when set, the bare call's engine writes `/tmp/perf-<pid>.map`,
@@ -158,6 +159,10 @@ async fn run(component: &[u8], parts: &Parts) {
         |_| BATCHES.to_vec(),
         |v| v.split(',').filter_map(|b| b.trim().parse().ok()).collect(),
     );
+    let concurrencies: Vec<usize> = std::env::var("WEIR_BENCH_CONCURRENCY").map_or_else(
+        |_| CONCURRENCY.to_vec(),
+        |v| v.split(',').filter_map(|c| c.trim().parse().ok()).collect(),
+    );
     let temp = tempfile::tempdir().expect("temporary directory");
     let dir =
         std::env::var_os("WEIR_BENCH_DIR").map_or_else(|| temp.path().to_path_buf(), Into::into);
@@ -199,7 +204,7 @@ async fn run(component: &[u8], parts: &Parts) {
     for round in 1..=rounds {
         let mut at = 0;
         for &batch in &batches {
-            for concurrency in CONCURRENCY {
+            for &concurrency in &concurrencies {
                 let (topic, _) = topic_for(batch, messages);
                 if parts.wanted("native") {
                     let group = format!("native-{batch}-{concurrency}-{round}");
