@@ -19,6 +19,7 @@
 //! - `WEIR_BENCH_MESSAGES`: messages consumed per run at batches of 100 and 1000 (default
 //!   2,000,000; a tenth of it at batch 10, a fiftieth at batch 1);
 //! - `WEIR_BENCH_BATCHES`: the batch sizes to run, e.g. `100,1000` (default all);
+//! - `WEIR_BENCH_PRIORITY`: the plugin call priority, `idle` (default), `low` or `normal`;
 //! - `WEIR_BENCH_CONCURRENCY`: the concurrencies to run, e.g. `2,4` (default 1 and 2);
 //! - `WEIR_BENCH_ROUNDS`: rounds of every run, each with new groups (default 3); the
 //!   table keeps the best of them, the machine being shared;
@@ -171,7 +172,12 @@ async fn run(component: &[u8], parts: &Parts) {
         limits: Limits::default(),
     })
     .expect("open the broker");
-    let host = PluginHost::open(Arc::clone(&broker), PluginHostConfig::new(&dir))
+    let mut config = PluginHostConfig::new(&dir);
+    if let Ok(priority) = std::env::var("WEIR_BENCH_PRIORITY") {
+        config.call_priority = priority.parse().expect("WEIR_BENCH_PRIORITY");
+    }
+    println!("plugin call priority: {:?}", config.call_priority);
+    let host = PluginHost::open(Arc::clone(&broker), config)
         .await
         .expect("open the plugin host");
     host.upload("ack", World::Consumer, component.to_vec())

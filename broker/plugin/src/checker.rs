@@ -103,7 +103,7 @@ fn checker_for(inner: &Inner, half: &HalfMessage) -> Option<Arc<LiveBinding>> {
         .map(|(live, _, _)| Arc::clone(live))
 }
 
-/// Runs `f` on an idle instance of the binding (or a new one) on a blocking thread,
+/// Runs `f` on an idle instance of the binding (or a new one) on a plugin call thread,
 /// recording the call (of `messages` messages) and its failure.
 pub(crate) async fn with_instance<R: Send + 'static>(
     inner: &Arc<Inner>,
@@ -126,39 +126,41 @@ pub(crate) async fn with_instance<R: Send + 'static>(
             };
             let engine = Arc::clone(&inner.engine);
             let binding = Arc::clone(live);
-            tokio::task::spawn_blocking(move || {
-                let config = &binding.config;
-                let mut instance = match idle {
-                    Some(instance) => instance,
-                    None => match PluginInstance::new(
-                        &engine,
-                        module,
-                        Arc::clone(&binding.services),
-                        config.memory_bytes,
-                        config.deadline_ms,
-                    ) {
-                        Ok(instance) => instance,
-                        Err(error) => {
-                            binding.counters.failure(&error);
-                            return Err(error);
+            inner
+                .pool
+                .run(move || {
+                    let config = &binding.config;
+                    let mut instance = match idle {
+                        Some(instance) => instance,
+                        None => match PluginInstance::new(
+                            &engine,
+                            module,
+                            Arc::clone(&binding.services),
+                            config.memory_bytes,
+                            config.deadline_ms,
+                        ) {
+                            Ok(instance) => instance,
+                            Err(error) => {
+                                binding.counters.failure(&error);
+                                return Err(error);
+                            }
+                        },
+                    };
+                    let started = Instant::now();
+                    let result = f(&mut instance, &config.config);
+                    binding
+                        .counters
+                        .call(messages, started.elapsed(), result.as_ref().err());
+                    if result.is_ok() && binding.is_running() {
+                        let mut idle = binding.idle.lock();
+                        if idle.len() < MAX_IDLE_INSTANCES {
+                            idle.push(instance);
                         }
-                    },
-                };
-                let started = Instant::now();
-                let result = f(&mut instance, &config.config);
-                binding
-                    .counters
-                    .call(messages, started.elapsed(), result.as_ref().err());
-                if result.is_ok() && binding.is_running() {
-                    let mut idle = binding.idle.lock();
-                    if idle.len() < MAX_IDLE_INSTANCES {
-                        idle.push(instance);
                     }
-                }
-                result
-            })
-            .await
-            .unwrap_or_else(|err| Err(CallError::Trap(format!("the call panicked: {err}"))))
+                    result
+                })
+                .await
+                .unwrap_or_else(|panic| Err(CallError::Trap(format!("the call panicked: {panic}"))))
         }
     };
     match &result {

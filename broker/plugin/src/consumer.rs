@@ -17,7 +17,6 @@
 //! to two versions. After [`quarantine_after`](crate::PluginHostConfig::quarantine_after)
 //! failed calls in a row the binding is quarantined.
 
-use std::any::Any;
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -35,7 +34,7 @@ use crate::live::{Control, LiveBinding};
 use crate::metrics::Count;
 use crate::module::LoadedModule;
 use crate::plugin_host::Inner;
-use crate::{BindingTarget, CallError};
+use crate::{BindingTarget, CallError, CallPriority};
 
 /// Longest dead-letter reason kept from a plugin.
 const MAX_REASON_BYTES: usize = 1024;
@@ -128,13 +127,10 @@ type Called = (
 );
 
 /// Hands a batch to the instance (a new one if it is missing or runs an outdated
-/// version), off the runtime's workers.
-///
-/// On a multi-thread runtime the call runs in place ([`block_in_place`]): this worker
-/// thread makes it while the runtime moves the worker's other tasks to another thread.
-/// Unlike a task on the blocking pool, the task does not wait for a thread to wake up
-/// twice per batch, once to start the call and once to hear its end. On a
-/// current-thread runtime it goes to the blocking pool.
+/// version), on a plugin call thread (see [`crate::pool`]); at
+/// [`CallPriority::Normal`] on a multi-thread runtime, in place instead
+/// ([`block_in_place`]): this worker thread makes the call while the runtime moves its
+/// other tasks to another thread, and nobody waits for a thread to wake up.
 ///
 /// [`block_in_place`]: tokio::task::block_in_place
 async fn call(
@@ -152,15 +148,18 @@ async fn call(
         Err(err) => return unavailable(live, err.to_string(), messages),
     };
     let instance = instance.filter(|i| Arc::ptr_eq(i.module(), &module));
-    let called = if inner.runtime.runtime_flavor() == RuntimeFlavor::MultiThread {
+    let in_place = inner.config.call_priority == CallPriority::Normal
+        && inner.runtime.runtime_flavor() == RuntimeFlavor::MultiThread;
+    let called = if in_place {
         let work = || handle(inner, live, module, instance, messages);
         tokio::task::block_in_place(|| std::panic::catch_unwind(AssertUnwindSafe(work)))
-            .map_err(|panic| panic_text(panic.as_ref()))
+            .map_err(|panic| crate::pool::panic_text(panic.as_ref()))
     } else {
-        let (inner, live) = (Arc::clone(inner), Arc::clone(live));
-        tokio::task::spawn_blocking(move || handle(&inner, &live, module, instance, messages))
+        let (calling, live_calling) = (Arc::clone(inner), Arc::clone(live));
+        inner
+            .pool
+            .run(move || handle(&calling, &live_calling, module, instance, messages))
             .await
-            .map_err(|err| err.to_string())
     };
     called.unwrap_or_else(|panic| {
         (
@@ -203,15 +202,6 @@ fn handle(
     convert::trim_kept(&mut messages);
     let keep = result.is_ok().then_some(instance);
     (result, keep, messages)
-}
-
-/// The message of a panic payload.
-fn panic_text(panic: &(dyn Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|text| (*text).to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_string())
 }
 
 fn unavailable(live: &LiveBinding, error: String, messages: Vec<types::Message>) -> Called {

@@ -28,6 +28,14 @@ pub const MAX_MEMORY_BYTES: usize = 1024 * 1024 * 1024;
 /// below this; it only stops a guest from growing tables without bound).
 pub const MAX_TABLE_ELEMENTS: usize = 1_000_000;
 
+/// Default number of plugin call threads: two per CPU (calls mostly compute; a few may
+/// wait on outbound HTTP), at least 4.
+pub fn default_call_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(4, |n| n.get() * 2)
+        .max(4)
+}
+
 /// Consecutive failed calls (trap, timeout, wrong answer) after which a binding is
 /// quarantined: paused with its last error until resumed.
 pub const DEFAULT_QUARANTINE_AFTER: u32 = 5;

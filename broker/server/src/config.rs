@@ -78,6 +78,8 @@ pub(crate) struct LimitsSection {
 pub(crate) struct PluginsSection {
     pub(crate) max_module_bytes: Option<usize>,
     pub(crate) quarantine_after: Option<u32>,
+    pub(crate) call_threads: Option<usize>,
+    pub(crate) call_priority: Option<String>,
 }
 
 /// `[auth]` in the configuration file: `[[auth.tokens]]` entries.
@@ -234,6 +236,9 @@ pub(crate) fn resolve(
 
 /// The plugin host's settings: module files under `<data>/modules`, and the `[plugins]`
 /// section's overrides.
+/// Most plugin call threads a configuration may ask for.
+const MAX_CALL_THREADS: usize = 1024;
+
 fn resolve_plugins(data: &Path, section: &PluginsSection) -> anyhow::Result<PluginHostConfig> {
     let mut config = PluginHostConfig::new(data);
     if let Some(bytes) = section.max_module_bytes {
@@ -247,6 +252,17 @@ fn resolve_plugins(data: &Path, section: &PluginsSection) -> anyhow::Result<Plug
             bail!("plugins.quarantine_after must be at least 1 (failed calls in a row), got 0");
         }
         config.quarantine_after = after;
+    }
+    if let Some(threads) = section.call_threads {
+        if !(1..=MAX_CALL_THREADS).contains(&threads) {
+            bail!("plugins.call_threads must be 1 to {MAX_CALL_THREADS}, got {threads}");
+        }
+        config.call_threads = threads;
+    }
+    if let Some(priority) = &section.call_priority {
+        config.call_priority = priority
+            .parse()
+            .map_err(|err| anyhow::anyhow!("plugins.call_priority: {err}"))?;
     }
     Ok(config)
 }
@@ -337,10 +353,16 @@ consume = ["orders*"]
 
     #[test]
     fn plugins_and_tokens_are_read_from_the_file() {
-        let text = format!("[plugins]\nmax_module_bytes = 1000\nquarantine_after = 2\n{TOKENS}");
+        let text = format!(
+            "[plugins]\nmax_module_bytes = 1000\nquarantine_after = 2\ncall_threads = 3\ncall_priority = \"low\"\n{TOKENS}"
+        );
         let config = resolve_file("0.0.0.0:7700", &text).unwrap();
         assert_eq!(config.plugins.max_module_bytes, 1000);
         assert_eq!(config.plugins.quarantine_after, 2);
+        assert_eq!(
+            (config.plugins.call_threads, config.plugins.call_priority),
+            (3, weir_plugin::CallPriority::Low)
+        );
         assert_eq!(config.plugins.modules_dir, Path::new("d").join("modules"));
         assert_eq!(config.auth.map(|a| a.len()), Some(2));
         assert!(!format!("{:?}", toml::from_str::<FileConfig>(TOKENS).unwrap()).contains("s3cret"));
@@ -398,6 +420,11 @@ consume = ["orders*"]
             (
                 "[plugins]\nmax_module_bytes = 0\n",
                 "plugins.max_module_bytes",
+            ),
+            ("[plugins]\ncall_threads = 0\n", "plugins.call_threads"),
+            (
+                "[plugins]\ncall_priority = \"high\"\n",
+                "plugins.call_priority",
             ),
         ];
         for (text, field) in cases {

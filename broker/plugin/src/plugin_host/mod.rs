@@ -43,8 +43,9 @@ use crate::checker::PluginCheckers;
 use crate::dedup::PluginFilters;
 use crate::engine::PluginEngine;
 use crate::http::HttpClient;
-use crate::limits::{DEFAULT_MAX_MODULE_BYTES, DEFAULT_QUARANTINE_AFTER};
+use crate::limits::{DEFAULT_MAX_MODULE_BYTES, DEFAULT_QUARANTINE_AFTER, default_call_threads};
 use crate::live::LiveBinding;
+use crate::pool::{CallPool, CallPriority};
 use crate::registry::{self, ModuleStatus, Registry};
 
 /// How the plugin host is set up.
@@ -56,6 +57,11 @@ pub struct PluginHostConfig {
     pub max_module_bytes: usize,
     /// Consecutive failed calls after which a binding is quarantined.
     pub quarantine_after: u32,
+    /// Threads plugin calls run on (see [`crate::pool`]): at most this many calls run at
+    /// once, all bindings together.
+    pub call_threads: usize,
+    /// The scheduling priority of those threads.
+    pub call_priority: CallPriority,
 }
 
 impl PluginHostConfig {
@@ -65,6 +71,8 @@ impl PluginHostConfig {
             modules_dir: data_dir.into().join("modules"),
             max_module_bytes: DEFAULT_MAX_MODULE_BYTES,
             quarantine_after: DEFAULT_QUARANTINE_AFTER,
+            call_threads: default_call_threads(),
+            call_priority: CallPriority::default(),
         }
     }
 }
@@ -95,6 +103,8 @@ pub(crate) struct Inner {
     pub(crate) changes: tokio::sync::Mutex<()>,
     pub(crate) bindings: RwLock<BTreeMap<String, Arc<LiveBinding>>>,
     pub(crate) http: HttpClient,
+    /// The threads plugin calls run on.
+    pub(crate) pool: CallPool,
     pub(crate) runtime: tokio::runtime::Handle,
     pub(crate) config: PluginHostConfig,
     /// Serialises state snapshot writes, so that a binding's newest record is its
@@ -179,6 +189,7 @@ impl PluginHost {
             changes: tokio::sync::Mutex::new(()),
             bindings: RwLock::new(BTreeMap::new()),
             http: HttpClient::new(),
+            pool: CallPool::new(config.call_threads, config.call_priority)?,
             runtime: tokio::runtime::Handle::current(),
             config,
             state_writes: tokio::sync::Mutex::new(()),

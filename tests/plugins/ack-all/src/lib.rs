@@ -3,7 +3,8 @@
 //!
 //! Config: empty, or the name of a state key. With a key, each batch adds its size to a
 //! counter kept there (decimal ASCII), so a test can read how many messages this binding
-//! acked; a failed state write is logged and the batch still acked.
+//! acked; a failed state write is logged and the batch still acked. The count is a
+//! read-modify-write: exact with one instance (concurrency 1) only.
 
 use weir_sdk::{Consumer, Message, Outcome, state};
 
