@@ -173,89 +173,28 @@ struct BindingRequest {
     name: Option<String>,
     module: String,
     version: Option<u32>,
-    target: TargetRequest,
+    target: TargetSpec,
     deadline_ms: Option<u64>,
     memory_bytes: Option<usize>,
     state_bytes: Option<usize>,
     #[serde(default)]
     config: String,
     #[serde(default)]
-    grants: GrantsRequest,
-}
-
-#[derive(Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
-enum TargetRequest {
-    Consumer {
-        topic: String,
-        group: String,
-        batch_size: Option<usize>,
-        concurrency: Option<usize>,
-    },
-    TxChecker {
-        producer_group: Option<String>,
-        topic: Option<String>,
-    },
-    DedupFilter {
-        topic: Option<String>,
-        group: Option<String>,
-        window_ms: Option<u64>,
-    },
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct GrantsRequest {
-    #[serde(default)]
-    publish: bool,
-    #[serde(default)]
-    http_allowlist: Vec<String>,
+    grants: Grants,
 }
 
 impl BindingRequest {
     fn into_spec(self, name: String) -> BindingSpec {
-        let target = match self.target {
-            TargetRequest::Consumer {
-                topic,
-                group,
-                batch_size,
-                concurrency,
-            } => TargetSpec::Consumer {
-                topic,
-                group,
-                batch_size,
-                concurrency,
-            },
-            TargetRequest::TxChecker {
-                producer_group,
-                topic,
-            } => TargetSpec::TxChecker {
-                producer_group,
-                topic,
-            },
-            TargetRequest::DedupFilter {
-                topic,
-                group,
-                window_ms,
-            } => TargetSpec::DedupFilter {
-                topic,
-                group,
-                window_ms,
-            },
-        };
         BindingSpec {
             name,
             module: self.module,
             version: self.version,
-            target,
+            target: self.target,
             deadline_ms: self.deadline_ms,
             memory_bytes: self.memory_bytes,
             state_bytes: self.state_bytes,
             config: self.config,
-            grants: Grants {
-                publish: self.grants.publish,
-                http_allowlist: self.grants.http_allowlist,
-            },
+            grants: self.grants,
         }
     }
 }

@@ -64,6 +64,7 @@ impl BindingTarget {
 
 /// What a binding may do beyond computing.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Grants {
     /// `publish` works (consumer bindings only).
     #[serde(default)]
@@ -98,8 +99,10 @@ pub struct BindingSpec {
     pub grants: Grants,
 }
 
-/// A target as asked for; unset fields take the defaults.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A target as asked for; unset fields take the defaults. Its JSON form is the one of
+/// [`BindingTarget`] with the optional fields left out.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum TargetSpec {
     /// See [`BindingTarget::Consumer`].
     Consumer {
