@@ -166,6 +166,9 @@ struct PendingKey {
 #[derive(Default)]
 pub(crate) struct PendingKeys {
     keys: Mutex<HashMap<DeliverySlot, PendingKey>>,
+    /// Whether `keys` may hold anything: settles of groups without a consume-side filter
+    /// (nearly all) skip the lock.
+    used: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for PendingKeys {
@@ -176,14 +179,13 @@ impl std::fmt::Debug for PendingKeys {
     }
 }
 
-fn slot(group: &str, receipt: &str) -> Option<DeliverySlot> {
-    let parsed = Receipt::parse(receipt)?;
-    Some((
+fn slot(group: &str, receipt: &Receipt) -> DeliverySlot {
+    (
         group.to_string(),
-        parsed.member,
-        parsed.source,
-        parsed.offset,
-    ))
+        receipt.member,
+        receipt.source,
+        receipt.offset,
+    )
 }
 
 impl PendingKeys {
@@ -196,10 +198,11 @@ impl PendingKeys {
         expires_ms: i64,
         now_ms: i64,
     ) {
-        let Some(slot) = slot(group, &delivery.receipt) else {
+        let Some(receipt) = Receipt::parse(&delivery.receipt) else {
             return;
         };
         let mut keys = self.keys.lock();
+        self.used.store(true, std::sync::atomic::Ordering::Relaxed);
         if keys.len() >= MAX_PENDING_KEYS {
             keys.retain(|_, k| k.expires_ms > now_ms);
             if keys.len() >= MAX_PENDING_KEYS {
@@ -210,7 +213,7 @@ impl PendingKeys {
             }
         }
         keys.insert(
-            slot,
+            slot(group, &receipt),
             PendingKey {
                 scoped_key,
                 message_id: delivery.id.clone(),
@@ -224,16 +227,18 @@ impl PendingKeys {
     pub(crate) fn settle<'a>(
         &self,
         group: &str,
-        receipts: impl Iterator<Item = &'a str>,
+        settled: impl Iterator<Item = &'a Receipt>,
         acked: bool,
     ) -> Vec<Message> {
+        if !self.used.load(std::sync::atomic::Ordering::Relaxed) {
+            return Vec::new();
+        }
         let mut keys = self.keys.lock();
         if keys.is_empty() {
             return Vec::new();
         }
-        receipts
-            .filter_map(|r| slot(group, r))
-            .filter_map(|s| keys.remove(&s))
+        settled
+            .filter_map(|r| keys.remove(&slot(group, r)))
             .filter(|_| acked)
             .map(|k| processed_record(k.scoped_key, &k.message_id))
             .collect()

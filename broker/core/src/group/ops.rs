@@ -293,14 +293,13 @@ impl Broker {
             consumption.settle(&group, receipts, &parsed, how, self.ids())?;
         self.arm_group(&group, next);
         // Keys of deduplicated deliveries: recorded as processed when acked.
-        let refused: std::collections::HashSet<&str> =
-            outcome.failed.iter().map(|f| f.receipt.as_str()).collect();
         let records = self.pending_keys.settle(
             name,
             receipts
                 .iter()
-                .map(String::as_str)
-                .filter(|r| !refused.contains(r)),
+                .zip(&parsed)
+                .filter(|(r, _)| !outcome.failed.iter().any(|f| &f.receipt == *r))
+                .map(|(_, p)| p),
             matches!(how, Settle::Ack),
         );
         if !records.is_empty() {
