@@ -111,12 +111,7 @@ pub(crate) async fn with_instance<R: Send + 'static>(
     messages: usize,
     f: impl FnOnce(&mut PluginInstance, &str) -> Result<R, CallError> + Send + 'static,
 ) -> Result<R, CallError> {
-    let config = &live.config;
-    let module = match inner.registry.slot(&config.module, config.version) {
-        Ok(slot) => slot.loaded.map_err(CallError::Unavailable),
-        Err(err) => Err(CallError::Unavailable(err.to_string())),
-    };
-    let result = match module {
+    let result = match live.module(&inner.registry) {
         Err(error) => Err(error),
         Ok(module) => {
             let idle = {
@@ -130,22 +125,7 @@ pub(crate) async fn with_instance<R: Send + 'static>(
                 .pool
                 .run(move || {
                     let config = &binding.config;
-                    let mut instance = match idle {
-                        Some(instance) => instance,
-                        None => match PluginInstance::new(
-                            &engine,
-                            module,
-                            Arc::clone(&binding.services),
-                            config.memory_bytes,
-                            config.deadline_ms,
-                        ) {
-                            Ok(instance) => instance,
-                            Err(error) => {
-                                binding.counters.failure(&error);
-                                return Err(error);
-                            }
-                        },
-                    };
+                    let mut instance = binding.instance(&engine, module, idle)?;
                     let started = Instant::now();
                     let result = f(&mut instance, &config.config);
                     binding
@@ -166,9 +146,6 @@ pub(crate) async fn with_instance<R: Send + 'static>(
     match &result {
         Ok(_) => live.succeeded(),
         Err(error) => {
-            if matches!(error, CallError::Unavailable(_)) {
-                live.counters.failure(error);
-            }
             if let Some(error) = live.failed(error) {
                 inner.quarantine(live, error);
             }

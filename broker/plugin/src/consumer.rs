@@ -139,13 +139,9 @@ async fn call(
     instance: Option<PluginInstance>,
     messages: Vec<types::Message>,
 ) -> Called {
-    let config = &live.config;
-    let module = match inner.registry.slot(&config.module, config.version) {
-        Ok(slot) => match slot.loaded {
-            Ok(module) => module,
-            Err(error) => return unavailable(live, error, messages),
-        },
-        Err(err) => return unavailable(live, err.to_string(), messages),
+    let module = match live.module(&inner.registry) {
+        Ok(module) => module,
+        Err(error) => return (Err(error), None, messages),
     };
     let instance = instance.filter(|i| Arc::ptr_eq(i.module(), &module));
     let in_place = inner.config.call_priority == CallPriority::Normal
@@ -179,21 +175,9 @@ fn handle(
     mut messages: Vec<types::Message>,
 ) -> Called {
     let config = &live.config;
-    let mut instance = match instance {
-        Some(instance) => instance,
-        None => match PluginInstance::new(
-            &inner.engine,
-            module,
-            Arc::clone(&live.services),
-            config.memory_bytes,
-            config.deadline_ms,
-        ) {
-            Ok(instance) => instance,
-            Err(error) => {
-                live.counters.failure(&error);
-                return (Err(error), None, messages);
-            }
-        },
+    let mut instance = match live.instance(&inner.engine, module, instance) {
+        Ok(instance) => instance,
+        Err(error) => return (Err(error), None, messages),
     };
     let started = Instant::now();
     let result = instance.handle(&config.config, &messages);
@@ -202,12 +186,6 @@ fn handle(
     convert::trim_kept(&mut messages);
     let keep = result.is_ok().then_some(instance);
     (result, keep, messages)
-}
-
-fn unavailable(live: &LiveBinding, error: String, messages: Vec<types::Message>) -> Called {
-    let error = CallError::Unavailable(error);
-    live.counters.failure(&error);
-    (Err(error), None, messages)
 }
 
 /// Settles a batch by its outcomes: acks together, retries grouped by delay, dead

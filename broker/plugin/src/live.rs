@@ -9,9 +9,12 @@ use tokio::task::JoinHandle;
 
 use crate::CallError;
 use crate::binding::{BindingConfig, BindingStatus, RunState};
+use crate::engine::PluginEngine;
 use crate::host::{Services, now_ms};
 use crate::instance::PluginInstance;
 use crate::metrics::Counters;
+use crate::module::LoadedModule;
+use crate::registry::Registry;
 use crate::state::StateTable;
 
 /// What a binding's tasks should do.
@@ -126,6 +129,40 @@ impl LiveBinding {
             let _ = task.await;
         }
         self.idle.lock().clear();
+    }
+
+    /// The module version calls go to now; a failure to resolve it is counted.
+    pub(crate) fn module(&self, registry: &Registry) -> Result<Arc<LoadedModule>, CallError> {
+        let config = &self.config;
+        let module = match registry.slot(&config.module, config.version) {
+            Ok(slot) => slot.loaded.map_err(CallError::Unavailable),
+            Err(err) => Err(CallError::Unavailable(err.to_string())),
+        };
+        if let Err(error) = &module {
+            self.counters.failure(error);
+        }
+        module
+    }
+
+    /// `instance` when given, else a new instance of `module` under this binding's
+    /// limits; a failure to create one is counted. Blocking.
+    pub(crate) fn instance(
+        &self,
+        engine: &PluginEngine,
+        module: Arc<LoadedModule>,
+        instance: Option<PluginInstance>,
+    ) -> Result<PluginInstance, CallError> {
+        if let Some(instance) = instance {
+            return Ok(instance);
+        }
+        PluginInstance::new(
+            engine,
+            module,
+            Arc::clone(&self.services),
+            self.config.memory_bytes,
+            self.config.deadline_ms,
+        )
+        .inspect_err(|error| self.counters.failure(error))
     }
 
     pub(crate) fn succeeded(&self) {
