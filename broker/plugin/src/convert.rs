@@ -27,6 +27,8 @@ pub(crate) fn half(half: &HalfMessage) -> types::Message {
     stored_into(&half.stored, 0, &mut message);
     message.id.clone_from(&half.transaction);
     message.topic.clone_from(&half.topic);
+    message.queue = half.stored.queue;
+    message.offset = half.stored.queue_offset;
     message
 }
 
@@ -94,14 +96,10 @@ fn empty() -> types::Message {
     }
 }
 
-/// A stored message over `message`; the message group moves from its property to its
-/// own field.
+/// The content of a stored message over `message` (the caller sets its id, topic, queue
+/// and offset); the message group moves from its property to its own field.
 fn stored_into(stored: &StoredMessage, attempt: u32, message: &mut types::Message) {
     let m = &stored.message;
-    message.id.clone_from(&m.id);
-    message.topic.clone_from(&stored.topic);
-    message.queue = stored.queue;
-    message.offset = stored.queue_offset;
     message.keys.clone_from(&m.keys);
     message.tag.clone_from(&m.tag);
     let mut group = None;
