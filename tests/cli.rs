@@ -8,7 +8,7 @@ mod support;
 use std::process::Output;
 
 use serde_json::Value;
-use support::{Broker, run_cli};
+use support::{Broker, assert_cli_exit_1, assert_cli_succeeded, run_cli};
 use weir_client::Client;
 
 /// Runs `weir ARGS... --server URL` and returns its output.
@@ -28,13 +28,7 @@ fn ok(broker: &Broker, args: &[&str]) -> String {
 #[track_caller]
 fn ok_with_stdin(broker: &Broker, args: &[&str], stdin: &[u8]) -> String {
     let output = weir(broker, args, stdin);
-    assert!(
-        output.status.success(),
-        "weir {args:?} failed with {}\nstdout: {}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_cli_succeeded(args, &output);
     String::from_utf8(output.stdout).expect("stdout is UTF-8")
 }
 
@@ -50,15 +44,7 @@ fn ok_json(broker: &Broker, args: &[&str]) -> Value {
 /// Runs a command that must fail with exit code 1; returns its stderr.
 #[track_caller]
 fn fails(broker: &Broker, args: &[&str]) -> String {
-    let output = weir(broker, args, b"");
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "weir {args:?} exits 1\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    assert_cli_exit_1(args, &weir(broker, args, b""))
 }
 
 fn runtime() -> tokio::runtime::Runtime {

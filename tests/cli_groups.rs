@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::process::Output;
 
 use serde_json::Value;
-use support::{Broker, run_cli};
+use support::{Broker, assert_cli_exit_1, assert_cli_succeeded, run_cli};
 use weir_client::{NewGroup, OutgoingMessage, ReceiveOptions};
 
 /// Runs `weir ARGS... --server URL` and returns its output.
@@ -25,13 +25,7 @@ fn weir(broker: &Broker, args: &[&str]) -> Output {
 #[track_caller]
 fn ok(broker: &Broker, args: &[&str]) -> (String, String) {
     let output = weir(broker, args);
-    assert!(
-        output.status.success(),
-        "weir {args:?} failed with {}\nstdout: {}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_cli_succeeded(args, &output);
     (
         String::from_utf8(output.stdout).expect("stdout is UTF-8"),
         String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -50,15 +44,7 @@ fn ok_json(broker: &Broker, args: &[&str]) -> Value {
 /// Runs a command that must fail with exit code 1; returns its stderr.
 #[track_caller]
 fn fails(broker: &Broker, args: &[&str]) -> String {
-    let output = weir(broker, args);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "weir {args:?} exits 1\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    assert_cli_exit_1(args, &weir(broker, args))
 }
 
 fn runtime() -> tokio::runtime::Runtime {

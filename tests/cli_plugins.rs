@@ -16,7 +16,7 @@ use std::thread;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{Broker, run_cli};
+use support::{Broker, assert_cli_exit_1, assert_cli_succeeded, run_cli};
 use weir_client::OutgoingMessage;
 
 /// Polls of a condition before the test gives up, and the pause between them.
@@ -37,13 +37,7 @@ fn weir(broker: &Broker, args: &[&str]) -> Output {
 #[track_caller]
 fn ok(broker: &Broker, args: &[&str]) -> String {
     let output = weir(broker, args);
-    assert!(
-        output.status.success(),
-        "weir {args:?} failed with {}\nstdout: {}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_cli_succeeded(args, &output);
     String::from_utf8(output.stdout).expect("stdout is UTF-8")
 }
 
@@ -61,15 +55,9 @@ fn ok_json(broker: &Broker, args: &[&str]) -> Value {
 #[track_caller]
 fn fails(broker: &Broker, args: &[&str]) -> String {
     let output = weir(broker, args);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "weir {args:?} exits 1\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stderr = assert_cli_exit_1(args, &output);
     assert!(output.stdout.is_empty(), "a failure prints on stderr only");
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    stderr
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -511,20 +499,18 @@ fn every_kind_of_binding_as_the_guide_shows() {
     }
 
     // --update replaces the settings; without it, the name is taken.
-    let taken = fails(
-        &broker,
-        &[
-            "bind",
-            "consumer",
-            "to-eu",
-            "--module",
-            "forwarder",
-            "--topic",
-            "orders",
-            "--group",
-            "eu",
-        ],
-    );
+    let bind_to_eu = [
+        "bind",
+        "consumer",
+        "to-eu",
+        "--module",
+        "forwarder",
+        "--topic",
+        "orders",
+        "--group",
+        "eu",
+    ];
+    let taken = fails(&broker, &bind_to_eu);
     assert!(
         taken.contains("BINDING_EXISTS") && taken.contains("--update"),
         "{taken}"
@@ -534,20 +520,15 @@ fn every_kind_of_binding_as_the_guide_shows() {
     let updated = ok(
         &broker,
         &[
-            "bind",
-            "consumer",
-            "to-eu",
-            "--module",
-            "forwarder",
-            "--topic",
-            "orders",
-            "--group",
-            "eu",
-            "--publish",
-            "--config-file",
-            config_file.path().to_str().expect("UTF-8"),
-            "--update",
-        ],
+            &bind_to_eu[..],
+            &[
+                "--publish",
+                "--config-file",
+                config_file.path().to_str().expect("UTF-8"),
+                "--update",
+            ],
+        ]
+        .concat(),
     );
     assert!(updated.starts_with("updated 'to-eu'"), "{updated}");
     let described = ok_json(&broker, &["bind", "describe", "to-eu"]);

@@ -231,6 +231,32 @@ pub fn run_cli(args: &[&str], stdin: &[u8]) -> Output {
     output
 }
 
+/// Asserts that `weir ARGS` succeeded; the message shows both streams when it did not.
+#[track_caller]
+pub fn assert_cli_succeeded(args: &[&str], output: &Output) {
+    assert!(
+        output.status.success(),
+        "weir {args:?} failed with {}\nstdout: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Asserts that `weir ARGS` failed with exit code 1, as a refused command does; returns
+/// its stderr.
+#[track_caller]
+pub fn assert_cli_exit_1(args: &[&str], output: &Output) -> String {
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "weir {args:?} exits 1\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 fn wait_bounded(mut child: Child, limit: Duration) -> Output {
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");

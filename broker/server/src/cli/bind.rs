@@ -261,16 +261,15 @@ pub(crate) async fn run(command: BindCommand) -> anyhow::Result<()> {
                 .bindings()
                 .await
                 .map_err(|err| explain_plugin(err, "cannot list the bindings".to_owned()))?;
-            if connection.json {
-                return output::print_json(&BindingList {
+            output::print_list(
+                connection.json,
+                &BindingList {
                     bindings: &bindings,
-                });
-            }
-            if bindings.is_empty() {
-                eprintln!("no binding; attach a module with `weir bind consumer|dedup|tx-checker`");
-                return Ok(());
-            }
-            output::print(&binding_table(&bindings, None))
+                },
+                &bindings,
+                "no binding; attach a module with `weir bind consumer|dedup|tx-checker`",
+                |bindings| binding_table(bindings, None),
+            )
         }
         BindCommand::Describe { name, connection } => {
             let status =

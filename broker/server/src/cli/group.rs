@@ -312,19 +312,19 @@ async fn list(topic: Option<&str>, connection: &Connection) -> anyhow::Result<()
         .list_groups(topic)
         .await
         .map_err(|err| super::failure::explain(err, "cannot list groups".to_owned(), topic))?;
-    if connection.json {
-        return output::print_json(&GroupList { groups: &groups });
-    }
-    if groups.is_empty() {
-        match topic {
-            Some(topic) => eprintln!(
-                "topic '{topic}' has no groups; create one with `weir group create NAME --topic {topic}`"
-            ),
-            None => eprintln!("no groups; create one with `weir group create NAME --topic TOPIC`"),
-        }
-        return Ok(());
-    }
-    output::print(&group_table(&groups))
+    let hint = match topic {
+        Some(topic) => format!(
+            "topic '{topic}' has no groups; create one with `weir group create NAME --topic {topic}`"
+        ),
+        None => "no groups; create one with `weir group create NAME --topic TOPIC`".to_owned(),
+    };
+    output::print_list(
+        connection.json,
+        &GroupList { groups: &groups },
+        &groups,
+        &hint,
+        group_table,
+    )
 }
 
 fn group_table(groups: &[Group]) -> String {

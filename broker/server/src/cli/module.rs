@@ -81,16 +81,13 @@ pub(crate) async fn run(command: ModuleCommand) -> anyhow::Result<()> {
                 .modules()
                 .await
                 .map_err(|err| explain_plugin(err, "cannot list the modules".to_owned()))?;
-            if connection.json {
-                return output::print_json(&ModuleList { modules: &modules });
-            }
-            if modules.is_empty() {
-                eprintln!(
-                    "no module; upload one with `weir module push NAME FILE.wasm --world WORLD`"
-                );
-                return Ok(());
-            }
-            output::print(&module_table(&modules))
+            output::print_list(
+                connection.json,
+                &ModuleList { modules: &modules },
+                &modules,
+                "no module; upload one with `weir module push NAME FILE.wasm --world WORLD`",
+                module_table,
+            )
         }
         ModuleCommand::Describe { name, connection } => {
             let module =

@@ -222,6 +222,26 @@ pub(crate) fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()>
     print(&text)
 }
 
+/// Prints what a listing command found: with `--json` (`json`), `document`, the broker's
+/// answer; else `render(items)`, or, when there are none, `hint` on stderr, which says how
+/// to make one and leaves stdout empty for scripts.
+pub(crate) fn print_list<T: Serialize + ?Sized, I>(
+    json: bool,
+    document: &T,
+    items: &[I],
+    hint: &str,
+    render: impl FnOnce(&[I]) -> String,
+) -> anyhow::Result<()> {
+    if json {
+        return print_json(document);
+    }
+    if items.is_empty() {
+        eprintln!("{hint}");
+        return Ok(());
+    }
+    print(&render(items))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -99,16 +99,15 @@ pub(crate) async fn run(command: ProducerGroupCommand) -> anyhow::Result<()> {
                 .producer_groups()
                 .await
                 .map_err(|err| explain(err, "cannot list the producer groups".to_owned(), None))?;
-            if connection.json {
-                return output::print_json(&ProducerGroupList {
+            output::print_list(
+                connection.json,
+                &ProducerGroupList {
                     producer_groups: &groups,
-                });
-            }
-            if groups.is_empty() {
-                eprintln!("no producer group; create one with `weir producer-group put NAME`");
-                return Ok(());
-            }
-            output::print(&table(&groups))
+                },
+                &groups,
+                "no producer group; create one with `weir producer-group put NAME`",
+                table,
+            )
         }
         ProducerGroupCommand::Delete { name, connection } => {
             connection

@@ -138,26 +138,29 @@ async fn list(connection: &Connection) -> anyhow::Result<()> {
         .list_topics()
         .await
         .map_err(|err| explain(err, "cannot list topics".to_owned(), None))?;
-    if connection.json {
-        return output::print_json(&TopicList { topics: &topics });
-    }
-    if topics.is_empty() {
-        eprintln!("no topics; create one with `weir topic create NAME`");
-        return Ok(());
-    }
+    output::print_list(
+        connection.json,
+        &TopicList { topics: &topics },
+        &topics,
+        "no topics; create one with `weir topic create NAME`",
+        topic_table,
+    )
+}
+
+fn topic_table(topics: &[Topic]) -> String {
     let mut table = Table::new(&[
         ("NAME", Align::Left),
         ("QUEUES", Align::Right),
         ("CREATED", Align::Left),
     ]);
-    for topic in &topics {
+    for topic in topics {
         table.row(vec![
             topic.name.clone(),
             topic.queues.to_string(),
             output::utc_timestamp(topic.created_ms),
         ]);
     }
-    output::print(&table.render())
+    table.render()
 }
 
 async fn describe(name: &str, connection: &Connection) -> anyhow::Result<()> {

@@ -136,16 +136,15 @@ async fn pending(max: Option<u32>, connection: &Connection) -> anyhow::Result<()
         .transactions(max)
         .await
         .map_err(|err| explain(err, "cannot list the transactions".to_owned(), None))?;
-    if connection.json {
-        return output::print_json(&TransactionList {
+    output::print_list(
+        connection.json,
+        &TransactionList {
             transactions: &transactions,
-        });
-    }
-    if transactions.is_empty() {
-        eprintln!("no undecided transaction");
-        return Ok(());
-    }
-    output::print(&pending_table(&transactions, times::now_ms()))
+        },
+        &transactions,
+        "no undecided transaction",
+        |transactions| pending_table(transactions, times::now_ms()),
+    )
 }
 
 /// One row per undecided transaction; the age counts from the half send to `now`.
