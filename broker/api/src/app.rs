@@ -57,6 +57,8 @@ pub struct App {
     pub(crate) started: Instant,
     /// The tokens requests must carry; `None` lets every request through.
     pub(crate) auth: Option<Auth>,
+    /// The HTTP connections' counters, shared with the server loop and `/metrics`.
+    pub(crate) connection_stats: Arc<crate::ConnectionStats>,
 }
 
 pub(crate) type HttpResponse = Response<ResponseBody>;
@@ -72,6 +74,8 @@ impl App {
         metrics.observe_groups(Arc::clone(&broker));
         metrics.observe_timers(Arc::clone(&broker));
         broker.add_transaction_checker(Arc::new(CallbackChecker::new(&broker)));
+        let connection_stats = Arc::new(crate::ConnectionStats::default());
+        metrics.observe_connections(Arc::clone(&connection_stats));
         Self {
             broker,
             metrics,
@@ -79,6 +83,7 @@ impl App {
             plugins: None,
             started: Instant::now(),
             auth: None,
+            connection_stats,
         }
     }
 

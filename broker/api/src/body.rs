@@ -6,6 +6,7 @@ use hyper::body::Body;
 use serde::de::DeserializeOwned;
 
 use crate::ApiError;
+use crate::connection::BodyTimeout;
 
 /// Reads the whole body, refusing with `413 BODY_TOO_LARGE` past `limit` bytes.
 pub(crate) async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, ApiError>
@@ -19,6 +20,11 @@ where
             http::StatusCode::PAYLOAD_TOO_LARGE,
             "BODY_TOO_LARGE",
             format!("request body is over the limit of {limit} bytes"),
+        )),
+        Err(err) if err.is::<BodyTimeout>() => Err(ApiError::new(
+            http::StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            err.to_string(),
         )),
         Err(err) => Err(ApiError::bad_request(
             "INVALID_ARGUMENT",

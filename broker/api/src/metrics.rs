@@ -153,6 +153,15 @@ impl Metrics {
             .register_collector(Box::new(BindingCollector { host }));
     }
 
+    /// Reports the HTTP connection layer's figures at each scrape (see
+    /// `ConnectionCollector`).
+    pub(crate) fn observe_connections(&mut self, stats: Arc<crate::ConnectionStats>) {
+        self.registry
+            .register_collector(Box::new(crate::connection::metrics::ConnectionCollector {
+                stats,
+            }));
+    }
+
     /// Feeds the store's fsync durations into the flush latency histogram.
     pub fn observe_store(&self, store: &Store) {
         let flush_latency = self.flush_latency.clone();
