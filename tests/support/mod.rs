@@ -37,6 +37,8 @@ pub struct Broker {
     dir: TempDir,
     addr: SocketAddr,
     extra_args: Vec<String>,
+    /// The soft and hard open-file limit the broker runs under (`prlimit`), if any.
+    fd_limit: Option<u64>,
     starts: u32,
 }
 
@@ -44,6 +46,12 @@ impl Broker {
     /// Starts `weir serve` on a fresh data directory and a free port, with `extra_args`
     /// (for example `["--flush", "sync"]`), and waits until it answers `/healthz`.
     pub fn start(extra_args: &[&str]) -> Broker {
+        Broker::start_with_fd_limit(extra_args, None)
+    }
+
+    /// As [`Broker::start`], with the broker's open-file limit (soft and hard) set to
+    /// `fd_limit` by `prlimit`, which execs the broker (same process id).
+    pub fn start_with_fd_limit(extra_args: &[&str], fd_limit: Option<u64>) -> Broker {
         let dir = tempfile::Builder::new()
             .prefix("weir-test-")
             .tempdir()
@@ -53,6 +61,7 @@ impl Broker {
             dir,
             addr: free_local_addr(),
             extra_args: extra_args.iter().map(|s| (*s).to_owned()).collect(),
+            fd_limit,
             starts: 0,
         };
         broker.spawn_and_wait();
@@ -155,7 +164,14 @@ impl Broker {
     fn spawn_and_wait(&mut self) {
         self.starts += 1;
         let log = File::create(self.log_path(self.starts)).expect("create the broker log");
-        let mut command = Command::new(WEIR);
+        let mut command = match self.fd_limit {
+            Some(limit) => {
+                let mut prlimit = Command::new("prlimit");
+                prlimit.arg(format!("--nofile={limit}:{limit}")).arg(WEIR);
+                prlimit
+            }
+            None => Command::new(WEIR),
+        };
         command
             .arg("serve")
             .arg("--data")
@@ -418,7 +434,8 @@ pub fn exchange(addr: SocketAddr, request: Vec<u8>) -> io::Result<RawResponse> {
     answer
 }
 
-fn read_response(mut stream: &TcpStream) -> io::Result<RawResponse> {
+/// Reads one answer off `stream` (head, then `Content-Length` bytes or up to the close).
+pub fn read_response(mut stream: &TcpStream) -> io::Result<RawResponse> {
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 16 * 1024];
     let head_end = loop {

@@ -77,7 +77,10 @@ pub async fn serve_with_limits(
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
+            accepted = async {
+                connections.make_room().await;
+                listener.accept().await
+            } => {
                 let (stream, peer) = match accepted {
                     Ok(accepted) => accepted,
                     Err(err) => {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
-use weir_api::{ApiLimits, Auth, TokenConfig};
+use weir_api::{ApiLimits, Auth, ConnectionLimits, TokenConfig};
 use weir_core::{BrokerConfig, FlushPolicy, Limits, StoreConfig};
 use weir_plugin::PluginHostConfig;
 
@@ -43,6 +43,8 @@ pub(crate) struct FileConfig {
     pub(crate) plugins: PluginsSection,
     #[serde(default)]
     pub(crate) auth: AuthSection,
+    #[serde(default)]
+    pub(crate) http: HttpSection,
 }
 
 /// `[store]` in the configuration file.
@@ -70,6 +72,21 @@ pub(crate) struct LimitsSection {
     pub(crate) tx_check_after_ms: Option<u64>,
     pub(crate) tx_check_interval_ms: Option<u64>,
     pub(crate) tx_max_checks: Option<u32>,
+}
+
+/// `[http]` in the configuration file: connection hygiene of the listener.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HttpSection {
+    pub(crate) header_read_timeout_ms: Option<u64>,
+    pub(crate) idle_timeout_ms: Option<u64>,
+    pub(crate) body_read_timeout_ms: Option<u64>,
+    pub(crate) min_body_bytes_per_sec: Option<u64>,
+    pub(crate) write_timeout_ms: Option<u64>,
+    pub(crate) max_connections: Option<usize>,
+    pub(crate) fd_reserve: Option<usize>,
+    pub(crate) max_requests_per_connection: Option<u64>,
+    pub(crate) max_concurrent_streams: Option<u32>,
 }
 
 /// `[plugins]` in the configuration file.
@@ -136,6 +153,8 @@ pub(crate) struct ServerConfig {
     /// `None` without `[[auth.tokens]]`: every request is let through, and the server
     /// only listens on loopback.
     pub(crate) auth: Option<Auth>,
+    /// Timeouts and caps of the HTTP connections.
+    pub(crate) connections: ConnectionLimits,
 }
 
 /// Parses `sync` / `async` into a flush policy.
@@ -231,7 +250,79 @@ pub(crate) fn resolve(
         api,
         plugins,
         auth,
+        connections: ConnectionLimits::default(),
     })
+}
+
+/// Longest timeout `[http]` accepts: a day.
+const MAX_HTTP_TIMEOUT_MS: u64 = 86_400_000;
+
+/// The `[http]` section over the defaults; `max_connections` and `idle_timeout_ms` may
+/// come from flags instead. Every timeout is 1 ms to a day, the caps at least 1.
+pub(crate) fn resolve_http(
+    section: &HttpSection,
+    max_connections: Option<usize>,
+    idle_timeout_ms: Option<u64>,
+) -> anyhow::Result<ConnectionLimits> {
+    let mut limits = ConnectionLimits::default();
+    let timeouts = [
+        (
+            "header_read_timeout_ms",
+            section.header_read_timeout_ms,
+            &mut limits.header_read_timeout,
+        ),
+        (
+            "idle_timeout_ms",
+            idle_timeout_ms.or(section.idle_timeout_ms),
+            &mut limits.idle_timeout,
+        ),
+        (
+            "body_read_timeout_ms",
+            section.body_read_timeout_ms,
+            &mut limits.body_read_timeout,
+        ),
+        (
+            "write_timeout_ms",
+            section.write_timeout_ms,
+            &mut limits.write_timeout,
+        ),
+    ];
+    for (name, value, slot) in timeouts {
+        if let Some(ms) = value {
+            if !(1..=MAX_HTTP_TIMEOUT_MS).contains(&ms) {
+                bail!("http.{name} must be 1 to {MAX_HTTP_TIMEOUT_MS} ms, got {ms}");
+            }
+            *slot = Duration::from_millis(ms);
+        }
+    }
+    if let Some(rate) = section.min_body_bytes_per_sec {
+        limits.min_body_bytes_per_sec = rate;
+    }
+    if let Some(count) = max_connections.or(section.max_connections) {
+        if count < weir_api::connection::MIN_CONNECTIONS {
+            bail!(
+                "http.max_connections must be at least {}, got {count}",
+                weir_api::connection::MIN_CONNECTIONS
+            );
+        }
+        limits.max_connections = count;
+    }
+    if let Some(reserve) = section.fd_reserve {
+        limits.fd_reserve = reserve;
+    }
+    if let Some(count) = section.max_requests_per_connection {
+        if count == 0 {
+            bail!("http.max_requests_per_connection must be at least 1, got 0");
+        }
+        limits.max_requests_per_connection = count;
+    }
+    if let Some(streams) = section.max_concurrent_streams {
+        if streams == 0 {
+            bail!("http.max_concurrent_streams must be at least 1, got 0");
+        }
+        limits.max_concurrent_streams = streams;
+    }
+    Ok(limits)
 }
 
 /// The plugin host's settings: module files under `<data>/modules`, and the `[plugins]`
@@ -369,6 +460,53 @@ consume = ["orders*"]
     }
 
     #[test]
+    fn http_limits_come_from_the_file_and_flags() {
+        let file: FileConfig = toml::from_str(
+            "[http]\nheader_read_timeout_ms = 1500\nidle_timeout_ms = 2000\nmax_connections = 64\n\
+             fd_reserve = 10\nmax_requests_per_connection = 5\nmin_body_bytes_per_sec = 0\n",
+        )
+        .unwrap();
+        let limits = resolve_http(&file.http, None, None).unwrap();
+        assert_eq!(limits.header_read_timeout, Duration::from_millis(1500));
+        assert_eq!(limits.idle_timeout, Duration::from_secs(2));
+        assert_eq!((limits.max_connections, limits.fd_reserve), (64, 10));
+        assert_eq!(limits.max_requests_per_connection, 5);
+        assert_eq!(limits.min_body_bytes_per_sec, 0);
+        assert_eq!(
+            limits.write_timeout,
+            weir_api::connection::DEFAULT_WRITE_TIMEOUT
+        );
+        let flags = resolve_http(&file.http, Some(100), Some(7)).unwrap();
+        assert_eq!(
+            (flags.max_connections, flags.idle_timeout),
+            (100, Duration::from_millis(7))
+        );
+        for (text, field) in [
+            ("[http]\nidle_timeout_ms = 0\n", "http.idle_timeout_ms"),
+            (
+                "[http]\nbody_read_timeout_ms = 100000000000\n",
+                "http.body_read_timeout_ms",
+            ),
+            ("[http]\nmax_connections = 3\n", "http.max_connections"),
+            (
+                "[http]\nmax_requests_per_connection = 0\n",
+                "http.max_requests_per_connection",
+            ),
+            (
+                "[http]\nmax_concurrent_streams = 0\n",
+                "http.max_concurrent_streams",
+            ),
+        ] {
+            let file: FileConfig = toml::from_str(text).unwrap();
+            let err = resolve_http(&file.http, None, None)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(field), "{text}: {err}");
+        }
+        assert!(toml::from_str::<FileConfig>("[http]\nidle = 1\n").is_err());
+    }
+
+    #[test]
     fn the_documented_examples_are_valid() {
         let doc = include_str!("../../../docs/configuration.md");
         let blocks: Vec<&str> = doc
@@ -376,9 +514,12 @@ consume = ["orders*"]
             .skip(1)
             .filter_map(|rest| rest.split("```").next())
             .collect();
-        assert_eq!(blocks.len(), 3, "the examples of docs/configuration.md");
+        assert_eq!(blocks.len(), 4, "the examples of docs/configuration.md");
         for block in blocks {
-            if let Err(err) = resolve_file("127.0.0.1:7700", block) {
+            let http = toml::from_str::<FileConfig>(block)
+                .map_err(anyhow::Error::from)
+                .and_then(|file| resolve_http(&file.http, None, None));
+            if let Err(err) = resolve_file("127.0.0.1:7700", block).and(http) {
                 panic!("{block}\n{err:#}");
             }
         }

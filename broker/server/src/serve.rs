@@ -58,6 +58,12 @@ pub(crate) struct ServeArgs {
     /// Fraction of the disk in use above which sends are refused [default: 0.9].
     #[arg(long, env = "WEIR_DISK_MAX_USED_RATIO")]
     disk_max_used_ratio: Option<f64>,
+    /// Most HTTP connections open at once (kept below the file descriptor limit) [default: 10000].
+    #[arg(long, env = "WEIR_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Idle HTTP connections are closed after this many milliseconds [default: 30000].
+    #[arg(long, env = "WEIR_IDLE_TIMEOUT_MS")]
+    idle_timeout_ms: Option<u64>,
 }
 
 impl ServeArgs {
@@ -78,7 +84,9 @@ impl ServeArgs {
                 .unwrap_or("async"),
             interval,
         )?;
-        config::resolve(
+        let connections =
+            config::resolve_http(&file.http, self.max_connections, self.idle_timeout_ms)?;
+        let mut resolved = config::resolve(
             self.data
                 .or(file.data.clone())
                 .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR)),
@@ -98,13 +106,22 @@ impl ServeArgs {
             &file.limits,
             &file.plugins,
             &file.auth,
-        )
+        )?;
+        resolved.connections = connections;
+        Ok(resolved)
     }
 }
 
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging();
     let config = args.resolve()?;
+    match weir_api::connection::raise_fd_limit() {
+        Some((before, after)) if after > before => {
+            tracing::info!(before, after, "raised the open file limit");
+        }
+        Some((limit, _)) => tracing::info!(limit, "open file limit"),
+        None => tracing::warn!("cannot read the open file limit"),
+    }
     let data = config.broker.store.dir.clone();
     let flush = match config.broker.store.flush {
         weir_core::FlushPolicy::Sync => "sync",
@@ -143,7 +160,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "weir is serving on http://{}",
         config.listen
     );
-    weir_api::serve(listener, app, shutdown_signal())
+    weir_api::serve_with_limits(listener, app, config.connections, shutdown_signal())
         .await
         .context("the HTTP server failed")?;
     retention.abort();

@@ -17,5 +17,5 @@ pub(crate) mod registry;
 pub(crate) mod request_body;
 
 pub use limits::*;
-pub use registry::{ConnectionCounts, ConnectionStats};
+pub use registry::{ConnectionCounts, ConnectionStats, raise_fd_limit};
 pub use request_body::BodyTimeout;

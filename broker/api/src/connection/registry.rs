@@ -12,7 +12,9 @@
 //! `/proc/self/fd` at most once per [`FD_SAMPLE_INTERVAL`]). At the cap, the connection
 //! idle the longest is closed to make room, so that a flood of idle or slow-header
 //! connections can never lock a working client out; only when every connection has a
-//! request in flight is a new one refused.
+//! request in flight is a new one refused. The accept loop waits for evicted connections
+//! to close before it accepts more ([`Connections::make_room`]), so descriptors of closing
+//! connections never pile up beyond the cap.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,6 +25,10 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use super::limits::{ConnectionLimits, MIN_CONNECTIONS};
+
+/// The longest the accept loop waits for closing connections to make room before it
+/// accepts anyway.
+pub(crate) const ROOM_WAIT: Duration = Duration::from_secs(1);
 
 /// How often the descriptors held outside connections are counted again.
 pub(crate) const FD_SAMPLE_INTERVAL: Duration = Duration::from_secs(2);
@@ -264,12 +270,8 @@ impl ConnectionState {
     /// then the earliest moment the answer could change, to look again.
     pub(crate) fn deadline(&self, limits: &ConnectionLimits) -> (Instant, Option<Shed>) {
         let blocked = self.write_blocked_since.load(Ordering::Relaxed);
-        let write = (blocked != 0).then(|| {
-            (
-                self.at(blocked) + limits.write_timeout,
-                Some(Shed::Write),
-            )
-        });
+        let write =
+            (blocked != 0).then(|| (self.at(blocked) + limits.write_timeout, Some(Shed::Write)));
         let quiet = if self.is_busy() {
             let recheck = limits
                 .idle_timeout
@@ -315,6 +317,8 @@ pub(crate) struct Connections {
     budget: Mutex<FdBudget>,
     /// Wakes a shutdown waiting for the last connection.
     pub(crate) closed: Notify,
+    /// Wakes an accept loop waiting for room: a connection closed.
+    released: Notify,
 }
 
 /// The answer to a new connection.
@@ -340,6 +344,7 @@ impl Drop for ConnectionHandle {
             .stats
             .open
             .store(open.len(), Ordering::Relaxed);
+        self.connections.released.notify_waiters();
         if open.is_empty() {
             self.connections.closed.notify_waiters();
         }
@@ -357,6 +362,7 @@ impl Connections {
             next_id: AtomicU64::new(1),
             budget: Mutex::new(budget),
             closed: Notify::new(),
+            released: Notify::new(),
         });
         let cap = connections.cap(0);
         connections.stats.cap.store(cap, Ordering::Relaxed);
@@ -385,34 +391,47 @@ impl Connections {
             .max(MIN_CONNECTIONS.min(self.limits.max_connections))
     }
 
-    /// Registers a new connection, making room at the cap by evicting the connection idle
-    /// the longest.
+    /// Waits until one more connection fits under the cap, counting connections that are
+    /// still closing, so that a flood of new connections waits in the kernel's backlog
+    /// (which costs no descriptor) rather than in the broker. At the cap the connection
+    /// idle the longest is evicted to make room. Returns at once when no connection can be
+    /// evicted (every one has a request in flight: the next one is refused), and after
+    /// [`ROOM_WAIT`] whatever happens, so that one stuck connection cannot stop the
+    /// accept loop.
+    pub(crate) async fn make_room(&self) {
+        let until = tokio::time::Instant::now() + ROOM_WAIT;
+        loop {
+            let released = self.released.notified();
+            {
+                let open = self.open.lock();
+                let cap = self.cap(open.len());
+                if open.len() < cap {
+                    return;
+                }
+                let live = open.values().filter(|s| !s.is_evicted()).count();
+                if live >= cap && !evict_longest_idle(&open) {
+                    return;
+                }
+            }
+            if tokio::time::timeout_at(until, released).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Registers a new connection, or refuses it when the cap is reached and no
+    /// connection can be evicted to make room (see [`Connections::make_room`], which the
+    /// accept loop awaits first).
     pub(crate) fn admit(self: &Arc<Self>) -> Admission {
         let mut open = self.open.lock();
         let cap = self.cap(open.len());
         self.stats.cap.store(cap, Ordering::Relaxed);
-        if open.len() >= cap {
-            // Evicted connections leave the table only when their task ends; count only
-            // those still serving.
-            let live = open.values().filter(|s| !s.is_evicted()).count();
-            if live >= cap {
-                let oldest = open
-                    .values()
-                    .filter(|s| !s.is_evicted())
-                    .filter_map(|s| s.idle_since().map(|since| (since, s)))
-                    .min_by_key(|(since, _)| *since)
-                    .map(|(_, s)| Arc::clone(s));
-                match oldest {
-                    Some(victim) => {
-                        victim.evicted.store(true, Ordering::Release);
-                        victim.wake.notify_one();
-                    }
-                    None => {
-                        self.stats.refused.fetch_add(1, Ordering::Relaxed);
-                        return Admission::Refused;
-                    }
-                }
-            }
+        // Evicted connections leave the table only when their task ends; count only
+        // those still serving.
+        let live = open.values().filter(|s| !s.is_evicted()).count();
+        if live >= cap && !evict_longest_idle(&open) {
+            self.stats.refused.fetch_add(1, Ordering::Relaxed);
+            return Admission::Refused;
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let state = Arc::new(ConnectionState::new(self.clock));
@@ -431,6 +450,25 @@ impl Connections {
         for state in self.open.lock().values() {
             state.ask_to_finish();
         }
+    }
+}
+
+/// Asks the connection idle the longest to close; `false` when every connection has a
+/// request in flight (or is already closing).
+fn evict_longest_idle(open: &HashMap<u64, Arc<ConnectionState>>) -> bool {
+    let victim = open
+        .values()
+        .filter(|s| !s.is_evicted())
+        .filter_map(|s| s.idle_since().map(|since| (since, s)))
+        .min_by_key(|(since, _)| *since)
+        .map(|(_, s)| s);
+    match victim {
+        Some(victim) => {
+            victim.evicted.store(true, Ordering::Release);
+            victim.wake.notify_one();
+            true
+        }
+        None => false,
     }
 }
 
@@ -475,10 +513,32 @@ impl FdBudget {
     }
 }
 
+/// Raises the process's soft descriptor limit to its hard limit, so that the connection
+/// cap is bounded by what the system allows rather than a shell's default (often 1024).
+/// Returns the soft limit before and after; `None` when it cannot be read or set.
+pub fn raise_fd_limit() -> Option<(u64, u64)> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let (current, maximum) = (limit.current?, limit.maximum);
+    // An unlimited hard limit is still bounded by the kernel's `nr_open` (2^20 by default).
+    let target = maximum.unwrap_or(1 << 20);
+    if target <= current {
+        return Some((current, current));
+    }
+    let raised = Rlimit {
+        current: Some(target),
+        maximum,
+    };
+    setrlimit(Resource::Nofile, raised).ok()?;
+    Some((current, target))
+}
+
 /// The process's soft descriptor limit.
 fn fd_limit() -> Option<usize> {
     let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
-    limit.current.map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+    limit
+        .current
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
 }
 
 /// Descriptors the process holds now (Linux: `/proc/self/fd`).
