@@ -15,12 +15,21 @@
 //!             body_len u32, body bytes
 //! ```
 //!
+//! A message without an id is encoded without one (`id_len` 0), as given; when the batch
+//! is sent, the client splices a fresh id into each such message
+//! ([`EncodedBatch::with_ids`]), so that every send of the batch carries ids from its first
+//! attempt on and a retry is answered from the stored copy. Sending the same encoded
+//! batch twice is two sends, as before: each gets its own fresh ids.
+//!
 //! Encoding refuses what the layout cannot express (a field longer than its length
 //! prefix) instead of truncating it; limits the broker sets on top (id length, key count,
 //! body size) are the broker's to enforce.
 
+use std::sync::Arc;
+
 use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::message_id::new_message_id;
 use crate::{ClientError, OutgoingMessage};
 
 /// The `Content-Type` of a binary batch body.
@@ -41,6 +50,10 @@ pub struct EncodedBatch {
     bytes: Bytes,
     count: u32,
     body_bytes: u64,
+    /// Where the `id_len` field of each message without an id is, in `bytes`.
+    absent_ids: Arc<[usize]>,
+    /// The id of the first message when it has one.
+    first_id: Option<String>,
 }
 
 impl EncodedBatch {
@@ -60,7 +73,11 @@ impl EncodedBatch {
         buf.put_slice(BATCH_MAGIC);
         buf.put_u32_le(count);
         let mut body_bytes = 0u64;
+        let mut absent_ids = Vec::new();
         for (index, message) in messages.iter().enumerate() {
+            if message.id.is_none() {
+                absent_ids.push(buf.len());
+            }
             encode_message(&mut buf, message).map_err(|reason| {
                 ClientError::InvalidMessage(format!("batch message {index}: {reason}"))
             })?;
@@ -70,7 +87,36 @@ impl EncodedBatch {
             bytes: buf.freeze(),
             count,
             body_bytes,
+            absent_ids: absent_ids.into(),
+            first_id: messages.first().and_then(|m| m.id.clone()),
         })
+    }
+
+    /// The bytes to send for one send of this batch, every message given an id: a fresh
+    /// one spliced into each message encoded without one. Returns them with the first
+    /// message's id.
+    pub(crate) fn with_ids(&self) -> (Bytes, Option<String>) {
+        if self.absent_ids.is_empty() {
+            return (self.bytes.clone(), self.first_id.clone());
+        }
+        let id_len = new_message_id().len();
+        let mut out = BytesMut::with_capacity(self.bytes.len() + self.absent_ids.len() * id_len);
+        let mut first_id = self.first_id.clone();
+        let mut copied = 0;
+        for &at in self.absent_ids.iter() {
+            out.put_slice(&self.bytes[copied..at]);
+            let id = new_message_id();
+            // Ids are 32 ASCII bytes, within the u16 length prefix.
+            out.put_u16_le(id.len() as u16);
+            out.put_slice(id.as_bytes());
+            if first_id.is_none() && at == 8 {
+                first_id = Some(id);
+            }
+            // Skip the absent id's `id_len` (0).
+            copied = at + 2;
+        }
+        out.put_slice(&self.bytes[copied..]);
+        (out.freeze(), first_id)
     }
 
     /// The encoded bytes, to be used as the request body.
@@ -238,6 +284,44 @@ mod tests {
         let delayed = OutgoingMessage::new("x").with_delay_ms(10);
         let err = EncodedBatch::encode(&[delayed]).unwrap_err();
         assert!(err.to_string().contains("cannot carry a delay"), "{err}");
+    }
+
+    #[test]
+    fn sends_splice_fresh_ids_into_messages_without_one() {
+        let messages = [
+            OutgoingMessage::new("a"),
+            OutgoingMessage::new("b").with_id("mine"),
+            OutgoingMessage::new("c"),
+        ];
+        let batch = EncodedBatch::encode(&messages).unwrap();
+        let (first, first_id) = batch.with_ids();
+        let (second, second_id) = batch.with_ids();
+        let first_id = first_id.unwrap();
+        assert_ne!(
+            Some(first_id.clone()),
+            second_id,
+            "each send gets its own ids"
+        );
+        assert_eq!(first.len(), batch.bytes().len() + 2 * 32);
+        // The same messages encoded with the ids the send chose give the same bytes.
+        let id_at = |bytes: &Bytes, at: usize| String::from_utf8(bytes[at..at + 32].to_vec());
+        let a_id = id_at(&first, 10).unwrap();
+        assert_eq!(a_id, first_id);
+        let c_at = 8 + (2 + 32 + 2 + 2 + 4 + 2 + 2 + 4 + 1) + (2 + 4 + 2 + 2 + 4 + 2 + 2 + 4 + 1);
+        let c_id = id_at(&first, c_at + 2).unwrap();
+        let expected = EncodedBatch::encode(&[
+            OutgoingMessage::new("a").with_id(a_id),
+            OutgoingMessage::new("b").with_id("mine"),
+            OutgoingMessage::new("c").with_id(c_id),
+        ])
+        .unwrap();
+        assert_eq!(&first, expected.bytes());
+        assert_eq!(
+            expected.with_ids().0,
+            first,
+            "a batch with every id is sent as is"
+        );
+        assert_eq!(second.len(), first.len());
     }
 
     #[test]

@@ -12,12 +12,19 @@
 //! [`ClientBuilder::token`] (or turned into one with [`Client::with_token`]) adds the header
 //! to every request it executes, whatever its form (JSON, raw, binary message lists,
 //! prepared sends, streamed exports), in the one place requests are executed.
+//!
+//! # Retries
+//!
+//! Sends and reads go through [`Client::execute_retrying`], which tries a [`Replayable`]
+//! request again under the client's [`RetryPolicy`] (see `retry.rs` for what is retried);
+//! every other call is executed once. A retried send carries the ids given to its
+//! messages before the first attempt, so a repeat is answered from the stored copy.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request, StatusCode, Uri, header};
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client as HttpClient;
@@ -26,7 +33,9 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde::de::DeserializeOwned;
 
 use crate::endpoint::Endpoint;
-use crate::{ClientError, TransportError};
+use crate::message_id::random_fraction;
+use crate::retry::{self, RetryPolicy, Verdict};
+use crate::{ClientError, SendStatus, TransportError};
 
 /// How long a request may take, end to end, unless the builder says otherwise.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -66,6 +75,8 @@ struct Inner {
     timeout: Option<Duration>,
     /// The `Authorization` header value, marked sensitive (never printed).
     authorization: Option<HeaderValue>,
+    /// How sends and reads are retried.
+    retry: RetryPolicy,
 }
 
 /// Configures a [`Client`]: protocol, timeouts, pooling and the access token.
@@ -78,6 +89,7 @@ pub struct ClientBuilder {
     pool_idle_timeout: Duration,
     pool_max_idle_per_host: usize,
     token: Option<Secret>,
+    retry: RetryPolicy,
 }
 
 /// A secret that `Debug` does not print.
@@ -114,7 +126,7 @@ fn bearer(token: &str) -> Result<HeaderValue, ClientError> {
 impl ClientBuilder {
     /// A builder for a client of the broker at `base_url` (for example
     /// `http://127.0.0.1:7700`), with the defaults: HTTP/1.1, 30 s request timeout, 5 s
-    /// connect timeout.
+    /// connect timeout, sends and reads retried per [`RetryPolicy::default`].
     pub fn new(base_url: impl Into<String>) -> ClientBuilder {
         ClientBuilder {
             base_url: base_url.into(),
@@ -124,7 +136,15 @@ impl ClientBuilder {
             pool_idle_timeout: DEFAULT_POOL_IDLE_TIMEOUT,
             pool_max_idle_per_host: usize::MAX,
             token: None,
+            retry: RetryPolicy::default(),
         }
+    }
+
+    /// How sends and reads are retried (default: [`RetryPolicy::default`], 3 attempts);
+    /// [`RetryPolicy::disabled`] tries everything once. Other calls are never retried.
+    pub fn retry(mut self, policy: RetryPolicy) -> ClientBuilder {
+        self.retry = policy;
+        self
     }
 
     /// Sends `Authorization: Bearer <token>` with every request, for a broker configured
@@ -196,6 +216,7 @@ impl ClientBuilder {
                 endpoint,
                 timeout: self.timeout,
                 authorization,
+                retry: self.retry,
             }),
         })
     }
@@ -229,8 +250,28 @@ impl Client {
                 endpoint: self.inner.endpoint.clone(),
                 timeout: self.inner.timeout,
                 authorization: Some(bearer(token)?),
+                retry: self.inner.retry.clone(),
             }),
         })
+    }
+
+    /// This client with `policy` as its retry policy, sharing the connection pool and
+    /// the other settings.
+    pub fn with_retry(&self, policy: RetryPolicy) -> Client {
+        Client {
+            inner: Arc::new(Inner {
+                http: self.inner.http.clone(),
+                endpoint: self.inner.endpoint.clone(),
+                timeout: self.inner.timeout,
+                authorization: self.inner.authorization.clone(),
+                retry: policy,
+            }),
+        }
+    }
+
+    /// The retry policy of sends and reads.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
     }
 
     /// Whether requests carry an access token.
@@ -300,8 +341,17 @@ impl Client {
     /// it (a send may be stored).
     pub(crate) async fn execute(
         &self,
-        mut request: Request<Full<Bytes>>,
+        request: Request<Full<Bytes>>,
     ) -> Result<(StatusCode, Bytes), ClientError> {
+        self.attempt(request).await.map_err(|(err, _)| err)
+    }
+
+    /// One attempt of `request`: the status and body of a 2xx answer, or the error with
+    /// the answer's `Retry-After`, if any.
+    async fn attempt(
+        &self,
+        mut request: Request<Full<Bytes>>,
+    ) -> Result<(StatusCode, Bytes), (ClientError, Option<Duration>)> {
         self.authorize(&mut request);
         let uri = request.uri().clone();
         let exchange = async {
@@ -312,24 +362,83 @@ impl Client {
                 .await
                 .map_err(|err| TransportError::new(&uri.to_string(), &err))?;
             let status = response.status();
+            let retry_after = response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|value| retry::parse_retry_after(value.as_bytes()));
             let body = response
                 .into_body()
                 .collect()
                 .await
                 .map_err(|err| TransportError::new(&uri.to_string(), &err))?
                 .to_bytes();
-            Ok::<_, TransportError>((status, body))
+            Ok::<_, TransportError>((status, retry_after, body))
         };
-        let (status, body) = match self.inner.timeout {
+        let answer = match self.inner.timeout {
             Some(limit) => tokio::time::timeout(limit, exchange)
                 .await
-                .map_err(|_| TransportError::timeout(&uri.to_string(), limit))??,
-            None => exchange.await?,
+                .unwrap_or_else(|_| Err(TransportError::timeout(&uri.to_string(), limit))),
+            None => exchange.await,
         };
+        let (status, retry_after, body) = answer.map_err(|err| (err.into(), None))?;
         if status.is_success() {
             Ok((status, body))
         } else {
-            Err(ClientError::from_error_body(status.as_u16(), &body))
+            Err((
+                ClientError::from_error_body(status.as_u16(), &body),
+                retry_after,
+            ))
+        }
+    }
+
+    /// Sends `request` under the client's retry policy and returns the whole body of
+    /// the final successful answer, with how it went.
+    ///
+    /// For a [`Retried::Send`], a 2xx answer whose status is not durable
+    /// (`FLUSH_DISK_TIMEOUT`, ...) is tried again too when the policy says so; if a later
+    /// attempt fails outright, that earlier answer is the result (the send is stored).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Client::execute`]: dropping the future abandons the attempt under way.
+    pub(crate) async fn execute_retrying(&self, request: &Replayable, kind: Retried) -> Tried {
+        let policy = &self.inner.retry;
+        let allowed = policy.attempts();
+        let mut failures: Vec<(ClientError, Verdict)> = Vec::new();
+        let mut stored_not_durable: Option<Bytes> = None;
+        let mut attempts = 0;
+        while attempts < allowed {
+            attempts += 1;
+            let verdict = match self.attempt(request.request()).await {
+                Ok((_, body)) => {
+                    let retry_it = kind == Retried::Send
+                        && policy.retry_not_durable
+                        && attempts < allowed
+                        && answered_status(&body).is_some_and(retry::not_durable);
+                    if !retry_it {
+                        return Tried::new(Ok(body), attempts, failures);
+                    }
+                    stored_not_durable = Some(body);
+                    Verdict {
+                        retry: true,
+                        maybe_stored: true,
+                        retry_after: None,
+                    }
+                }
+                Err((err, retry_after)) => {
+                    let verdict = retry::classify(&err, retry_after);
+                    failures.push((err, verdict));
+                    verdict
+                }
+            };
+            if !verdict.retry || attempts == allowed {
+                break;
+            }
+            tokio::time::sleep(policy.wait(attempts, &verdict, random_fraction())).await;
+        }
+        match stored_not_durable {
+            Some(body) => Tried::new(Ok(body), attempts, failures),
+            None => Tried::failed(attempts, failures),
         }
     }
 
@@ -426,6 +535,134 @@ impl BodyStream {
             }
         }
     }
+}
+
+/// What kind of call [`Client::execute_retrying`] repeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retried {
+    /// A send whose messages all carry ids: a repeat is answered from the stored copy.
+    Send,
+    /// A read: repeating it changes nothing.
+    Read,
+}
+
+/// A request that can be sent any number of times: its parts, the body shared.
+#[derive(Debug, Clone)]
+pub(crate) struct Replayable {
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+}
+
+impl Replayable {
+    /// One request to send, sharing the body.
+    pub(crate) fn request(&self) -> Request<Full<Bytes>> {
+        let mut request = Request::new(Full::new(self.body.clone()));
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.headers_mut() = self.headers.clone();
+        request
+    }
+}
+
+impl Client {
+    /// A replayable request carrying `value` as a JSON body.
+    pub(crate) fn replayable_json<T: serde::Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        value: &T,
+    ) -> Result<Replayable, ClientError> {
+        let body = serde_json::to_vec(value).map_err(|err| {
+            ClientError::InvalidMessage(format!("cannot encode the request as JSON: {err}"))
+        })?;
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, APPLICATION_JSON);
+        Ok(Replayable {
+            method,
+            uri: self.uri(path)?,
+            headers,
+            body: Bytes::from(body),
+        })
+    }
+
+    /// A replayable `GET` of `path`.
+    pub(crate) fn replayable_get(&self, path: &str) -> Result<Replayable, ClientError> {
+        Ok(Replayable {
+            method: Method::GET,
+            uri: self.uri(path)?,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+        })
+    }
+}
+
+/// How a retried call went.
+#[derive(Debug)]
+pub(crate) struct Tried {
+    /// The final answer's body, or the error that ended the attempts.
+    pub(crate) result: Result<Bytes, ClientError>,
+    /// Attempts made, the first included.
+    pub(crate) attempts: u32,
+    /// Whether a failed attempt may have been acted on (a send stored) although no
+    /// answer said so.
+    pub(crate) maybe_stored: bool,
+    /// What the failed attempts other than the returned one met, oldest first.
+    pub(crate) earlier_failures: Vec<String>,
+}
+
+impl Tried {
+    fn new(
+        result: Result<Bytes, ClientError>,
+        attempts: u32,
+        failures: Vec<(ClientError, Verdict)>,
+    ) -> Tried {
+        let maybe_stored = failures.iter().any(|(_, verdict)| verdict.maybe_stored);
+        Tried {
+            result,
+            attempts,
+            maybe_stored,
+            earlier_failures: failures.iter().map(|(err, _)| err.to_string()).collect(),
+        }
+    }
+
+    /// The outcome of attempts that all failed: the last failure is the error, unless
+    /// it is one that proves nothing was sent (a refused connection) while an earlier
+    /// attempt may have been acted on; then that earlier one is, so that
+    /// [`TransportError::is_connect`] keeps meaning "not sent".
+    fn failed(attempts: u32, mut failures: Vec<(ClientError, Verdict)>) -> Tried {
+        let maybe_stored = failures.iter().any(|(_, verdict)| verdict.maybe_stored);
+        let chosen = match failures.last() {
+            Some((_, last)) if maybe_stored && !last.maybe_stored => failures
+                .iter()
+                .rposition(|(_, verdict)| verdict.maybe_stored),
+            Some(_) => Some(failures.len() - 1),
+            None => None,
+        };
+        let error = match chosen {
+            Some(index) => failures.remove(index).0,
+            // Unreachable with at least one attempt; said rather than panicking.
+            None => ClientError::Decode("no attempt was made".to_owned()),
+        };
+        Tried {
+            result: Err(error),
+            attempts,
+            maybe_stored,
+            earlier_failures: failures.iter().map(|(err, _)| err.to_string()).collect(),
+        }
+    }
+}
+
+/// The `status` of a send's answer, when the body has one.
+fn answered_status(body: &[u8]) -> Option<SendStatus> {
+    #[derive(serde::Deserialize)]
+    struct StatusOnly {
+        status: SendStatus,
+    }
+    serde_json::from_slice::<StatusOnly>(body)
+        .ok()
+        .map(|answer| answer.status)
 }
 
 /// Decodes a successful answer's JSON body.

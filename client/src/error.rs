@@ -158,6 +158,25 @@ impl TransportError {
         }
     }
 
+    /// The error for a send whose task ended before it did (its runtime shut down).
+    pub(crate) fn abandoned(url: &str) -> TransportError {
+        TransportError {
+            url: url.to_owned(),
+            kind: TransportErrorKind::Other,
+            detail: "the send was abandoned: its runtime shut down before it ended".to_owned(),
+        }
+    }
+
+    /// A refused connection, for tests of the retry classification.
+    #[cfg(test)]
+    pub(crate) fn connect_for_tests() -> TransportError {
+        TransportError {
+            url: "http://127.0.0.1:1/".to_owned(),
+            kind: TransportErrorKind::Connect,
+            detail: "connection refused".to_owned(),
+        }
+    }
+
     /// The URL of the request that failed.
     pub fn url(&self) -> &str {
         &self.url

@@ -55,6 +55,7 @@
 //! # Ok(()) }
 //! ```
 
+mod async_send;
 pub mod batch;
 mod client;
 mod consumer;
@@ -64,14 +65,17 @@ mod error;
 mod frames;
 mod groups;
 mod message;
+mod message_id;
 mod plugins;
 mod prepared;
 mod producer_groups;
 mod read;
+mod retry;
 mod send;
 mod topics;
 mod transactions;
 
+pub use async_send::{BrokerCopy, SendError, SendHandle, SendReceipt, StoredMessage};
 pub use batch::EncodedBatch;
 pub use client::{Client, ClientBuilder};
 pub use consumer::{Consumer, ConsumerStats, StopToken};
@@ -83,6 +87,7 @@ pub use groups::{
     ResetRequest,
 };
 pub use message::{Delay, Message, OutgoingMessage};
+pub use message_id::new_message_id;
 pub use plugins::{
     BindingConfig, BindingMetrics, BindingRequest, BindingStatus, BindingTarget, BrokerStatus,
     Grants, Module, ModuleInfo, ModuleStatus, ModuleUpload, PluginWorld, RunState,
@@ -90,6 +95,11 @@ pub use plugins::{
 pub use prepared::PreparedSend;
 pub use producer_groups::ProducerGroup;
 pub use read::{Health, ReadResult};
+pub use retry::{
+    DEFAULT_BACKOFF_MULTIPLIER, DEFAULT_INITIAL_BACKOFF, DEFAULT_LOOKUP_TIMEOUT,
+    DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_RETRY_AFTER, MAX_ATTEMPTS_LIMIT,
+    RetryPolicy,
+};
 pub use send::{BatchEntry, BatchResult, ScheduledSend, SendOutcome, SendResult, SendStatus};
 pub use topics::{QueueOffsets, Topic, TopicDescription};
 pub use transactions::{Check, HalfSent, Transaction, TransactionOutcome, TransactionState};

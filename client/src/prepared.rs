@@ -2,6 +2,11 @@
 //! number of times, answering with the status only. This is the cheap path a load
 //! generator uses.
 //!
+//! Each send of a prepared request is a new send: a message prepared without an id gets
+//! a fresh one per send (a `weir-message-id` header, or an id spliced into the batch),
+//! kept across that send's retries. A message prepared with an id keeps it on every send,
+//! so repeating such a request is answered from the stored copy.
+//!
 //! Owns the raw form's `weir-*` headers. The raw form cannot carry everything the JSON
 //! form can (HTTP lower-cases header names, and `weir-keys` is comma-separated), so
 //! building it refuses what would arrive altered. A delay travels as `weir-delay-ms`,
@@ -9,14 +14,16 @@
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderName};
-use http::{HeaderMap, HeaderValue, Method, Request, Uri};
-use http_body_util::Full;
+use http::{HeaderMap, HeaderValue, Method, Uri};
 use serde::Deserialize;
 
 use crate::batch::BATCH_CONTENT_TYPE;
-use crate::client::decode_json;
+use crate::client::{Replayable, Retried, decode_json};
+use crate::message_id::new_message_id;
 use crate::send::{batch_path, messages_path};
 use crate::{Client, ClientError, Delay, EncodedBatch, OutgoingMessage, SendStatus};
+
+const MESSAGE_ID: HeaderName = HeaderName::from_static("weir-message-id");
 
 /// A send request built once and sent any number of times with
 /// [`Client::send_prepared`]; the body bytes are shared, not copied, per send.
@@ -27,6 +34,18 @@ pub struct PreparedSend {
     body: Bytes,
     messages: u32,
     body_bytes: u64,
+    ids: Ids,
+}
+
+/// Where the ids of a prepared send's messages come from.
+#[derive(Debug, Clone)]
+enum Ids {
+    /// One message with this id, in the headers.
+    Given(String),
+    /// One message without an id: a fresh `weir-message-id` per send.
+    FreshHeader,
+    /// A binary batch: fresh ids spliced into the messages without one, per send.
+    Batch(EncodedBatch),
 }
 
 impl PreparedSend {
@@ -40,13 +59,29 @@ impl PreparedSend {
         self.body_bytes
     }
 
-    /// The request to send, sharing the prepared body.
-    pub(crate) fn request(&self) -> Request<Full<Bytes>> {
-        let mut request = Request::new(Full::new(self.body.clone()));
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = self.uri.clone();
-        *request.headers_mut() = self.headers.clone();
-        request
+    /// The request for one send (its retries included), every message given an id, with
+    /// the first message's id.
+    pub(crate) fn for_send(&self) -> (Replayable, String) {
+        let mut headers = self.headers.clone();
+        let (body, first_id) = match &self.ids {
+            Ids::Given(id) => (self.body.clone(), Some(id.clone())),
+            Ids::FreshHeader => {
+                let id = new_message_id();
+                // Hex digits are a valid header value.
+                if let Ok(value) = HeaderValue::from_str(&id) {
+                    headers.insert(MESSAGE_ID, value);
+                }
+                (self.body.clone(), Some(id))
+            }
+            Ids::Batch(batch) => batch.with_ids(),
+        };
+        let request = Replayable {
+            method: Method::POST,
+            uri: self.uri.clone(),
+            headers,
+            body,
+        };
+        (request, first_id.unwrap_or_default())
     }
 }
 
@@ -69,7 +104,7 @@ impl Client {
             HeaderValue::from_static("application/octet-stream"),
         );
         if let Some(id) = &message.id {
-            insert(&mut headers, HeaderName::from_static("weir-message-id"), id)?;
+            insert(&mut headers, MESSAGE_ID, id)?;
         }
         if !message.keys.is_empty() {
             if let Some(key) = message.keys.iter().find(|key| key.contains(',')) {
@@ -122,6 +157,10 @@ impl Client {
             body: message.body.clone(),
             messages: 1,
             body_bytes: message.body.len() as u64,
+            ids: match &message.id {
+                Some(id) => Ids::Given(id.clone()),
+                None => Ids::FreshHeader,
+            },
         })
     }
 
@@ -139,19 +178,28 @@ impl Client {
             body: batch.bytes().clone(),
             messages: batch.count(),
             body_bytes: batch.body_bytes(),
+            ids: Ids::Batch(batch.clone()),
         })
     }
 
     /// Sends a prepared request and returns only the broker's status, without decoding the
-    /// per-message results: the cheap path for load generation.
+    /// per-message results: the cheap path for load generation. Retried under the
+    /// client's policy; [`Client::send_prepared_tracked`] also says how many attempts it
+    /// took and, when it failed, whether the broker stored it.
     pub async fn send_prepared(&self, prepared: &PreparedSend) -> Result<SendStatus, ClientError> {
-        #[derive(Deserialize)]
-        struct StatusOnly {
-            status: SendStatus,
-        }
-        let (_, body) = self.execute(prepared.request()).await?;
-        Ok(decode_json::<StatusOnly>(&body)?.status)
+        let (request, _) = prepared.for_send();
+        let tried = self.execute_retrying(&request, Retried::Send).await;
+        answered_status(&tried.result?)
     }
+}
+
+/// The `status` of a send's answer.
+pub(crate) fn answered_status(body: &[u8]) -> Result<SendStatus, ClientError> {
+    #[derive(Deserialize)]
+    struct StatusOnly {
+        status: SendStatus,
+    }
+    Ok(decode_json::<StatusOnly>(body)?.status)
 }
 
 fn insert(headers: &mut HeaderMap, name: HeaderName, value: &str) -> Result<(), ClientError> {
@@ -206,6 +254,28 @@ mod tests {
                 .keys()
                 .all(|name| !name.as_str().contains("delay"))
         );
+        let (request, id) = prepared.for_send();
+        assert_eq!(
+            (
+                request.headers["weir-message-id"].to_str().unwrap(),
+                id.as_str()
+            ),
+            ("m-1", "m-1")
+        );
+    }
+
+    #[test]
+    fn each_send_of_a_message_prepared_without_id_gets_a_fresh_one() {
+        let prepared = client()
+            .prepare_send("t", &OutgoingMessage::new("b"))
+            .unwrap();
+        assert!(prepared.headers.get("weir-message-id").is_none());
+        let (first, first_id) = prepared.for_send();
+        let (second, second_id) = prepared.for_send();
+        assert_eq!(first.headers["weir-message-id"], first_id.as_str());
+        assert_eq!(second.headers["weir-message-id"], second_id.as_str());
+        assert_ne!(first_id, second_id);
+        assert_eq!(first_id.len(), 32);
     }
 
     #[test]

@@ -1,9 +1,14 @@
 //! Reading messages (by id, by key, by queue offset) and the operational routes
 //! (`/healthz`, `/metrics`, `/v1/openapi.json`).
+//!
+//! Reads of messages change nothing on the broker, so they are retried under the
+//! client's [`RetryPolicy`](crate::RetryPolicy) like sends; the operational routes are
+//! asked once (a health probe wants the first answer, not a patient one).
 
 use http::Method;
 use serde::{Deserialize, Serialize};
 
+use crate::client::{Retried, decode_json};
 use crate::endpoint::encode_component;
 use crate::{Client, ClientError, Message};
 
@@ -38,8 +43,10 @@ impl Client {
     /// `MESSAGE_NOT_FOUND` (404) as [`ClientError::Api`].
     pub async fn get_message(&self, id: &str) -> Result<Message, ClientError> {
         let path = format!("/v1/messages/{}", encode_component(id));
-        self.execute_json(self.empty_request(Method::GET, &path)?)
-            .await
+        let tried = self
+            .execute_retrying(&self.replayable_get(&path)?, Retried::Read)
+            .await;
+        decode_json(&tried.result?)
     }
 
     /// The messages of `topic` carrying `key`, oldest first; at most `max` (`None`: the
@@ -58,9 +65,10 @@ impl Client {
         if let Some(max) = max {
             path.push_str(&format!("&max={max}"));
         }
-        let list: MessageList = self
-            .execute_json(self.empty_request(Method::GET, &path)?)
-            .await?;
+        let tried = self
+            .execute_retrying(&self.replayable_get(&path)?, Retried::Read)
+            .await;
+        let list: MessageList = decode_json(&tried.result?)?;
         Ok(list.messages)
     }
 
@@ -85,10 +93,12 @@ impl Client {
         if let Some(max) = max {
             path.push_str(&format!("&max={max}"));
         }
-        let mut request = self.empty_request(Method::GET, &path)?;
-        crate::frames::accept(&mut request);
-        let (_, body) = self.execute(request).await?;
-        let list = crate::frames::decode(body)?;
+        let mut request = self.replayable_get(&path)?;
+        let mut probe = self.empty_request(Method::GET, &path)?;
+        crate::frames::accept(&mut probe);
+        request.headers = probe.headers().clone();
+        let tried = self.execute_retrying(&request, Retried::Read).await;
+        let list = crate::frames::decode(tried.result?)?;
         Ok(ReadResult {
             messages: list.entries.into_iter().map(|e| e.message).collect(),
             next_offset: list.next_offset,

@@ -6,12 +6,22 @@
 //! answered with its delivery time instead, which [`Client::send_outcome`] reports as
 //! [`SendOutcome::Scheduled`]. [`Client::send`] keeps to messages sent at once, so that
 //! its answer always names a queue and offset.
+//!
+//! Every message is given an id before the first attempt when it has none (see
+//! `message_id.rs`), and every send is retried under the client's
+//! [`RetryPolicy`](crate::RetryPolicy): a repeat carries the same ids and is answered from
+//! the stored copy. When all attempts fail these methods return the error that says most
+//! (a refused connection, "not sent", only when no attempt may have been stored); the
+//! tracked forms in `async_send.rs` also say whether the broker has the message.
+
+use std::borrow::Cow;
 
 use http::Method;
 use serde::{Deserialize, Serialize};
 
-use crate::client::decode_json;
+use crate::client::{Replayable, Retried, decode_json};
 use crate::endpoint::encode_component;
+use crate::message_id::new_message_id;
 use crate::{Client, ClientError, EncodedBatch, OutgoingMessage};
 
 /// The outcome the broker reports for a stored send.
@@ -23,6 +33,12 @@ pub enum SendStatus {
     /// Stored, but the synchronous fsync did not complete within the flush timeout: not
     /// yet known to be durable.
     FlushDiskTimeout,
+    /// Stored on the master, but the in-sync slaves did not confirm it within the
+    /// replication timeout (synchronous replication).
+    FlushSlaveTimeout,
+    /// Stored on the master, but no slave was in sync to confirm it (synchronous
+    /// replication).
+    SlaveNotAvailable,
     /// A status this client version does not know.
     #[serde(other)]
     Unknown,
@@ -221,8 +237,10 @@ impl Client {
     /// Sends one message, to be delivered at once, in the JSON form (any body; attributes
     /// kept exactly).
     ///
-    /// A re-send of a client-chosen id within the broker's dedup window (24 h) is answered
-    /// with the original result and not stored again.
+    /// A message without an id is given one before the first attempt; failed attempts
+    /// are retried with it under the client's [`RetryPolicy`](crate::RetryPolicy). A
+    /// re-send of an id within the broker's dedup window (24 h) is answered with the
+    /// original result and not stored again.
     ///
     /// # Errors
     ///
@@ -262,8 +280,38 @@ impl Client {
         topic: &str,
         message: &OutgoingMessage,
     ) -> Result<SendOutcome, ClientError> {
-        let request = self.json_request(Method::POST, &messages_path(topic), message)?;
-        self.execute_json(request).await
+        let (request, _) = self.single_request(topic, message)?;
+        let tried = self.execute_retrying(&request, Retried::Send).await;
+        decode_json(&tried.result?)
+    }
+
+    /// The JSON request of a single send, the message given an id if it had none, with
+    /// that id.
+    pub(crate) fn single_request(
+        &self,
+        topic: &str,
+        message: &OutgoingMessage,
+    ) -> Result<(Replayable, String), ClientError> {
+        let message = with_id(message);
+        let id = message.id.clone().unwrap_or_default();
+        let request = self.replayable_json(Method::POST, &messages_path(topic), &*message)?;
+        Ok((request, id))
+    }
+
+    /// The JSON request of a batch send, each message given an id if it had none, with
+    /// the first message's id.
+    pub(crate) fn batch_request(
+        &self,
+        topic: &str,
+        messages: &[OutgoingMessage],
+    ) -> Result<(Replayable, String), ClientError> {
+        let messages: Vec<Cow<'_, OutgoingMessage>> = messages.iter().map(with_id).collect();
+        let first = messages
+            .first()
+            .and_then(|m| m.id.clone())
+            .unwrap_or_default();
+        let request = self.replayable_json(Method::POST, &batch_path(topic), &messages)?;
+        Ok((request, first))
     }
 
     /// Sends one message, to be delivered at once, in the raw form: the body as is,
@@ -280,22 +328,26 @@ impl Client {
         message: &OutgoingMessage,
     ) -> Result<SendResult, ClientError> {
         refuse_delay(message)?;
-        let prepared = self.prepare_send(topic, message)?;
-        let (_, body) = self.execute(prepared.request()).await?;
-        stored(decode_json(&body)?)
+        let (request, _) = self.prepare_send(topic, message)?.for_send();
+        let tried = self.execute_retrying(&request, Retried::Send).await;
+        stored(decode_json(&tried.result?)?)
     }
 
-    /// Sends many messages in one JSON request; all are stored or none.
+    /// Sends many messages in one JSON request; all are stored or none. Messages without
+    /// an id are given one, and the send is retried, as for [`Client::send`].
     pub async fn send_batch(
         &self,
         topic: &str,
         messages: &[OutgoingMessage],
     ) -> Result<BatchResult, ClientError> {
-        let request = self.json_request(Method::POST, &batch_path(topic), messages)?;
-        self.execute_json(request).await
+        let (request, _) = self.batch_request(topic, messages)?;
+        let tried = self.execute_retrying(&request, Retried::Send).await;
+        decode_json(&tried.result?)
     }
 
-    /// Sends many messages in one request in the binary batch format; all are stored or none.
+    /// Sends many messages in one request in the binary batch format; all are stored or
+    /// none. Messages without an id are given one, and the send is retried, as for
+    /// [`Client::send`].
     pub async fn send_batch_binary(
         &self,
         topic: &str,
@@ -305,15 +357,27 @@ impl Client {
             .await
     }
 
-    /// Sends an already encoded binary batch.
+    /// Sends an already encoded binary batch; its messages without an id get fresh ones
+    /// for this send (see [`EncodedBatch`]).
     pub async fn send_encoded_batch(
         &self,
         topic: &str,
         batch: &EncodedBatch,
     ) -> Result<BatchResult, ClientError> {
-        let prepared = self.prepare_batch(topic, batch)?;
-        let (_, body) = self.execute(prepared.request()).await?;
-        decode_json(&body)
+        let (request, _) = self.prepare_batch(topic, batch)?.for_send();
+        let tried = self.execute_retrying(&request, Retried::Send).await;
+        decode_json(&tried.result?)
+    }
+}
+
+/// `message`, given a fresh id when it has none.
+fn with_id(message: &OutgoingMessage) -> Cow<'_, OutgoingMessage> {
+    if message.id.is_some() {
+        Cow::Borrowed(message)
+    } else {
+        let mut owned = message.clone();
+        owned.id = Some(new_message_id());
+        Cow::Owned(owned)
     }
 }
 

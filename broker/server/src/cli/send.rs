@@ -175,6 +175,12 @@ fn status_note(status: SendStatus) -> &'static str {
     match status {
         SendStatus::SendOk => "",
         SendStatus::FlushDiskTimeout => " (stored, but the fsync timed out: not yet known durable)",
+        SendStatus::FlushSlaveTimeout => {
+            " (stored, but no slave confirmed it in time: not yet known replicated)"
+        }
+        SendStatus::SlaveNotAvailable => {
+            " (stored, but no slave was in sync: not yet known replicated)"
+        }
         SendStatus::Unknown => " (the broker reported an unknown status)",
     }
 }
