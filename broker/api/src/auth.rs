@@ -1,5 +1,5 @@
-//! Access control: bearer tokens with roles, and the one table ([`required`]) that says
-//! which permission each route needs.
+//! Access control: bearer tokens with roles, and the permission each route's
+//! [`Access`] (in the route table) means for a request.
 //!
 //! A token has a name (for logs and error messages; never the secret), a secret, and
 //! roles: `admin` (everything), `produce` on topic patterns (sends to those topics, and
@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use weir_core::{Broker, CoreError};
 
 use crate::ApiError;
-use crate::routes::Route;
+use crate::routes::Access;
 
 /// Shortest secret accepted: 16 characters keep guessing out of reach even for secrets
 /// typed by people.
@@ -170,57 +170,23 @@ pub(crate) enum Permission {
     ConsumeTopicInBody,
 }
 
-/// The permission each route needs: the one place access is decided.
-pub(crate) fn required(route: &Route) -> Permission {
-    use Permission::*;
-    match route {
-        Route::Health | Route::OpenApi => Public,
-        Route::Metrics
-        | Route::ListTopics
-        | Route::DescribeTopic(_)
-        | Route::ListGroups
-        | Route::DescribeGroup(_) => Authenticated,
-        Route::CreateTopic
-        | Route::UpdateTopic(_)
-        | Route::DeleteTopic(_)
-        | Route::DeleteGroup(_)
-        | Route::ResetGroup(_)
-        | Route::ResendDeadLetter(..)
-        | Route::ResendDeadLetters(_)
-        | Route::ListTransactions
-        | Route::ResumeTransaction(_)
-        | Route::ListProducerGroups
-        | Route::PutProducerGroup
-        | Route::GetProducerGroup(_)
-        | Route::DeleteProducerGroup(_)
-        | Route::ListModules
-        | Route::PutModule(_)
-        | Route::GetModule(_)
-        | Route::DeleteModule(_)
-        | Route::ListBindings
-        | Route::CreateBinding
-        | Route::GetBinding(_)
-        | Route::UpdateBinding(_)
-        | Route::DeleteBinding(_)
-        | Route::PauseBinding(_)
-        | Route::ResumeBinding(_)
-        | Route::Status => Admin,
-        Route::Send(topic) | Route::SendBatch(topic) => Produce(topic.clone()),
-        Route::Commit(_) | Route::Rollback(_) | Route::PollChecks(_) => AnyProduce,
-        Route::CancelDelayed(id) => ProduceDelayed(id.clone()),
-        Route::QueryByKey(topic) | Route::ReadQueue(topic, _) => Consume(topic.clone()),
-        Route::GetMessage(id) => ConsumeMessage(id.clone()),
-        Route::CreateGroup => ConsumeTopicInBody,
-        Route::Receive(group)
-        | Route::Ack(group)
-        | Route::Nack(group)
-        | Route::ChangeInvisible(group)
-        | Route::Lag(group)
-        | Route::GetOffsets(group)
-        | Route::CommitOffset(group)
-        | Route::ListDeadLetters(group)
-        | Route::GetDeadLetter(group, _)
-        | Route::ExportDeadLetters(group) => ConsumeGroup(group.clone()),
+impl Permission {
+    /// The permission a route with `access` needs, given its path parameters (the route
+    /// table, [`crate::routes::ROUTES`], is the one place access is decided).
+    pub(crate) fn of(access: Access, params: &[String]) -> Permission {
+        let first = || params.first().cloned().unwrap_or_default();
+        match access {
+            Access::Public => Permission::Public,
+            Access::Authenticated => Permission::Authenticated,
+            Access::Admin => Permission::Admin,
+            Access::Produce => Permission::Produce(first()),
+            Access::AnyProduce => Permission::AnyProduce,
+            Access::ProduceDelayed => Permission::ProduceDelayed(first()),
+            Access::Consume => Permission::Consume(first()),
+            Access::ConsumeGroup => Permission::ConsumeGroup(first()),
+            Access::ConsumeMessage => Permission::ConsumeMessage(first()),
+            Access::ConsumeTopicInBody => Permission::ConsumeTopicInBody,
+        }
     }
 }
 
@@ -615,8 +581,12 @@ mod tests {
         ];
         for (method, path, expected) in cases {
             let method = Method::from_bytes(method.as_bytes()).unwrap();
-            let route = match_route(&method, path).unwrap();
-            assert_eq!(required(&route), expected, "{method} {path}");
+            let matched = match_route(&method, path).unwrap();
+            assert_eq!(
+                Permission::of(matched.route.access, &matched.params),
+                expected,
+                "{method} {path}"
+            );
         }
     }
 

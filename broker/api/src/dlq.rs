@@ -15,12 +15,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, StatusCode};
-use hyper::body::Body;
 use serde::Deserialize;
 use weir_core::{Broker, DeadLetterPage};
 
 use crate::app::{HttpResponse, json};
-use crate::body::read_json;
+use crate::body::{RequestBody, read_json};
 use crate::query::number;
 use crate::response::{ChunkSender, ResponseBody, StreamAborted};
 use crate::wire::{DeadLetterJson, DeadLetterPageJson};
@@ -64,16 +63,12 @@ pub(crate) async fn resend(app: &App, group: &str, id: &str) -> Result<HttpRespo
     Ok(json(StatusCode::OK, &serde_json::json!({ "id": new_id })))
 }
 
-pub(crate) async fn resend_all<B>(
+pub(crate) async fn resend_all(
     app: &App,
     group: &str,
-    request: Request<B>,
-) -> Result<HttpResponse, ApiError>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let resend: ResendAll = read_json(request.into_body(), app.limits.max_request_bytes).await?;
+    request: Request<RequestBody>,
+) -> Result<HttpResponse, ApiError> {
+    let resend: ResendAll = read_json(request.into_body()).await?;
     let resent = app
         .broker
         .resend_dead_letters(group, resend.from_offset)

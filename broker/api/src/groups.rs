@@ -9,9 +9,7 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::{Request, StatusCode};
-use hyper::body::Body;
 use serde::{Deserialize, Serialize};
 use weir_core::limits::{
     MAX_INVISIBLE_MS, MAX_RECEIVE_MESSAGES, MAX_RECEIVE_WAIT_MS, MIN_INVISIBLE_MS,
@@ -19,7 +17,7 @@ use weir_core::limits::{
 use weir_core::{AckOutcome, GroupMode, GroupSpec, ReceiveRequest, ResetTarget, StartFrom};
 
 use crate::app::{HttpResponse, json, no_content};
-use crate::body::read_json;
+use crate::body::{RequestBody, read_json};
 use crate::routes::query_param;
 use crate::wire::{DeliveryJson, GroupDescriptionJson, GroupJson, LagJson, OffsetsJson};
 use crate::{ApiError, App};
@@ -126,12 +124,11 @@ struct ReceiptFailureJson {
     message: String,
 }
 
-pub(crate) async fn create<B>(app: &App, request: Request<B>) -> Result<HttpResponse, ApiError>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let create: CreateGroup = read_json(request.into_body(), app.limits.max_request_bytes).await?;
+pub(crate) async fn create(
+    app: &App,
+    request: Request<RequestBody>,
+) -> Result<HttpResponse, ApiError> {
+    let create: CreateGroup = read_json(request.into_body()).await?;
     let config = app
         .broker
         .create_group(GroupSpec {
@@ -184,17 +181,13 @@ pub(crate) async fn delete(app: &App, group: &str) -> Result<HttpResponse, ApiEr
 /// A client that hangs up during the wait drops this future. Messages the core already
 /// handed out to that request stay invisible for their invisible time and are then
 /// delivered again, as for any delivery that is never acked.
-pub(crate) async fn receive<B>(
+pub(crate) async fn receive(
     app: &App,
     group: &str,
-    request: Request<B>,
-) -> Result<HttpResponse, ApiError>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+    request: Request<RequestBody>,
+) -> Result<HttpResponse, ApiError> {
     let binary = crate::frames::wanted(request.headers());
-    let receive: Receive = read_json(request.into_body(), app.limits.max_request_bytes).await?;
+    let receive: Receive = read_json(request.into_body()).await?;
     let max = in_range("max", receive.max, 1, MAX_RECEIVE_MESSAGES as u64)?;
     let wait_ms = in_range("wait_ms", receive.wait_ms, 0, MAX_RECEIVE_WAIT_MS)?;
     if let Some(ms) = receive.invisible_ms {
@@ -228,30 +221,22 @@ where
     Ok(json(StatusCode::OK, &messages))
 }
 
-pub(crate) async fn ack<B>(
+pub(crate) async fn ack(
     app: &App,
     group: &str,
-    request: Request<B>,
-) -> Result<HttpResponse, ApiError>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let ack: Ack = read_json(request.into_body(), app.limits.max_request_bytes).await?;
+    request: Request<RequestBody>,
+) -> Result<HttpResponse, ApiError> {
+    let ack: Ack = read_json(request.into_body()).await?;
     let outcome = app.broker.ack(group, &ack.receipts).await?;
     Ok(ack_answer(Settle::Ack, outcome))
 }
 
-pub(crate) async fn nack<B>(
+pub(crate) async fn nack(
     app: &App,
     group: &str,
-    request: Request<B>,
-) -> Result<HttpResponse, ApiError>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let nack: Nack = read_json(request.into_body(), app.limits.max_request_bytes).await?;
+    request: Request<RequestBody>,
+) -> Result<HttpResponse, ApiError> {
+    let nack: Nack = read_json(request.into_body()).await?;
     if let Some(ms) = nack.delay_ms {
         in_range("delay_ms", ms, 0, MAX_INVISIBLE_MS)?;
     }
@@ -262,17 +247,12 @@ where
     Ok(ack_answer(Settle::Nack, outcome))
 }
 
-pub(crate) async fn change_invisible<B>(
+pub(crate) async fn change_invisible(
     app: &App,
     group: &str,
-    request: Request<B>,
-) -> Result<HttpResponse, ApiError>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let change: ChangeInvisible =
-        read_json(request.into_body(), app.limits.max_request_bytes).await?;
+    request: Request<RequestBody>,
+) -> Result<HttpResponse, ApiError> {
+    let change: ChangeInvisible = read_json(request.into_body()).await?;
     let invisible_ms = in_range(
         "invisible_ms",
         change.invisible_ms,
@@ -295,16 +275,12 @@ pub(crate) fn lag(app: &App, group: &str, query: Option<&str>) -> Result<HttpRes
     Ok(json(StatusCode::OK, &LagJson::from(&report)))
 }
 
-pub(crate) async fn reset<B>(
+pub(crate) async fn reset(
     app: &App,
     group: &str,
-    request: Request<B>,
-) -> Result<HttpResponse, ApiError>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let reset: Reset = read_json(request.into_body(), app.limits.max_request_bytes).await?;
+    request: Request<RequestBody>,
+) -> Result<HttpResponse, ApiError> {
+    let reset: Reset = read_json(request.into_body()).await?;
     let target = reset.target()?;
     let offsets = app
         .broker
@@ -323,16 +299,12 @@ pub(crate) fn offsets(
     Ok(json(StatusCode::OK, &OffsetsJson::from(offsets.as_slice())))
 }
 
-pub(crate) async fn commit_offset<B>(
+pub(crate) async fn commit_offset(
     app: &App,
     group: &str,
-    request: Request<B>,
-) -> Result<HttpResponse, ApiError>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let commit: CommitOffset = read_json(request.into_body(), app.limits.max_request_bytes).await?;
+    request: Request<RequestBody>,
+) -> Result<HttpResponse, ApiError> {
+    let commit: CommitOffset = read_json(request.into_body()).await?;
     app.broker
         .commit_offset(
             group,

@@ -36,11 +36,15 @@ mod topics;
 mod transactions;
 mod wire;
 
-pub use app::{ApiLimits, App, MAX_HEADER_BYTES};
-pub use connection::{ConnectionCounts, ConnectionLimits, ConnectionStats};
+pub use app::{
+    ApiLimits, App, MAX_CONTROL_BYTES, MAX_HEADER_BYTES, MAX_IGNORED_BODY_BYTES,
+    MESSAGE_ENVELOPE_BYTES,
+};
 pub use auth::{Auth, AuthConfigError, MIN_SECRET_CHARS, TokenConfig};
+pub use body::RequestBody;
+pub use connection::{ConnectionCounts, ConnectionLimits, ConnectionStats};
 pub use error::ApiError;
 pub use metrics::Metrics;
 pub use response::{ResponseBody, StreamAborted};
-pub use routes::ROUTES;
+pub use routes::{Access, BodyLimit, ROUTES, RouteSpec};
 pub use server::{serve, serve_with_limits};

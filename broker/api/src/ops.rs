@@ -38,12 +38,52 @@ pub(crate) fn metrics(app: &App) -> HttpResponse {
     response
 }
 
-pub(crate) fn openapi() -> HttpResponse {
-    let mut response =
-        HttpResponse::new(ResponseBody::full(Bytes::from_static(OPENAPI.as_bytes())));
+/// `GET /v1/openapi.json`: the document as checked in when the broker requires tokens;
+/// without tokens, the same document with no security requirement, so that it tells the
+/// truth about the running broker.
+pub(crate) fn openapi(app: &App) -> HttpResponse {
+    static WITHOUT_TOKENS: std::sync::LazyLock<Bytes> =
+        std::sync::LazyLock::new(|| Bytes::from(openapi_without_tokens(OPENAPI)));
+    let document = if app.auth.is_some() {
+        Bytes::from_static(OPENAPI.as_bytes())
+    } else {
+        WITHOUT_TOKENS.clone()
+    };
+    let mut response = HttpResponse::new(ResponseBody::full(document));
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
     response
+}
+
+/// The OpenAPI document with every security requirement removed.
+pub(crate) fn openapi_without_tokens(document: &str) -> Vec<u8> {
+    let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(document) else {
+        return document.as_bytes().to_vec();
+    };
+    if let Some(root) = doc.as_object_mut() {
+        root.remove("security");
+    }
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for operations in paths.values_mut().filter_map(|p| p.as_object_mut()) {
+            for operation in operations.values_mut().filter_map(|o| o.as_object_mut()) {
+                operation.remove("security");
+                if let Some(responses) = operation
+                    .get_mut("responses")
+                    .and_then(|r| r.as_object_mut())
+                {
+                    responses.remove("401");
+                    responses.remove("403");
+                }
+            }
+        }
+    }
+    if let Some(info) = doc["info"].as_object_mut() {
+        let note = " This broker runs without tokens: no request needs one.";
+        if let Some(serde_json::Value::String(text)) = info.get_mut("description") {
+            text.push_str(note);
+        }
+    }
+    serde_json::to_vec(&doc).unwrap_or_else(|_| document.as_bytes().to_vec())
 }

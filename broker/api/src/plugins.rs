@@ -7,16 +7,14 @@
 //! and binding route answers `503 PLUGINS_DISABLED`; the status page still answers, with
 //! no modules and no bindings.
 
-use bytes::Bytes;
 use http::{Request, StatusCode};
-use hyper::body::Body;
 use serde::{Deserialize, Serialize};
 use weir_plugin::{
     BindingSpec, BindingStatus, Grants, ModuleStatus, PluginHost, TargetSpec, World,
 };
 
 use crate::app::{HttpResponse, json, no_content};
-use crate::body::{read_body, read_json};
+use crate::body::{RequestBody, read_body, read_json};
 use crate::routes::query_param;
 use crate::{ApiError, App};
 
@@ -41,15 +39,11 @@ fn plugins(app: &App) -> Result<&Plugins, ApiError> {
 
 /// `PUT /v1/modules/{name}?world=...`: the body is the component. `201` with the new
 /// version, or `200` with the newest version when it has the same bytes.
-pub(crate) async fn upload<B>(
+pub(crate) async fn upload(
     app: &App,
     name: &str,
-    request: Request<B>,
-) -> Result<HttpResponse, ApiError>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+    request: Request<RequestBody>,
+) -> Result<HttpResponse, ApiError> {
     let plugins = plugins(app)?;
     let world = match query_param(request.uri().query(), "world") {
         Some(Ok(world)) => world.parse::<World>().map_err(invalid_world)?,
@@ -61,30 +55,7 @@ where
             ));
         }
     };
-    let limit = plugins.max_module_bytes;
-    let too_large = |size: Option<u64>| {
-        let size = size.map_or_else(|| "more than".to_string(), |s| format!("{s} bytes, over"));
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "MODULE_TOO_LARGE",
-            format!("the module is {size} the limit of {limit} bytes"),
-        )
-    };
-    // Refuse a declared size over the limit before reading anything.
-    let declared = request
-        .headers()
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|size| size > limit as u64) {
-        return Err(too_large(declared));
-    }
-    let bytes = read_body(request.into_body(), limit)
-        .await
-        .map_err(|err| match err.code {
-            "BODY_TOO_LARGE" => too_large(None),
-            _ => err,
-        })?;
+    let bytes = read_body(request.into_body()).await?;
     let newest = newest_version(&plugins.host, name);
     let info = plugins.host.upload(name, world, Vec::from(bytes)).await?;
     let status = if newest == Some(info.version) {
@@ -200,13 +171,12 @@ impl BindingRequest {
 }
 
 /// `POST /v1/bindings`: `201` with the stored configuration.
-pub(crate) async fn bind<B>(app: &App, request: Request<B>) -> Result<HttpResponse, ApiError>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+pub(crate) async fn bind(
+    app: &App,
+    request: Request<RequestBody>,
+) -> Result<HttpResponse, ApiError> {
     let plugins = plugins(app)?;
-    let body: BindingRequest = read_json(request.into_body(), app.limits.max_request_bytes).await?;
+    let body: BindingRequest = read_json(request.into_body()).await?;
     let Some(name) = body.name.clone() else {
         return Err(ApiError::invalid_json("missing field `name`"));
     };
@@ -215,17 +185,13 @@ where
 }
 
 /// `PUT /v1/bindings/{name}`: the name in the body, if any, must be the one in the path.
-pub(crate) async fn rebind<B>(
+pub(crate) async fn rebind(
     app: &App,
     name: &str,
-    request: Request<B>,
-) -> Result<HttpResponse, ApiError>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+    request: Request<RequestBody>,
+) -> Result<HttpResponse, ApiError> {
     let plugins = plugins(app)?;
-    let body: BindingRequest = read_json(request.into_body(), app.limits.max_request_bytes).await?;
+    let body: BindingRequest = read_json(request.into_body()).await?;
     if let Some(other) = body.name.as_deref().filter(|other| *other != name) {
         return Err(ApiError::bad_request(
             "INVALID_BINDING",

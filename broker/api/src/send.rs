@@ -8,13 +8,11 @@
 
 use std::time::Instant;
 
-use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
-use hyper::body::Body;
 use weir_core::{CoreError, MessageDraft, SendReceipt};
 
 use crate::app::{HttpResponse, json};
-use crate::body::read_body;
+use crate::body::{RequestBody, read_body};
 use crate::delayed::now_ms;
 use crate::headers::{SINGLE_SEND_ONLY, draft_from_headers};
 use crate::wire::{BatchItemJson, BatchResultJson, HalfSendResultJson, SendJson, SendResultJson};
@@ -39,17 +37,13 @@ pub(crate) struct HalfOptions {
     pub(crate) check_after_ms: Option<u64>,
 }
 
-pub(crate) async fn send_one<B>(
+pub(crate) async fn send_one(
     app: &App,
     topic: &str,
-    request: Request<B>,
-) -> Result<HttpResponse, ApiError>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+    request: Request<RequestBody>,
+) -> Result<HttpResponse, ApiError> {
     let (parts, body) = request.into_parts();
-    let body = read_body(body, app.limits.max_request_bytes).await?;
+    let body = read_body(body).await?;
     let now = now_ms();
     let max_delay_ms = app.broker.limits().max_delay_ms;
     let Outgoing { draft, half } = if is_json(&parts.headers) {
@@ -110,15 +104,11 @@ async fn send_half(
     ))
 }
 
-pub(crate) async fn send_batch<B>(
+pub(crate) async fn send_batch(
     app: &App,
     topic: &str,
-    request: Request<B>,
-) -> Result<HttpResponse, ApiError>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+    request: Request<RequestBody>,
+) -> Result<HttpResponse, ApiError> {
     let (parts, body) = request.into_parts();
     if let Some(name) = SINGLE_SEND_ONLY
         .iter()
@@ -141,7 +131,7 @@ where
             ),
         ));
     }
-    let body = read_body(body, app.limits.max_batch_request_bytes).await?;
+    let body = read_body(body).await?;
     let limit = app.broker.limits().max_batch_messages;
     let drafts = if binary {
         if let Some(count) = body.get(4..8).and_then(|b| <[u8; 4]>::try_from(b).ok()) {

@@ -1,12 +1,10 @@
 //! Topic administration routes: create, list, describe, add queues, delete.
 
-use bytes::Bytes;
 use http::{Request, StatusCode};
-use hyper::body::Body;
 use serde::Deserialize;
 
 use crate::app::{HttpResponse, json, no_content};
-use crate::body::{read_body, read_json};
+use crate::body::{RequestBody, read_body, read_json};
 use crate::wire::{TopicDescriptionJson, TopicJson};
 use crate::{ApiError, App};
 
@@ -25,12 +23,11 @@ fn default_queues() -> u32 {
     DEFAULT_QUEUES
 }
 
-pub(crate) async fn create<B>(app: &App, request: Request<B>) -> Result<HttpResponse, ApiError>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let body = read_body(request.into_body(), app.limits.max_request_bytes).await?;
+pub(crate) async fn create(
+    app: &App,
+    request: Request<RequestBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_body(request.into_body()).await?;
     let create: CreateTopic = serde_json::from_slice(&body).map_err(ApiError::invalid_json)?;
     let topic = app.broker.create_topic(&create.name, create.queues).await?;
     Ok(json(StatusCode::CREATED, &TopicJson::from(&topic)))
@@ -58,16 +55,12 @@ struct UpdateTopic {
 
 /// Raises the queue count of a topic. Queues are never removed: messages and committed
 /// offsets live in them.
-pub(crate) async fn update<B>(
+pub(crate) async fn update(
     app: &App,
     topic: &str,
-    request: Request<B>,
-) -> Result<HttpResponse, ApiError>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let update: UpdateTopic = read_json(request.into_body(), app.limits.max_request_bytes).await?;
+    request: Request<RequestBody>,
+) -> Result<HttpResponse, ApiError> {
+    let update: UpdateTopic = read_json(request.into_body()).await?;
     let max = app.broker.limits().max_queues;
     if update.queues == 0 || update.queues > max {
         return Err(ApiError::invalid_argument(format!(

@@ -9,16 +9,14 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::{Request, StatusCode};
-use hyper::body::Body;
 use serde::{Deserialize, Serialize};
 use weir_core::TxOutcome;
 use weir_core::limits::{MAX_RECEIVE_MESSAGES, MAX_RECEIVE_WAIT_MS};
 use weir_core::topic::TopicName;
 
 use crate::app::{HttpResponse, json, no_content};
-use crate::body::read_json;
+use crate::body::{RequestBody, read_json};
 use crate::groups::in_range;
 use crate::query::number;
 use crate::routes::query_param;
@@ -100,13 +98,11 @@ struct PutProducerGroup {
 }
 
 /// Creates or replaces a producer group; `201` with the group either way.
-pub(crate) async fn put_group<B>(app: &App, request: Request<B>) -> Result<HttpResponse, ApiError>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let put: PutProducerGroup =
-        read_json(request.into_body(), app.limits.max_request_bytes).await?;
+pub(crate) async fn put_group(
+    app: &App,
+    request: Request<RequestBody>,
+) -> Result<HttpResponse, ApiError> {
+    let put: PutProducerGroup = read_json(request.into_body()).await?;
     let config = app
         .broker
         .put_producer_group(&put.name, put.callback_url)

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
-use weir_api::{ApiLimits, App, ROUTES};
+use weir_api::{Access, ApiLimits, App, BodyLimit, ROUTES};
 use weir_core::{Broker, BrokerConfig, Limits, StoreConfig};
 
 fn app(dir: &std::path::Path) -> App {
@@ -46,19 +46,215 @@ async fn call(
 const JSON: (&str, &str) = ("content-type", "application/json");
 
 #[test]
-fn the_openapi_document_describes_every_route() {
+fn the_openapi_document_and_the_route_table_agree() {
     let doc: serde_json::Value = serde_json::from_str(include_str!("../openapi.json")).unwrap();
-    for (method, path) in ROUTES {
-        let operation = &doc["paths"][path][method.to_lowercase()];
+    let public = |access: Access| access == Access::Public;
+    for route in ROUTES {
+        let operation = &doc["paths"][route.path][route.method.to_lowercase()];
         assert!(
             operation.is_object(),
-            "{method} {path} is missing from openapi.json"
+            "{route:?} is missing from openapi.json"
         );
+        assert_eq!(operation["operationId"], route.operation, "{route:?}");
         assert!(
             operation["responses"].is_object(),
-            "{method} {path} has no responses"
+            "{route:?} has no responses"
+        );
+        // Public routes say so; every other one takes the document's bearer default.
+        assert_eq!(
+            operation["security"] == serde_json::json!([]),
+            public(route.access),
+            "{route:?}: security"
+        );
+        if !public(route.access) {
+            assert!(operation.get("security").is_none(), "{route:?}");
+            assert!(operation["responses"]["401"].is_object(), "{route:?}: 401");
+        }
+        let limits = ApiLimits::for_core(&Limits::default());
+        let documented_limit = operation["x-weir-max-body-bytes"].as_u64();
+        let limit = match route.body {
+            BodyLimit::None => None,
+            BodyLimit::Control => Some(limits.max_control_bytes),
+            BodyLimit::Message => Some(limits.max_request_bytes),
+            BodyLimit::Batch => Some(limits.max_batch_request_bytes),
+            BodyLimit::Module => Some(weir_plugin::limits::DEFAULT_MAX_MODULE_BYTES),
+        };
+        assert_eq!(
+            documented_limit,
+            limit.map(|l| l as u64),
+            "{route:?}: body limit"
+        );
+        if limit.is_some() {
+            assert!(
+                operation["responses"]["413"].is_object(),
+                "{route:?} reads a body and documents its 413"
+            );
+        }
+    }
+    // Nothing documented that the table lacks.
+    let documented: Vec<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, operations)| {
+            operations
+                .as_object()
+                .unwrap()
+                .keys()
+                .filter(|m| ["get", "post", "put", "patch", "delete"].contains(&m.as_str()))
+                .map(move |m| (m.to_uppercase(), path.clone()))
+        })
+        .collect();
+    for (method, path) in documented {
+        assert!(
+            ROUTES.iter().any(|r| r.method == method && r.path == path),
+            "{method} {path} is documented but not served"
         );
     }
+}
+
+#[tokio::test]
+async fn head_answers_like_get_without_a_body_and_405_lists_the_methods() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    let (status, _) = call(&app, "POST", "/v1/topics", &[JSON], r#"{"name":"t"}"#).await;
+    assert_eq!(status, StatusCode::CREATED);
+    for path in ["/v1/topics/t", "/healthz", "/v1/topics/nope"] {
+        let get = app
+            .handle(Request::get(path).body(Full::new(Bytes::new())).unwrap())
+            .await;
+        let head = app
+            .handle(Request::head(path).body(Full::new(Bytes::new())).unwrap())
+            .await;
+        assert_eq!(head.status(), get.status(), "{path}");
+        assert_eq!(
+            head.headers().get("content-type"),
+            get.headers().get("content-type")
+        );
+        let get_body = get.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(
+            head.headers()
+                .get("content-length")
+                .unwrap()
+                .to_str()
+                .unwrap(),
+            get_body.len().to_string(),
+            "{path}"
+        );
+        assert!(
+            head.into_body()
+                .collect()
+                .await
+                .unwrap()
+                .to_bytes()
+                .is_empty()
+        );
+    }
+    let cases = [
+        ("PUT", "/v1/topics", "GET, POST, HEAD"),
+        ("GET", "/v1/groups/g/ack", "POST"),
+        ("HEAD", "/v1/groups/g/ack", "POST"),
+        ("POST", "/v1/messages/m", "GET, HEAD"),
+    ];
+    for (method, path, allow) in cases {
+        let request = Request::builder().method(method).uri(path);
+        let response = app
+            .handle(request.body(Full::new(Bytes::new())).unwrap())
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert_eq!(response.headers()["allow"], allow, "{method} {path}");
+    }
+}
+
+/// A request body that never sends a byte.
+struct Endless;
+
+impl hyper::body::Body for Endless {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Pending
+    }
+}
+
+#[tokio::test]
+async fn declared_bodies_over_the_route_limit_are_refused_before_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    let limits = ApiLimits::for_core(&Limits::default());
+    let (status, _) = call(&app, "POST", "/v1/topics", &[JSON], r#"{"name":"t"}"#).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let cases = [
+        (
+            "POST",
+            "/v1/topics/t/messages",
+            limits.max_request_bytes,
+            "BODY_TOO_LARGE",
+        ),
+        (
+            "POST",
+            "/v1/topics/t/messages:batch",
+            limits.max_batch_request_bytes,
+            "BODY_TOO_LARGE",
+        ),
+        (
+            "POST",
+            "/v1/groups",
+            limits.max_control_bytes,
+            "BODY_TOO_LARGE",
+        ),
+        (
+            "POST",
+            "/v1/transactions/x/commit",
+            limits.max_ignored_body_bytes,
+            "BODY_TOO_LARGE",
+        ),
+    ];
+    for (method, path, limit, code) in cases {
+        // The body is a stream that never ends: only the declared length can refuse it.
+        let body = Endless;
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .header("content-length", (limit + 1).to_string())
+            .body(body)
+            .unwrap();
+        let response = app.handle(request).await;
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(json["code"], code, "{path}");
+        assert!(
+            json["message"]
+                .as_str()
+                .unwrap()
+                .contains(&limit.to_string()),
+            "{json}"
+        );
+    }
+    // A streamed body is cut as soon as it passes the limit.
+    let big = vec![b'['; limits.max_control_bytes + 1];
+    let (status, json) = call(
+        &app,
+        "POST",
+        "/v1/groups",
+        &[JSON],
+        std::str::from_utf8(&big).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, json["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("BODY_TOO_LARGE"))
+    );
 }
 
 /// Method, path, headers, body, expected status, expected code.

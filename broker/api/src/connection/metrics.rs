@@ -34,7 +34,11 @@ impl Collector for ConnectionCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let counts = self.stats.counts();
         for (name, help, value) in [
-            ("weir_http_connections", "HTTP connections open", counts.open),
+            (
+                "weir_http_connections",
+                "HTTP connections open",
+                counts.open,
+            ),
             (
                 "weir_http_connection_limit",
                 "The effective cap on open HTTP connections (configured maximum or file \
@@ -78,7 +82,12 @@ impl Collector for ConnectionCollector {
             ),
         ] {
             let counter = ConstCounter::new(value);
-            counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)?;
+            counter.encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                counter.metric_type(),
+            )?)?;
         }
         let mut metric = encoder.encode_descriptor(
             "weir_http_connections_shed",
