@@ -1,6 +1,11 @@
 //! `weir send`: send one message, its body from the command line, a file or stdin; at
 //! once, delayed (`--delay-ms`, `--at`, `--delay-level`), or as the half message of a
 //! transaction (`--transaction`).
+//!
+//! A send is retried (`--retries`, default 2 retries; `--no-retry`) with the id the
+//! client gives the message before the first attempt, so a retry is answered from the
+//! stored copy. A send that needed retries says so on stderr; one that failed says
+//! whether the broker has the message. Half messages are sent once.
 
 use std::io::{IsTerminal as _, Read as _};
 use std::path::PathBuf;
@@ -8,7 +13,10 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
 use clap::ArgGroup;
-use weir_client::{Delay, HalfSent, OutgoingMessage, SendOutcome, SendStatus};
+use weir_client::{
+    Delay, HalfSent, OutgoingMessage, RetryPolicy, ScheduledSend, SendOutcome, SendReceipt,
+    SendResult, SendStatus,
+};
 
 use super::Connection;
 use super::failure::explain;
@@ -68,6 +76,12 @@ pub(crate) struct SendArgs {
     /// [broker default: 6000].
     #[arg(long, value_name = "MS", requires = "transaction")]
     check_after_ms: Option<u64>,
+    /// Retry a failed send up to N times (with the same message id) [default: 2].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=99))]
+    retries: Option<u32>,
+    /// Try the send once (still saying, when it fails, whether the broker has it).
+    #[arg(long, conflicts_with = "retries")]
+    no_retry: bool,
     #[command(flatten)]
     connection: Connection,
 }
@@ -83,10 +97,22 @@ impl SendArgs {
             (None, None, None) => None,
         }
     }
+
+    /// The retry policy asked for by --retries or --no-retry.
+    fn retry_policy(&self) -> RetryPolicy {
+        let retries = if self.no_retry {
+            0
+        } else {
+            self.retries
+                .unwrap_or(weir_client::DEFAULT_MAX_ATTEMPTS - 1)
+        };
+        RetryPolicy::with_attempts(retries + 1)
+    }
 }
 
 /// Runs `weir send`.
 pub(crate) async fn run(args: SendArgs) -> anyhow::Result<()> {
+    let policy = args.retry_policy();
     let mut message = OutgoingMessage::new(read_body(&args).await?);
     message.delay = args.delay();
     message.id = args.id;
@@ -99,7 +125,9 @@ pub(crate) async fn run(args: SendArgs) -> anyhow::Result<()> {
         message.properties.insert(name.to_owned(), value.to_owned());
     }
     let topic = &args.topic;
-    let client = args.connection.client()?;
+    let client = args
+        .connection
+        .client_with(|builder| builder.retry(policy))?;
     let failed = |err| explain(err, format!("cannot send to topic '{topic}'"), Some(topic));
     // The JSON form keeps property names' case and any body exactly.
     if args.transaction {
@@ -123,11 +151,50 @@ pub(crate) async fn run(args: SendArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let outcome = client.send_outcome(topic, &message).await.map_err(failed)?;
+    let receipt = match client.send_tracked(topic, &message).await {
+        Ok(receipt) => receipt,
+        Err(err) if err.is_refusal() => return Err(failed(err.into_cause())),
+        Err(err) => bail!("cannot send to topic '{topic}': {err}"),
+    };
+    if receipt.retried() {
+        eprintln!("{}", retry_note(&receipt));
+    }
+    let outcome = outcome_of(receipt)?;
     if args.connection.json {
         return output::print_json(&outcome);
     }
     output::print(&sent_line(&outcome, times::now_ms()))
+}
+
+/// The stderr note of a send that needed retries.
+fn retry_note(receipt: &SendReceipt) -> String {
+    format!(
+        "note: the send succeeded after {} attempts; retries carry the same message id, so \
+         the broker stored it once",
+        receipt.attempts
+    )
+}
+
+/// A single send's receipt as the outcome `weir send` prints.
+fn outcome_of(receipt: SendReceipt) -> anyhow::Result<SendOutcome> {
+    let Some(entry) = receipt.messages.into_iter().next() else {
+        bail!("the broker's answer named no message");
+    };
+    Ok(match entry.deliver_at {
+        Some(deliver_at) => SendOutcome::Scheduled(ScheduledSend {
+            id: entry.id,
+            topic: receipt.topic,
+            deliver_at,
+            status: receipt.status,
+        }),
+        None => SendOutcome::Stored(SendResult {
+            id: entry.id,
+            topic: receipt.topic,
+            queue: entry.queue,
+            offset: entry.offset,
+            status: receipt.status,
+        }),
+    })
 }
 
 /// What a send did, on one line: where the message is, or when it will be delivered
@@ -320,6 +387,31 @@ mod tests {
             half_line(&half),
             "transaction=tx topic=t id=tx (half: invisible until committed)\n"
         );
+    }
+
+    #[test]
+    fn retry_flags_set_the_attempts() {
+        assert_eq!(parse(&[]).unwrap().retry_policy().max_attempts, 3);
+        assert_eq!(
+            parse(&["--retries", "5"])
+                .unwrap()
+                .retry_policy()
+                .max_attempts,
+            6
+        );
+        assert_eq!(
+            parse(&["--retries", "0"])
+                .unwrap()
+                .retry_policy()
+                .max_attempts,
+            1
+        );
+        assert_eq!(
+            parse(&["--no-retry"]).unwrap().retry_policy().max_attempts,
+            1
+        );
+        assert!(parse(&["--no-retry", "--retries", "2"]).is_err());
+        assert!(parse(&["--retries", "100"]).is_err());
     }
 
     #[test]
