@@ -63,6 +63,8 @@ mod delayed;
 mod endpoint;
 mod error;
 mod frames;
+#[doc(hidden)]
+pub mod fuzzing;
 mod groups;
 mod message;
 mod message_id;

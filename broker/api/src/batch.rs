@@ -24,6 +24,9 @@ pub const MAGIC: &[u8; 4] = b"WRB1";
 /// The queue value meaning "let the broker choose".
 pub const ANY_QUEUE: u32 = u32::MAX;
 
+/// The fewest bytes a message takes (every length 0, the queue and the body length).
+const MIN_MESSAGE_BYTES: usize = 2 + 2 + 2 + 4 + 2 + 2 + 4;
+
 /// Why a batch body could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid binary batch: {0}")]
@@ -41,7 +44,8 @@ pub fn decode(mut input: Bytes, max_messages: usize) -> Result<Vec<MessageDraft>
             "{count} messages is over the limit of {max_messages}"
         )));
     }
-    let mut drafts = Vec::with_capacity(count);
+    // Reserve only what the body can hold: a count is a claim until the messages are read.
+    let mut drafts = Vec::with_capacity(count.min(input.remaining() / MIN_MESSAGE_BYTES));
     for index in 0..count {
         drafts.push(
             decode_message(&mut input)
@@ -210,6 +214,15 @@ mod tests {
                 prop_assert!(decode(full.slice(..cut), 100).is_err());
             }
         }
+    }
+
+    #[test]
+    fn min_message_bytes_is_the_smallest_encoding() {
+        // The reservation for a claimed count divides by it; the regression test of that
+        // bound is `a_batch_claiming_more_messages_than_it_holds_...` in
+        // tests/fuzz_corpus.rs, which measures the allocation.
+        let smallest = encode(&[MessageDraft::new(Bytes::new())]);
+        assert_eq!(MIN_MESSAGE_BYTES, smallest.len() - 8);
     }
 
     #[test]

@@ -22,6 +22,8 @@ mod delayed;
 mod dlq;
 mod error;
 pub mod frames;
+#[doc(hidden)]
+pub mod fuzzing;
 mod groups;
 pub mod headers;
 mod metrics;

@@ -32,6 +32,8 @@ mod disk;
 mod dispatch;
 mod error;
 mod flush;
+#[doc(hidden)]
+pub mod fuzzing;
 mod index;
 mod message;
 mod mmap;

@@ -112,6 +112,34 @@ fn push_hex(text: &mut String, value: u64) {
     }
 }
 
+impl Receipt {
+    /// The body of the `receipt` fuzz target (`fuzz/`), here so that the fuzzer and the
+    /// corpus replay of the test suite run the same checks. Not part of the API.
+    ///
+    /// Checked: parsing never panics; a parsed handle encodes to text that parses back to
+    /// it; that text is `data` itself exactly when `data` was already in the canonical
+    /// form (lowercase hex without leading zeros), and never longer than the longest
+    /// handle.
+    #[doc(hidden)]
+    pub fn fuzz(data: &[u8]) {
+        let Ok(text) = std::str::from_utf8(data) else {
+            return;
+        };
+        let Some(receipt) = Receipt::parse(text) else {
+            return;
+        };
+        let encoded = receipt.encode();
+        assert_eq!(Receipt::parse(&encoded), Some(receipt), "{encoded}");
+        assert!(encoded.len() <= 16 * 5 + 4, "{encoded}");
+        let canonical = text.split('.').all(|part| {
+            part == "r"
+                || (!part.bytes().any(|b| b.is_ascii_uppercase())
+                    && (part == "0" || !part.starts_with('0')))
+        });
+        assert_eq!(canonical, encoded == text, "{text} encodes as {encoded}");
+    }
+}
+
 impl fmt::Display for Receipt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.encode())

@@ -1,0 +1,390 @@
+//! The bodies of the API's fuzz targets (`fuzz/`): the binary batch decoder, the
+//! `weir-*` header parser and the JSON request bodies, plus the broker's message-list
+//! encoder for the client's `message_list` target. Here so that the fuzzer and the corpus
+//! replay of the test suite run the same checks.
+//!
+//! The client's side of a format is handed in as a function over plain std types (the
+//! tuples of `weir_client::fuzzing`), since neither crate depends on the other.
+//!
+//! Not part of the API: hidden from its docs and free to change.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Request};
+use http_body_util::{BodyExt, Full};
+use weir_core::message::MESSAGE_GROUP_PROPERTY;
+use weir_core::{Broker, BrokerConfig, Delivery, Limits, MessageDraft, StoreConfig, StoredMessage};
+use weir_store::Message;
+
+use crate::{ApiLimits, App};
+
+/// One message of a binary batch: id, tag, message group, queue, keys, properties, body
+/// (the same tuple as `weir_client::fuzzing::BatchFields`).
+pub type BatchFields = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<u32>,
+    Vec<String>,
+    Vec<(String, String)>,
+    Vec<u8>,
+);
+
+/// A message list as `weir_client::fuzzing::ListFields` spells it: next_offset,
+/// max_offset, and per message (id, topic, queue, offset, born_ms, store_ms), (tag,
+/// group, keys, properties, body), (receipt, attempt, first_delivery_ms, resent).
+pub type ListFields = (
+    u64,
+    u64,
+    Vec<(ListedPosition, ListedContent, ListedDelivery)>,
+);
+/// Where a listed message is.
+pub type ListedPosition = (String, String, u32, u64, i64, i64);
+/// What a listed message carries.
+pub type ListedContent = (
+    Option<String>,
+    Option<String>,
+    Vec<String>,
+    Vec<(String, String)>,
+    Vec<u8>,
+);
+/// A listed message's delivery.
+pub type ListedDelivery = (String, u32, i64, bool);
+
+/// The name of the property the broker writes as a listed message's group.
+pub const GROUP_PROPERTY: &str = MESSAGE_GROUP_PROPERTY;
+
+/// The body of the `batch` target: decodes `data` as the broker does (with the default
+/// message limit), has the client's encoder (`encode`, `weir_client::fuzzing::encode_batch`)
+/// write the decoded messages again, and checks that the broker decodes those bytes to
+/// the same messages, and that a successful decode consumed its input exactly.
+pub fn batch(data: &[u8], encode: fn(&[BatchFields]) -> Result<Vec<u8>, String>) {
+    let max = Limits::default().max_batch_messages;
+    let Ok(drafts) = crate::batch::decode(Bytes::copy_from_slice(data), max) else {
+        return;
+    };
+    assert!(drafts.len() <= max);
+    let fields: Vec<BatchFields> = drafts.iter().map(to_fields).collect();
+    let again = encode(&fields).expect("the client encodes what the broker decoded");
+    let decoded =
+        crate::batch::decode(Bytes::from(again), max).expect("the client's batch decodes");
+    // The client keeps properties in a map: in name order, the last of a name winning.
+    let expected: Vec<BatchFields> = fields
+        .into_iter()
+        .map(|mut f| {
+            let map: std::collections::BTreeMap<_, _> = f.5.into_iter().collect();
+            f.5 = map.into_iter().collect();
+            f
+        })
+        .collect();
+    let decoded: Vec<BatchFields> = decoded.iter().map(to_fields).collect();
+    assert_eq!(decoded, expected);
+}
+
+fn to_fields(d: &MessageDraft) -> BatchFields {
+    assert!(
+        d.born_ms.is_none() && d.deliver_at.is_none(),
+        "not in the format"
+    );
+    (
+        d.id.clone(),
+        d.tag.clone(),
+        d.message_group.clone(),
+        d.queue,
+        d.keys.clone(),
+        d.properties.clone(),
+        d.body.to_vec(),
+    )
+}
+
+/// Writes `list` with the broker's message-list encoder: as a read when no message
+/// carries a delivery, else as received deliveries.
+pub fn encode_message_list(list: &ListFields) -> Vec<u8> {
+    let (next_offset, max_offset, entries) = list;
+    let stored: Vec<(StoredMessage, &ListedDelivery)> = entries
+        .iter()
+        .map(|(position, content, delivery)| {
+            let (id, topic, queue, offset, born_ms, store_ms) = position.clone();
+            let (tag, group, keys, mut properties, body) = content.clone();
+            if let Some(group) = group {
+                properties.push((MESSAGE_GROUP_PROPERTY.to_owned(), group));
+            }
+            let message = Message {
+                id,
+                keys,
+                tag,
+                properties,
+                body: Bytes::from(body),
+                born_ms,
+                flags: 0,
+            };
+            let stored = StoredMessage {
+                topic,
+                queue,
+                queue_offset: offset,
+                position: 0,
+                size: 0,
+                store_ms,
+                message,
+            };
+            (stored, delivery)
+        })
+        .collect();
+    let none = (String::new(), 0, 0, false);
+    if stored.iter().all(|(_, d)| **d == none) {
+        let messages: Vec<StoredMessage> = stored.into_iter().map(|(s, _)| s).collect();
+        return crate::frames::encode_read(&messages, *next_offset, *max_offset).to_vec();
+    }
+    let deliveries: Vec<Delivery> = stored
+        .into_iter()
+        .map(
+            |(stored, (receipt, attempt, first_delivery_ms, resent))| Delivery {
+                id: stored.message.id.clone(),
+                topic: stored.topic.clone(),
+                queue: stored.queue,
+                offset: stored.queue_offset,
+                stored,
+                receipt: receipt.clone(),
+                attempt: *attempt,
+                first_delivery_ms: *first_delivery_ms,
+                resent: *resent,
+            },
+        )
+        .collect();
+    crate::frames::encode_deliveries(&deliveries).to_vec()
+}
+
+/// The clock the `headers` target resolves delays against.
+const NOW_MS: i64 = 1_750_000_000_000;
+/// The longest delay the `headers` target allows (the broker's default, 40 days).
+const MAX_DELAY_MS: u64 = 40 * 24 * 3_600_000;
+
+/// The body of the `headers` target. `data` is a header block, one `name: value` per
+/// line, then an empty line and the raw body; lines that are not valid headers are
+/// skipped, as the HTTP layer would have refused them.
+///
+/// Checked: parsing never panics; a parsed send carries exactly the header values and the
+/// body it was given (keys split, trimmed and non-empty); writing its attributes back as
+/// headers and parsing again gives the same message.
+pub fn headers(data: &[u8]) {
+    let (block, body) = match data.windows(2).position(|w| w == b"\n\n") {
+        Some(at) => (&data[..at], &data[at + 2..]),
+        None => (data, &[][..]),
+    };
+    let mut map = HeaderMap::new();
+    for line in block.split(|&b| b == b'\n') {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
+        if let (Ok(name), Ok(value)) =
+            (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
+        {
+            map.append(name, value);
+        }
+    }
+    let body = Bytes::copy_from_slice(body);
+    let Ok(outgoing) = crate::headers::draft_from_headers(&map, body.clone(), NOW_MS, MAX_DELAY_MS)
+    else {
+        return;
+    };
+    let draft = &outgoing.draft;
+    assert_eq!(draft.body, body);
+    let single = |name: &str| {
+        map.get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    assert_eq!(draft.id, single(crate::headers::MESSAGE_ID));
+    assert_eq!(draft.tag, single(crate::headers::TAG));
+    assert_eq!(draft.message_group, single(crate::headers::MESSAGE_GROUP));
+    for key in &draft.keys {
+        assert!(
+            !key.is_empty() && !key.contains(',') && key.trim() == key,
+            "key {key:?}"
+        );
+    }
+    let properties = map
+        .keys()
+        .filter(|n| n.as_str().starts_with(crate::headers::PROPERTY_PREFIX))
+        .map(|n| map.get_all(n).iter().count())
+        .sum::<usize>();
+    assert_eq!(draft.properties.len(), properties);
+    // A relative delay lands within the limit; an absolute time is kept as given (the
+    // core refuses one beyond the limit, and delivers one in the past at once).
+    match (single(crate::headers::DELIVER_AT), draft.deliver_at) {
+        (Some(given), at) => assert_eq!(at, given.trim().parse::<i64>().ok()),
+        (None, Some(at)) => assert!(
+            (NOW_MS..=NOW_MS + MAX_DELAY_MS as i64).contains(&at),
+            "deliver_at {at}"
+        ),
+        (None, None) => {}
+    }
+    // The attributes written back as headers parse to the same message.
+    let mut again = HeaderMap::new();
+    let mut put = |name: &str, value: &str| {
+        let value = HeaderValue::from_str(value).expect("a parsed value is a header value");
+        again.append(
+            HeaderName::from_bytes(name.as_bytes()).expect("header name"),
+            value,
+        );
+    };
+    for (name, value) in [
+        (crate::headers::MESSAGE_ID, &draft.id),
+        (crate::headers::TAG, &draft.tag),
+        (crate::headers::MESSAGE_GROUP, &draft.message_group),
+    ] {
+        if let Some(value) = value {
+            put(name, value);
+        }
+    }
+    if !draft.keys.is_empty() {
+        put(crate::headers::KEYS, &draft.keys.join(","));
+    }
+    if let Some(queue) = draft.queue {
+        put(crate::headers::QUEUE, &queue.to_string());
+    }
+    for (name, value) in &draft.properties {
+        put(&format!("{}{name}", crate::headers::PROPERTY_PREFIX), value);
+    }
+    let reparsed = crate::headers::draft_from_headers(&again, body, NOW_MS, MAX_DELAY_MS)
+        .expect("written-back headers parse");
+    let strip = |d: &MessageDraft| MessageDraft {
+        deliver_at: None,
+        ..d.clone()
+    };
+    assert_eq!(strip(&reparsed.draft), strip(draft));
+    assert!(reparsed.half.is_none());
+}
+
+/// The requests the `json_bodies` target sends, one per JSON body type the API parses;
+/// the first byte of an input picks one. None of the named topics, groups or
+/// transactions exist, and the broker refuses every append (its disk watermark is next to
+/// 0), so
+/// a body that parses is validated and then refused, and the broker's state never grows.
+const JSON_ROUTES: &[(&str, &str)] = &[
+    ("POST", "/v1/topics"),
+    ("PATCH", "/v1/topics/fuzz"),
+    ("POST", "/v1/topics/fuzz/messages"),
+    ("POST", "/v1/topics/fuzz/messages:batch"),
+    ("POST", "/v1/groups"),
+    ("POST", "/v1/groups/fuzz/receive"),
+    ("POST", "/v1/groups/fuzz/ack"),
+    ("POST", "/v1/groups/fuzz/nack"),
+    ("POST", "/v1/groups/fuzz/invisible"),
+    ("POST", "/v1/groups/fuzz/reset"),
+    ("POST", "/v1/groups/fuzz/offsets"),
+    ("POST", "/v1/groups/fuzz/dlq:resend"),
+    ("POST", "/v1/producer-groups"),
+    ("POST", "/v1/bindings"),
+];
+
+/// A broker for the `json_bodies` target: one per thread, in its own directory, which
+/// goes with it when the thread ends.
+struct JsonBroker {
+    runtime: tokio::runtime::Runtime,
+    app: Option<App>,
+    dir: PathBuf,
+}
+
+impl Drop for JsonBroker {
+    fn drop(&mut self) {
+        drop(self.app.take());
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+thread_local! {
+    static JSON_BROKER: RefCell<Option<Arc<JsonBroker>>> = const { RefCell::new(None) };
+}
+
+fn json_broker() -> Arc<JsonBroker> {
+    JSON_BROKER.with(|cell| {
+        cell.borrow_mut()
+            .get_or_insert_with(|| {
+                let dir: PathBuf = std::env::temp_dir().join(format!(
+                    "weir-fuzz-json-{}-{:?}",
+                    std::process::id(),
+                    std::thread::current().id()
+                ));
+                let _ = std::fs::remove_dir_all(&dir);
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime");
+                let mut store = StoreConfig::new(dir.clone());
+                store.segment_size = 1 << 20;
+                store.index_slots = 1024;
+                store.index_entries = 4096;
+                store.queue_entries_per_file = 1024;
+                // Any use of the disk is over this watermark: every append is refused.
+                store.disk_max_used_ratio = 1e-12;
+                let limits = Limits::default();
+                let app = runtime.block_on(async {
+                    let broker = Broker::open(BrokerConfig {
+                        store,
+                        limits: limits.clone(),
+                    })
+                    .unwrap_or_else(|err| panic!("a broker in {}: {err}", dir.display()));
+                    App::new(broker, ApiLimits::for_core(&limits))
+                });
+                Arc::new(JsonBroker {
+                    runtime,
+                    app: Some(app),
+                    dir,
+                })
+            })
+            .clone()
+    })
+}
+
+/// The body of the `json_bodies` target: the first byte of `data` picks a route of
+/// [`JSON_ROUTES`], the rest is its JSON body, handled by the real router.
+///
+/// Checked: nothing panics; every answer is an error (nothing exists to succeed on),
+/// never a `500`, with a JSON body carrying a code and a message. Inputs that parse as
+/// JSON are also sent through the send path's own body type directly.
+pub fn json_bodies(data: &[u8]) {
+    let Some((&selector, body)) = data.split_first() else {
+        return;
+    };
+    let (method, uri) = JSON_ROUTES[usize::from(selector) % JSON_ROUTES.len()];
+    if let Ok(send) = serde_json::from_slice::<crate::wire::SendJson>(body) {
+        let _ = send.into_outgoing(NOW_MS, MAX_DELAY_MS);
+    }
+    let broker = json_broker();
+    let Some(app) = &broker.app else {
+        return;
+    };
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::copy_from_slice(body)))
+        .expect("a request");
+    let (status, answer) = broker.runtime.block_on(async {
+        let response = app.handle(request).await;
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        (status, bytes)
+    });
+    assert!(
+        !status.is_success() && status != http::StatusCode::INTERNAL_SERVER_ERROR,
+        "{method} {uri} {:?} answered {status}: {}",
+        String::from_utf8_lossy(body),
+        String::from_utf8_lossy(&answer)
+    );
+    let error: serde_json::Value =
+        serde_json::from_slice(&answer).expect("an error answer is JSON");
+    assert!(
+        error["code"].is_string() && error["message"].is_string(),
+        "{error}"
+    );
+}

@@ -1,0 +1,5 @@
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| weir_fuzz::budget::run_bounded(
+    data,
+    weir_fuzz::targets::batch
+));

@@ -1,0 +1,47 @@
+//! One function per fuzz target, each the decoder's hook with the other side of its
+//! format plugged in. The test suite's corpus replay (`tests/fuzz_corpus.rs`) includes
+//! this file by path, so both run exactly these.
+
+/// `record`: the commitlog record decoder.
+pub fn record(data: &[u8]) {
+    weir_store::fuzzing::record(data);
+}
+
+/// `batch`: the broker's binary batch decoder against the client's encoder.
+pub fn batch(data: &[u8]) {
+    weir_api::fuzzing::batch(data, weir_client::fuzzing::encode_batch);
+}
+
+/// `message_list`: the client's message-list decoder against the broker's encoder.
+pub fn message_list(data: &[u8]) {
+    weir_client::fuzzing::message_list(
+        data,
+        weir_api::fuzzing::encode_message_list,
+        weir_api::fuzzing::GROUP_PROPERTY,
+    );
+}
+
+/// `receipt`: receipt handles.
+pub fn receipt(data: &[u8]) {
+    weir_core::group::Receipt::fuzz(data);
+}
+
+/// `headers`: the `weir-*` headers of a raw send.
+pub fn headers(data: &[u8]) {
+    weir_api::fuzzing::headers(data);
+}
+
+/// `json_bodies`: every JSON request body, through the router.
+pub fn json_bodies(data: &[u8]) {
+    weir_api::fuzzing::json_bodies(data);
+}
+
+/// Every target by name, for the corpus replay and `scripts/fuzz`.
+pub const ALL: &[(&str, fn(&[u8]))] = &[
+    ("record", record),
+    ("batch", batch),
+    ("message_list", message_list),
+    ("receipt", receipt),
+    ("headers", headers),
+    ("json_bodies", json_bodies),
+];
