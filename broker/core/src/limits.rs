@@ -91,6 +91,10 @@ impl Default for Limits {
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 16;
 /// Most deliveries a group may allow per message.
 pub const MAX_DELIVERY_ATTEMPTS: u32 = 1000;
+/// Longest dead-letter reason kept (a consumer's reject, or what made its last attempt
+/// fail); longer ones are cut at a character. A reason is one property of the dead letter,
+/// well within [`MAX_PROPERTY_VALUE_BYTES`], and is meant to be read in a listing.
+pub const MAX_DEAD_LETTER_REASON_BYTES: usize = 1024;
 /// How long a received message stays invisible to the group by default: 60 s.
 pub const DEFAULT_INVISIBLE_MS: u64 = 60_000;
 /// Shortest invisible time a group or a receive may ask for.

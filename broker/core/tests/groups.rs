@@ -644,3 +644,72 @@ async fn a_rejected_delivery_is_dead_lettered_at_once_with_its_reason() {
     );
     assert_eq!(broker.lag("g", None).unwrap().total, 0);
 }
+
+#[tokio::test]
+async fn a_nack_with_a_reason_dead_letters_the_last_attempt_with_it_across_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "é".repeat(weir_core::limits::MAX_DEAD_LETTER_REASON_BYTES);
+    {
+        let broker = open(dir.path());
+        broker.create_topic("t", 1).await.unwrap();
+        let mut group = spec("g", "t");
+        group.max_attempts = Some(2);
+        broker.create_group(group).await.unwrap();
+        send(
+            &broker,
+            "t",
+            ["explained", "plain", "long"].map(String::from),
+        )
+        .await;
+        for attempt in 1..=2u32 {
+            let got = receive(&broker, "g", 3).await;
+            assert_eq!(got.len(), 3, "attempt {attempt}");
+            let by_body = |b: &str| {
+                got.iter()
+                    .filter(|d| body(d) == b)
+                    .map(|d| d.receipt.clone())
+                    .collect::<Vec<_>>()
+            };
+            let why = format!("plugin timed out after {attempt}00 ms");
+            let done = broker
+                .nack_because("g", &by_body("explained"), Some(0), &why)
+                .await
+                .unwrap();
+            assert_eq!(done.done, 1);
+            broker.nack("g", &by_body("plain"), Some(0)).await.unwrap();
+            broker
+                .nack_because("g", &by_body("long"), Some(0), &long)
+                .await
+                .unwrap();
+        }
+        broker.close().unwrap();
+    }
+    let broker = open(dir.path());
+    let dead = broker.dead_letters("g", 0, 10).unwrap().dead_letters;
+    let reasons: BTreeMap<String, String> = dead
+        .iter()
+        .map(|d| {
+            let body = String::from_utf8(d.stored.message.body.to_vec()).unwrap();
+            (body, d.reason.clone())
+        })
+        .collect();
+    assert_eq!(reasons.len(), 3, "{dead:?}");
+    // The reason of the attempt that dead-lettered, not of an earlier one.
+    assert_eq!(reasons["explained"], "plugin timed out after 200 ms");
+    assert_eq!(
+        reasons["plain"],
+        "negatively acknowledged on the last attempt"
+    );
+    let cut = &reasons["long"];
+    assert!(cut.len() <= weir_core::limits::MAX_DEAD_LETTER_REASON_BYTES);
+    assert!(cut.len() > weir_core::limits::MAX_DEAD_LETTER_REASON_BYTES - 2);
+    assert!(long.starts_with(cut.as_str()));
+    assert!(dead.iter().all(|d| d.attempts == 2));
+    // A nack's delay is checked as by `nack`.
+    assert!(matches!(
+        broker
+            .nack_because("g", &["r.0.0.0.0".to_string()], Some(u64::MAX), "x")
+            .await,
+        Err(CoreError::InvalidArgument(_))
+    ));
+}

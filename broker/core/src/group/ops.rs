@@ -212,14 +212,27 @@ impl Broker {
         receipts: &[String],
         delay_ms: Option<u64>,
     ) -> Result<AckOutcome, CoreError> {
-        if let Some(delay) = delay_ms
-            && delay > MAX_INVISIBLE_MS
-        {
-            return Err(CoreError::InvalidArgument(format!(
-                "delay_ms must be at most {MAX_INVISIBLE_MS}, got {delay}"
-            )));
-        }
-        self.settle(group, receipts, Settle::Nack(delay_ms)).await
+        check_nack_delay(delay_ms)?;
+        self.settle(group, receipts, Settle::Nack(delay_ms, None))
+            .await
+    }
+
+    /// [`nack`](Self::nack) saying why the deliveries failed: a delivery on its last
+    /// attempt is dead-lettered with `reason` (cut to [`MAX_DEAD_LETTER_REASON_BYTES`])
+    /// instead of the generic one. The others are retried as by `nack`; the reason of a
+    /// later attempt's failure is the one that counts.
+    ///
+    /// [`MAX_DEAD_LETTER_REASON_BYTES`]: crate::limits::MAX_DEAD_LETTER_REASON_BYTES
+    pub async fn nack_because(
+        &self,
+        group: &str,
+        receipts: &[String],
+        delay_ms: Option<u64>,
+        reason: &str,
+    ) -> Result<AckOutcome, CoreError> {
+        check_nack_delay(delay_ms)?;
+        self.settle(group, receipts, Settle::Nack(delay_ms, Some(reason)))
+            .await
     }
 
     /// Acks the deliveries whose dedup key the group already processed (when the group
@@ -729,11 +742,9 @@ impl Consumption<'_> {
                 ..Entry::default()
             };
             let (delay, max_attempts, reason) = match how {
-                Settle::Nack(delay) => (
-                    delay,
-                    config.max_attempts,
-                    "negatively acknowledged on the last attempt",
-                ),
+                Settle::Nack(delay, reason) => {
+                    (delay, config.max_attempts, reason.unwrap_or(NACKED_LAST))
+                }
                 // No attempt is allowed: the nack dead-letters at once.
                 Settle::Reject(reason) => (None, 0, reason),
                 Settle::Ack => (None, 0, ""),
@@ -749,7 +760,7 @@ impl Consumption<'_> {
                     }
                     Err(Refusal::Expired) => Err(Group::expired(text)),
                 },
-                Settle::Nack(_) | Settle::Reject(_) => {
+                Settle::Nack(..) | Settle::Reject(_) => {
                     let attempts = cursor.slot(receipt.offset).map_or(1, |s| s.attempts);
                     let wait = delay.map_or_else(
                         || config.backoff(attempts).as_millis() as i64,
@@ -879,10 +890,23 @@ impl Consumption<'_> {
 pub(crate) enum Settle<'a> {
     /// Done.
     Ack,
-    /// Failed: retry after the delay, or the group's backoff.
-    Nack(Option<u64>),
+    /// Failed: retry after the delay, or the group's backoff; on the last attempt
+    /// dead-letter with the reason given, or [`NACKED_LAST`].
+    Nack(Option<u64>, Option<&'a str>),
     /// Given up: dead-letter with this reason.
     Reject(&'a str),
+}
+
+/// Dead-letter reason of a nack on the last attempt that gave none.
+const NACKED_LAST: &str = "negatively acknowledged on the last attempt";
+
+fn check_nack_delay(delay_ms: Option<u64>) -> Result<(), CoreError> {
+    match delay_ms {
+        Some(delay) if delay > MAX_INVISIBLE_MS => Err(CoreError::InvalidArgument(format!(
+            "delay_ms must be at most {MAX_INVISIBLE_MS}, got {delay}"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn push(events: &mut Vec<Event>, event: Event, entry: Entry) {

@@ -43,6 +43,17 @@ pub mod property {
     pub const REASON: &str = "weir.dlq.reason";
 }
 
+/// `reason` cut at a character to [`MAX_DEAD_LETTER_REASON_BYTES`].
+///
+/// [`MAX_DEAD_LETTER_REASON_BYTES`]: crate::limits::MAX_DEAD_LETTER_REASON_BYTES
+fn bounded_reason(reason: &str) -> &str {
+    let mut cut = crate::limits::MAX_DEAD_LETTER_REASON_BYTES.min(reason.len());
+    while !reason.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &reason[..cut]
+}
+
 /// Dead-letter reason when the invisible time of the last attempt passed.
 const EXPIRED_LAST: &str = "invisible time of the last attempt expired";
 
@@ -751,7 +762,10 @@ impl Consumption<'_> {
             (property::ORIGINAL_QUEUE.to_string(), queue.to_string()),
             (property::ORIGINAL_OFFSET.to_string(), offset.to_string()),
             (property::ATTEMPTS.to_string(), attempts.to_string()),
-            (property::REASON.to_string(), reason.to_string()),
+            (
+                property::REASON.to_string(),
+                bounded_reason(reason).to_string(),
+            ),
         ]);
         let message = Message {
             id,
