@@ -12,7 +12,8 @@
 //!
 //! It must not decide what recovery does with these values.
 
-use crate::error::{IoContext, StoreError};
+use crate::error::{CreateContext, IoContext, StoreError};
+use crate::faults::{FaultPoint, Faults, FileKind};
 use std::io::Write;
 use std::path::Path;
 
@@ -108,23 +109,41 @@ impl Checkpoint {
     }
 
     /// Replaces the checkpoint in `dir` atomically and durably.
-    pub(crate) fn write(&self, dir: &Path) -> Result<(), StoreError> {
+    ///
+    /// A failure at any step leaves the previous checkpoint in place, which stays correct
+    /// (it only understates progress, so recovery would re-read more): the caller retries
+    /// with a fresh temporary file and never needs to poison the store. Creating, opening
+    /// and filling files classify shortages (`EMFILE`, `ENOSPC`, ...) as transient.
+    pub(crate) fn write(&self, dir: &Path, faults: &Faults) -> Result<(), StoreError> {
         let temp = dir.join(TEMP);
         let path = dir.join(FILE);
-        let mut file = std::fs::File::create(&temp).context("creating", &temp)?;
-        file.write_all(&self.encode()).context("writing", &temp)?;
-        file.sync_all().context("fsyncing", &temp)?;
-        drop(file);
+        let written = self.write_temp(&temp, faults);
+        if written.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        written?;
         std::fs::rename(&temp, &path).context("renaming checkpoint into", &path)?;
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .context("fsyncing directory", dir)
+        let dir_file = std::fs::File::open(dir).creating("opening directory", dir)?;
+        dir_file.sync_all().context("fsyncing directory", dir)
+    }
+
+    fn write_temp(&self, temp: &Path, faults: &Faults) -> Result<(), StoreError> {
+        let mut file = faults
+            .check(FaultPoint::CheckpointCreate)
+            .and_then(|()| std::fs::File::create(temp))
+            .creating("creating", temp)?;
+        file.write_all(&self.encode()).creating("writing", temp)?;
+        faults
+            .check(FaultPoint::Fsync(FileKind::Checkpoint))
+            .and_then(|()| file.sync_all())
+            .context("fsyncing", temp)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::faults::Errno;
 
     #[test]
     fn round_trip_and_corruption() {
@@ -152,7 +171,33 @@ mod tests {
             dispatched: 7,
             segments: vec![],
         };
-        checkpoint.write(dir.path()).unwrap();
+        checkpoint.write(dir.path(), &Faults::new()).unwrap();
         assert_eq!(Checkpoint::load(dir.path()), Some(checkpoint));
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_previous_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let faults = Faults::new();
+        let old = Checkpoint {
+            flushed: 7,
+            dispatched: 7,
+            segments: vec![(0, 1)],
+        };
+        old.write(dir.path(), &faults).unwrap();
+        let new = Checkpoint {
+            flushed: 9,
+            ..old.clone()
+        };
+        faults.fail(FaultPoint::CheckpointCreate, Errno::MFILE, 1);
+        let err = new.write(dir.path(), &faults).unwrap_err();
+        assert!(matches!(err, StoreError::ResourceExhausted { .. }), "{err}");
+        faults.fail(FaultPoint::Fsync(FileKind::Checkpoint), Errno::IO, 1);
+        let err = new.write(dir.path(), &faults).unwrap_err();
+        assert!(matches!(err, StoreError::Io { .. }), "{err}");
+        assert_eq!(Checkpoint::load(dir.path()), Some(old));
+        assert!(!dir.path().join(TEMP).exists());
+        new.write(dir.path(), &faults).unwrap();
+        assert_eq!(Checkpoint::load(dir.path()), Some(new));
     }
 }

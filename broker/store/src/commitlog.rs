@@ -14,7 +14,7 @@ use crate::segment::{Segment, SegmentWriter};
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -34,7 +34,6 @@ struct Writer {
 /// The segmented commitlog.
 #[derive(Debug)]
 pub(crate) struct CommitLog {
-    dir: PathBuf,
     segment_size: u64,
     segments: RwLock<Vec<Arc<Segment>>>,
     writer: Mutex<Writer>,
@@ -111,7 +110,6 @@ pub(crate) fn scan(
 impl CommitLog {
     /// A commitlog over recovered `segments` (non-empty, contiguous), writing at `end`.
     pub(crate) fn new(
-        dir: &Path,
         segment_size: u64,
         segments: Vec<Arc<Segment>>,
         end: u64,
@@ -128,7 +126,6 @@ impl CommitLog {
         })?;
         prealloc.request(last.end());
         Ok(CommitLog {
-            dir: dir.to_owned(),
             segment_size,
             segments: RwLock::new(segments),
             writer: Mutex::new(Writer {
@@ -191,13 +188,9 @@ impl CommitLog {
             for &size in sizes {
                 let size = u64::from(size);
                 if pos + size > end {
-                    let next = self.prealloc.take(end).map_err(|e| {
-                        StoreError::io(
-                            "creating commitlog segment",
-                            &crate::segment::path(&self.dir, end),
-                            e,
-                        )
-                    })?;
+                    // A failure here (EMFILE, ENOSPC, ...) fails this append only:
+                    // nothing is written yet, and the next append that rolls tries again.
+                    let next = self.prealloc.take(end)?;
                     if size > next.len() {
                         return Err(StoreError::InvalidMessage(format!(
                             "record of {size} bytes does not fit in a segment of {} bytes",

@@ -7,7 +7,8 @@
 //! dispatcher feeds it.
 
 use crate::commitlog::{QueueOffsets, remove_file};
-use crate::error::{IoContext, StoreError};
+use crate::error::{CreateContext, IoContext, StoreError};
+use crate::faults::{FaultPoint, Faults, FileKind};
 use crate::message::QueueRange;
 use crate::mmap::MappedFile;
 use parking_lot::RwLock;
@@ -79,16 +80,18 @@ impl QueueFile {
 pub(crate) struct ConsumeQueue {
     dir: PathBuf,
     per_file: u64,
+    faults: Arc<Faults>,
     files: RwLock<Vec<Arc<QueueFile>>>,
     min: AtomicU64,
     max: AtomicU64,
 }
 
 impl ConsumeQueue {
-    fn empty(dir: PathBuf, per_file: u64) -> ConsumeQueue {
+    fn empty(dir: PathBuf, per_file: u64, faults: Arc<Faults>) -> ConsumeQueue {
         ConsumeQueue {
             dir,
             per_file,
+            faults,
             files: RwLock::new(Vec::new()),
             min: AtomicU64::new(0),
             max: AtomicU64::new(0),
@@ -97,7 +100,7 @@ impl ConsumeQueue {
 
     /// Loads the queue in `dir`. `Err` means the files are damaged and the queue must be
     /// rebuilt.
-    fn load(dir: PathBuf, per_file: u64) -> Result<ConsumeQueue, String> {
+    fn load(dir: PathBuf, per_file: u64, faults: Arc<Faults>) -> Result<ConsumeQueue, String> {
         let file_len = per_file * ENTRY_LEN as u64;
         let mut files = Vec::new();
         let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -127,7 +130,7 @@ impl ConsumeQueue {
         {
             return Err(format!("{}: files are not contiguous", dir.display()));
         }
-        let queue = ConsumeQueue::empty(dir, per_file);
+        let queue = ConsumeQueue::empty(dir, per_file, faults);
         let (Some(first), Some(last)) = (files.first(), files.last()) else {
             return Ok(queue);
         };
@@ -209,10 +212,15 @@ impl ConsumeQueue {
                 remove_file(file.map.path())?;
             }
         }
-        std::fs::create_dir_all(&self.dir).context("creating queue directory", &self.dir)?;
+        // A failure here (EMFILE, ENOSPC, ...) is transient: the dispatcher retries the
+        // record, and nothing before it is lost.
         let path = self.dir.join(format!("{first:020}"));
+        self.faults
+            .check(FaultPoint::QueueCreate)
+            .and_then(|()| std::fs::create_dir_all(&self.dir))
+            .creating("creating queue directory", &self.dir)?;
         let map = MappedFile::create(&path, self.per_file * ENTRY_LEN as u64, false)
-            .context("creating consume queue file", &path)?;
+            .creating("creating consume queue file", &path)?;
         let file = Arc::new(QueueFile {
             first,
             map,
@@ -302,8 +310,9 @@ impl ConsumeQueue {
         let files = self.files.read().clone();
         for file in files {
             if file.dirty.swap(false, Ordering::AcqRel) {
-                file.map
-                    .flush()
+                self.faults
+                    .check(FaultPoint::Fsync(FileKind::ConsumeQueue))
+                    .and_then(|()| file.map.flush())
                     .context("flushing consume queue", file.map.path())?;
             }
         }
@@ -330,6 +339,7 @@ pub(crate) fn name_number(path: &Path) -> Option<u64> {
 pub(crate) struct ConsumeQueues {
     root: PathBuf,
     per_file: u64,
+    faults: Arc<Faults>,
     map: RwLock<HashMap<String, HashMap<u32, Arc<ConsumeQueue>>>>,
 }
 
@@ -339,6 +349,7 @@ impl ConsumeQueues {
     pub(crate) fn load(
         root: &Path,
         per_file: u32,
+        faults: Arc<Faults>,
     ) -> Result<(ConsumeQueues, Vec<String>), StoreError> {
         std::fs::create_dir_all(root).context("creating queue directory", root)?;
         let per_file = u64::from(per_file.max(1));
@@ -364,7 +375,7 @@ impl ConsumeQueues {
                 else {
                     continue;
                 };
-                match ConsumeQueue::load(queue_dir.path(), per_file) {
+                match ConsumeQueue::load(queue_dir.path(), per_file, Arc::clone(&faults)) {
                     Ok(q) => {
                         map.entry(topic.clone())
                             .or_default()
@@ -382,6 +393,7 @@ impl ConsumeQueues {
         let queues = ConsumeQueues {
             root: root.to_owned(),
             per_file,
+            faults,
             map: RwLock::new(map),
         };
         Ok((queues, damaged))
@@ -400,11 +412,14 @@ impl ConsumeQueues {
         let mut map = self.map.write();
         let dir = self.root.join(topic).join(queue.to_string());
         let per_file = self.per_file;
+        let faults = &self.faults;
         Arc::clone(
             map.entry(topic.to_owned())
                 .or_default()
                 .entry(queue)
-                .or_insert_with(|| Arc::new(ConsumeQueue::empty(dir, per_file))),
+                .or_insert_with(|| {
+                    Arc::new(ConsumeQueue::empty(dir, per_file, Arc::clone(faults)))
+                }),
         )
     }
 

@@ -6,8 +6,9 @@
 //! broker core's decision (retention).
 
 use crate::error::StoreError;
-use parking_lot::Mutex;
+use crate::faults::Faults;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Tracks filesystem usage against `disk_max_used_ratio`.
@@ -18,25 +19,25 @@ pub(crate) struct DiskMonitor {
     full: AtomicBool,
     /// Last measured used ratio, as `f64` bits.
     used: AtomicU64,
-    /// Replaces the measurement when set (tests).
-    pub(crate) usage_override: Mutex<Option<f64>>,
+    /// May replace the measurement (tests).
+    faults: Arc<Faults>,
 }
 
 impl DiskMonitor {
     /// A monitor for the filesystem holding `dir`.
-    pub(crate) fn new(dir: PathBuf, limit: f64) -> DiskMonitor {
+    pub(crate) fn new(dir: PathBuf, limit: f64, faults: Arc<Faults>) -> DiskMonitor {
         DiskMonitor {
             dir,
             limit,
             full: AtomicBool::new(false),
             used: AtomicU64::new(0),
-            usage_override: Mutex::new(None),
+            faults,
         }
     }
 
     /// Measures usage and updates the flag. A failed measurement keeps the previous state.
     pub(crate) fn check(&self) {
-        let used = match *self.usage_override.lock() {
+        let used = match self.faults.disk_usage() {
             Some(used) => used,
             None => match rustix::fs::statvfs(&self.dir) {
                 Ok(s) => {
@@ -67,6 +68,14 @@ impl DiskMonitor {
                 );
             }
         }
+    }
+
+    /// The last measured used ratio and the limit.
+    pub(crate) fn usage(&self) -> (f64, f64) {
+        (
+            f64::from_bits(self.used.load(Ordering::Relaxed)),
+            self.limit,
+        )
     }
 
     /// Whether appends are refused.

@@ -4,9 +4,17 @@
 //! Owns the dispatched position and the waiting of readers that need to see their own
 //! writes. One thread runs [`run`]; recovery calls [`dispatch_record`] directly. It must
 //! not write the commitlog.
+//!
+//! A record whose entries cannot be written (a consume queue or index file cannot be
+//! created: `EMFILE`, `ENOSPC`, ...) stops the dispatch *at* that record: everything
+//! before it stays published, the failure goes to [`Health`](crate::health) (the store
+//! is degraded, not poisoned), and the same record is retried after a backoff that
+//! doubles up to [`RETRY_MAX`]. Records are never skipped; rewriting a record's entries
+//! is harmless (queue entries are idempotent, index duplicates are filtered at lookup).
 
 use crate::consume_queue::{ConsumeQueues, QueueEntry};
 use crate::error::StoreError;
+use crate::health::Operation;
 use crate::index::{self, Index};
 use crate::record::{self, RecordView};
 use crate::store::Inner;
@@ -25,8 +33,10 @@ const POLL: Duration = Duration::from_millis(1);
 const POLLS_BEFORE_SLEEP: u32 = 100;
 /// Longest sleep when idle.
 const IDLE: Duration = Duration::from_millis(100);
-/// Pause after a failure (e.g. a queue file could not be created) before retrying.
-const RETRY: Duration = Duration::from_millis(200);
+/// First pause after a failure (e.g. a queue file could not be created) before retrying.
+const RETRY_MIN: Duration = Duration::from_millis(10);
+/// Longest pause between two retries of a failing record.
+pub(crate) const RETRY_MAX: Duration = Duration::from_secs(1);
 
 /// Which views a dispatch writes.
 #[derive(Clone, Copy, Debug)]
@@ -172,6 +182,7 @@ pub(crate) fn run(inner: Arc<Inner>) {
         index: true,
     };
     let mut empty_polls = 0;
+    let mut backoff = RETRY_MIN;
     loop {
         let write = inner.log.write_position();
         // Retention never deletes undispatched segments; skipping to the minimum is only a
@@ -184,13 +195,30 @@ pub(crate) fn run(inner: Arc<Inner>) {
             });
             dispatcher.publish(end);
             empty_polls = 0;
-            match stop {
-                crate::commitlog::ScanStop::Limit => {}
-                other => {
-                    tracing::error!(position = end, stop = ?other, "dispatch stalled; retrying");
-                    std::thread::sleep(RETRY);
+            let failure = match stop {
+                crate::commitlog::ScanStop::Limit => {
+                    inner.health.succeeded(Operation::Dispatch);
+                    backoff = RETRY_MIN;
+                    continue;
                 }
+                crate::commitlog::ScanStop::Visitor(e) => {
+                    inner
+                        .health
+                        .failed(Operation::Dispatch, &e, crate::store::now_ms());
+                    None
+                }
+                other => Some(other),
+            };
+            if let Some(stop) = failure {
+                tracing::error!(position = end, ?stop, "dispatch stalled; retrying");
             }
+            // Closing must not wait for a failure that may never clear: recovery
+            // re-dispatches from the checkpoint's dispatched position.
+            if dispatcher.stop.load(Ordering::SeqCst) {
+                return;
+            }
+            std::thread::park_timeout(backoff);
+            backoff = (backoff * 2).min(RETRY_MAX);
             continue;
         }
         if dispatcher.stop.load(Ordering::SeqCst) {

@@ -1,13 +1,42 @@
 //! The flusher: makes written bytes durable, publishes the durable position, writes the
 //! checkpoint and polls the disk watermark.
 //!
-//! Owns the flushed position and the poisoned state. A failed fsync poisons the store:
-//! the kernel may have dropped the dirty pages, so retrying and reporting success would
-//! be a lie. It must not write records.
+//! Owns the flushed position and the poisoned state. It must not write records.
+//!
+//! # What poisons the store, and what does not
+//!
+//! The store is **poisoned** (every later append and every `wait_durable` beyond the
+//! flushed position fails with [`StoreError::Poisoned`] until a restart) by exactly one
+//! kind of failure: an `fsync`/`msync` of **written data** that failed — commitlog
+//! segments, consume queue files or index files. After such a failure the kernel may have
+//! dropped the dirty pages and marked them clean, so a retry could report success for
+//! bytes that are not on disk; the only honest way on is a restart, whose recovery
+//! re-reads the commitlog from its last durable state. A record that the writer could not
+//! place (a bug, [`StoreError::Corrupt`]) poisons too.
+//!
+//! Everything else is **transient**: it is retried, reported (a rate-limited warning, the
+//! counters and the degraded reasons of [`StoreStats`](crate::StoreStats)) and clears by
+//! itself once the operation works again:
+//!
+//! - creating or opening a file for lack of descriptors, memory or space (`EMFILE`,
+//!   `ENFILE`, `ENOMEM`, `EAGAIN`, `ENOSPC`, `EDQUOT`): nothing was written to the file,
+//!   so nothing can have been lost. A commitlog segment that cannot be created fails only
+//!   the append that needed it ([`StoreError::ResourceExhausted`] or
+//!   [`StoreError::NoSpace`]) and the preallocator retries in the background; a consume
+//!   queue or index file makes the dispatcher retry the same record with a bounded
+//!   backoff, never skipping one;
+//! - any failure to write the checkpoint, fsync of its temporary file included: it is
+//!   written whole to a fresh temporary file and renamed over the old one only after that
+//!   file is fsynced, so a failure leaves the previous checkpoint, which is still correct
+//!   (it understates progress; recovery would re-read a little more). The flusher writes
+//!   it again on its next tick;
+//! - the disk watermark ([`StoreError::DiskFull`]), checked about once a second.
 
 use crate::checkpoint::Checkpoint;
 use crate::config::FlushPolicy;
 use crate::error::StoreError;
+use crate::faults::{FaultPoint, FileKind};
+use crate::health::Operation;
 use crate::store::Inner;
 use parking_lot::{Mutex, RwLock};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -46,8 +75,6 @@ pub(crate) struct Flusher {
     last_checkpoint: Mutex<Checkpoint>,
     thread: OnceLock<Thread>,
     stop: AtomicBool,
-    /// Test hook: the next commitlog fsync fails.
-    pub(crate) fail_next_fsync: AtomicBool,
 }
 
 impl std::fmt::Debug for Flusher {
@@ -78,7 +105,6 @@ impl Flusher {
             last_checkpoint: Mutex::new(checkpoint),
             thread: OnceLock::new(),
             stop: AtomicBool::new(false),
-            fail_next_fsync: AtomicBool::new(false),
         }
     }
 
@@ -158,13 +184,13 @@ fn flush_commitlog_locked(inner: &Inner) -> Result<(), StoreError> {
         return Ok(());
     }
     let started = Instant::now();
-    let result = if flusher.fail_next_fsync.swap(false, Ordering::AcqRel) {
-        Err(StoreError::Io {
-            context: "flushing commitlog (injected failure)".to_owned(),
-            source: std::io::Error::other("injected fsync failure"),
-        })
-    } else {
-        inner.log.flush(from, to)
+    let result = match inner.faults.check(FaultPoint::Fsync(FileKind::CommitLog)) {
+        Ok(()) => inner.log.flush(from, to),
+        Err(e) => Err(StoreError::io(
+            "flushing commitlog",
+            &inner.config.dir.join("commitlog"),
+            e,
+        )),
     };
     if let Err(e) = result {
         flusher.poison(&e);
@@ -186,6 +212,10 @@ pub(crate) fn flush_commitlog(inner: &Inner) -> Result<(), StoreError> {
 }
 
 /// Fsyncs commitlog, consume queues and index, and writes the checkpoint if it changed.
+///
+/// A failed flush of the commitlog, a queue or the index poisons the store; a failed
+/// checkpoint does not (see the module docs): it is reported to [`Health`](crate::health)
+/// and written again by the next call.
 pub(crate) fn flush_all(inner: &Inner) -> Result<(), StoreError> {
     let mut last = inner.flusher.last_checkpoint.lock();
     // Read before flushing the views: everything below it is in them.
@@ -212,10 +242,13 @@ pub(crate) fn flush_all(inner: &Inner) -> Result<(), StoreError> {
             .collect(),
     };
     if *last != checkpoint {
-        if let Err(e) = checkpoint.write(&inner.config.dir) {
-            inner.flusher.poison(&e);
+        if let Err(e) = checkpoint.write(&inner.config.dir, &inner.faults) {
+            inner
+                .health
+                .failed(Operation::Checkpoint, &e, crate::store::now_ms());
             return Err(e);
         }
+        inner.health.succeeded(Operation::Checkpoint);
         *last = checkpoint;
     }
     Ok(())

@@ -19,7 +19,8 @@
 
 use crate::commitlog::remove_file;
 use crate::consume_queue::name_number;
-use crate::error::{IoContext, StoreError};
+use crate::error::{CreateContext, IoContext, StoreError};
+use crate::faults::{FaultPoint, Faults, FileKind};
 use crate::mmap::MappedFile;
 use parking_lot::RwLock;
 use std::path::{Path, PathBuf};
@@ -84,10 +85,19 @@ fn layout(slots: u32, capacity: u32) -> (usize, u64) {
 }
 
 impl IndexFile {
-    fn create(dir: &Path, first: u64, slots: u32, capacity: u32) -> Result<IndexFile, StoreError> {
+    fn create(
+        dir: &Path,
+        first: u64,
+        slots: u32,
+        capacity: u32,
+        faults: &Faults,
+    ) -> Result<IndexFile, StoreError> {
         let path = dir.join(format!("{first:020}"));
         let (entries_at, len) = layout(slots, capacity);
-        let map = MappedFile::create(&path, len, false).context("creating index file", &path)?;
+        let map = faults
+            .check(FaultPoint::IndexCreate)
+            .and_then(|()| MappedFile::create(&path, len, false))
+            .creating("creating index file", &path)?;
         map.store_u32(0, MAGIC);
         map.store_u32(4, VERSION);
         map.store_u32(8, slots);
@@ -215,6 +225,7 @@ impl IndexFile {
 #[derive(Debug)]
 pub(crate) struct Index {
     dir: PathBuf,
+    faults: Arc<Faults>,
     slots: u32,
     capacity: u32,
     files: RwLock<Vec<Arc<IndexFile>>>,
@@ -223,7 +234,12 @@ pub(crate) struct Index {
 impl Index {
     /// Loads the index files in `dir`. If any is damaged, all are deleted and `true` is
     /// returned: the caller must rebuild the index from the commitlog.
-    pub(crate) fn load(dir: &Path, slots: u32, capacity: u32) -> Result<(Index, bool), StoreError> {
+    pub(crate) fn load(
+        dir: &Path,
+        slots: u32,
+        capacity: u32,
+        faults: Arc<Faults>,
+    ) -> Result<(Index, bool), StoreError> {
         std::fs::create_dir_all(dir).context("creating index directory", dir)?;
         let mut paths: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
             .context("listing", dir)?
@@ -253,6 +269,7 @@ impl Index {
         }
         let index = Index {
             dir: dir.to_owned(),
+            faults,
             slots: slots.max(1),
             capacity: capacity.max(1),
             files: RwLock::new(files),
@@ -274,11 +291,14 @@ impl Index {
         {
             return Ok(());
         }
+        // A failure here (EMFILE, ENOSPC, ...) is transient: the dispatcher retries the
+        // record; entries already added for it are duplicates, filtered at lookup.
         let file = Arc::new(IndexFile::create(
             &self.dir,
             position,
             self.slots,
             self.capacity,
+            &self.faults,
         )?);
         file.put(hash, position);
         self.files.write().push(file);
@@ -317,8 +337,9 @@ impl Index {
         let files = self.files.read().clone();
         for file in files {
             if file.dirty.swap(false, Ordering::AcqRel) {
-                file.map
-                    .flush()
+                self.faults
+                    .check(FaultPoint::Fsync(FileKind::Index))
+                    .and_then(|()| file.map.flush())
                     .context("flushing index file", file.map.path())?;
             }
         }

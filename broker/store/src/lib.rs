@@ -31,9 +31,11 @@ mod consume_queue;
 mod disk;
 mod dispatch;
 mod error;
+mod faults;
 mod flush;
 #[doc(hidden)]
 pub mod fuzzing;
+mod health;
 mod index;
 mod message;
 mod mmap;
@@ -46,6 +48,9 @@ mod store;
 
 pub use config::{DEFAULT_SEGMENT_SIZE, FlushPolicy, StoreConfig};
 pub use error::StoreError;
+#[doc(hidden)]
+pub use faults::{Errno, FaultPoint, Faults, FileKind};
+pub use health::ResourceError;
 pub use message::{AppendOutcome, Appended, Message, QueueRange, StoreStats, StoredMessage};
 pub use record::{
     MAX_BODY_LEN, MAX_ID_LEN, MAX_KEY_LEN, MAX_KEYS, MAX_PROPERTIES, MAX_PROPERTY_NAME_LEN,

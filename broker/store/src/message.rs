@@ -1,5 +1,6 @@
 //! The values that cross the store's API: messages in, stored messages and positions out.
 
+use crate::health::ResourceError;
 use bytes::Bytes;
 
 /// A message as the producer sent it.
@@ -87,6 +88,16 @@ pub struct StoreStats {
     pub segments: usize,
     /// Whether an fsync failed and the store refuses writes.
     pub poisoned: bool,
-    /// Whether the disk watermark is exceeded and appends are refused.
+    /// Whether appends are refused for lack of space: the disk watermark is exceeded, or
+    /// the last attempt to create a commitlog segment failed with `ENOSPC`.
     pub disk_full: bool,
+    /// Transient failures (file creations that ran out of descriptors, memory or space;
+    /// failed checkpoint writes) since the store opened. Each was retried.
+    pub resource_errors: u64,
+    /// The last of those failures, with the path it concerned.
+    pub last_resource_error: Option<ResourceError>,
+    /// Why the store is degraded right now (a failing retried operation, the disk
+    /// watermark), one line each, naming no paths; empty when healthy. It clears by itself
+    /// once the operations work again.
+    pub degraded: Vec<String>,
 }

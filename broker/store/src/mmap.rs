@@ -35,6 +35,9 @@ impl MappedFile {
     /// Blocks are allocated with `fallocate` rather than by extending the file, so that a
     /// write through the mapping can never fault (SIGBUS) on a full disk. `populate`
     /// pre-faults the pages so that first writes do not stall.
+    ///
+    /// If allocating or mapping fails (`ENOSPC`, `ENOMEM`), the half-made file is removed,
+    /// so that a retry starts clean and recovery never finds a short file.
     pub(crate) fn create(path: &Path, len: u64, populate: bool) -> io::Result<MappedFile> {
         let file = OpenOptions::new()
             .read(true)
@@ -42,14 +45,18 @@ impl MappedFile {
             .create(true)
             .truncate(true)
             .open(path)?;
-        match rustix::fs::fallocate(&file, FallocateFlags::empty(), 0, len) {
-            Ok(()) => {}
+        let allocated = match rustix::fs::fallocate(&file, FallocateFlags::empty(), 0, len) {
+            Ok(()) => Ok(()),
             // Filesystems without fallocate (some network or overlay filesystems) still
             // work, without the SIGBUS protection.
-            Err(e) if e == Errno::OPNOTSUPP || e == Errno::NOSYS => file.set_len(len)?,
-            Err(e) => return Err(e.into()),
+            Err(e) if e == Errno::OPNOTSUPP || e == Errno::NOSYS => file.set_len(len),
+            Err(e) => Err(e.into()),
+        };
+        let mapped = allocated.and_then(|()| Self::map(path, file, populate));
+        if mapped.is_err() {
+            let _ = std::fs::remove_file(path);
         }
-        Self::map(path, file, populate)
+        mapped
     }
 
     /// Maps an existing file for its current length.

@@ -1,15 +1,28 @@
 //! Creates the next commitlog segment ahead of time on a background thread, so that a
 //! roll does not stall appends on `fallocate` and page faults.
 //!
-//! Owns only the one segment being prepared. It must not publish segments: the
-//! commitlog's writer takes the prepared segment when it rolls.
+//! Owns only the one segment being prepared, and the creation of every segment after
+//! recovery (the writer's own, when nothing is prepared, goes through [`Preallocator::take`]).
+//! A creation that fails for lack of descriptors, memory or space is reported to
+//! [`Health`] and retried in the background with a bounded backoff, so the store recovers
+//! by itself once the resource is back. It must not publish segments: the commitlog's
+//! writer takes the prepared segment when it rolls.
 
+use crate::error::{CreateContext, StoreError};
+use crate::faults::{FaultPoint, Faults};
+use crate::health::{Health, Operation};
 use crate::segment::Segment;
 use parking_lot::{Condvar, Mutex};
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// First pause before the background thread retries a failed creation.
+const RETRY_MIN: Duration = Duration::from_millis(50);
+/// Longest pause between two background retries.
+const RETRY_MAX: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Default)]
 struct State {
@@ -27,6 +40,8 @@ struct State {
 pub(crate) struct Preallocator {
     dir: PathBuf,
     size: u64,
+    faults: Arc<Faults>,
+    health: Arc<Health>,
     state: Mutex<State>,
     changed: Condvar,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -34,10 +49,17 @@ pub(crate) struct Preallocator {
 
 impl Preallocator {
     /// A preallocator for segments of `size` bytes in `dir`; no thread yet.
-    pub(crate) fn new(dir: PathBuf, size: u64) -> Arc<Preallocator> {
+    pub(crate) fn new(
+        dir: PathBuf,
+        size: u64,
+        faults: Arc<Faults>,
+        health: Arc<Health>,
+    ) -> Arc<Preallocator> {
         Arc::new(Preallocator {
             dir,
             size,
+            faults,
+            health,
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
             thread: Mutex::new(None),
@@ -65,7 +87,10 @@ impl Preallocator {
     }
 
     /// The segment at `base`: the prepared one if it matches, otherwise created now.
-    pub(crate) fn take(&self, base: u64) -> io::Result<Arc<Segment>> {
+    ///
+    /// A failure is classified ([`StoreError::ResourceExhausted`], [`StoreError::NoSpace`])
+    /// and nothing is left on disk; the next call tries again.
+    pub(crate) fn take(&self, base: u64) -> Result<Arc<Segment>, StoreError> {
         let mut state = self.state.lock();
         while state.busy == Some(base) {
             self.changed.wait(&mut state);
@@ -81,7 +106,26 @@ impl Preallocator {
             state.wanted = None;
         }
         drop(state);
-        Ok(Arc::new(Segment::create(&self.dir, base, self.size, true)?))
+        self.create(base).map(Arc::new)
+    }
+
+    /// Creates the segment at `base`, reporting the outcome to [`Health`].
+    fn create(&self, base: u64) -> Result<Segment, StoreError> {
+        let created = self
+            .faults
+            .check(FaultPoint::SegmentCreate)
+            .and_then(|()| Segment::create(&self.dir, base, self.size, true))
+            .creating(
+                "creating commitlog segment",
+                &crate::segment::path(&self.dir, base),
+            );
+        match &created {
+            Ok(_) => self.health.succeeded(Operation::SegmentCreate),
+            Err(e) => self
+                .health
+                .failed(Operation::SegmentCreate, e, crate::store::now_ms()),
+        }
+        created
     }
 
     /// Stops and joins the background thread.
@@ -94,6 +138,7 @@ impl Preallocator {
     }
 
     fn run(&self) {
+        let mut backoff = RETRY_MIN;
         let mut state = self.state.lock();
         loop {
             if state.stop {
@@ -105,17 +150,28 @@ impl Preallocator {
             };
             state.busy = Some(base);
             drop(state);
-            let created = Segment::create(&self.dir, base, self.size, true);
+            let created = self.create(base);
             state = self.state.lock();
             state.busy = None;
+            self.changed.notify_all();
             match created {
-                Ok(segment) => state.ready = Some(Arc::new(segment)),
-                // The writer will create it itself and report the error to its caller.
-                Err(e) => {
-                    tracing::warn!(base, error = %e, "preallocating a commitlog segment failed")
+                Ok(segment) => {
+                    state.ready = Some(Arc::new(segment));
+                    backoff = RETRY_MIN;
+                }
+                // Health reported it. Try again later, unless the writer asked for another
+                // segment meanwhile; if it takes this one first it clears `wanted` (under
+                // this lock, after `busy` was cleared) and creates it itself.
+                Err(_) => {
+                    if state.wanted.is_none() {
+                        state.wanted = Some(base);
+                    }
+                    if !state.stop {
+                        let _ = self.changed.wait_for(&mut state, backoff);
+                    }
+                    backoff = (backoff * 2).min(RETRY_MAX);
                 }
             }
-            self.changed.notify_all();
         }
     }
 }

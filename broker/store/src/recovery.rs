@@ -22,7 +22,8 @@ use crate::commitlog::{self, CommitLog, ScanStop, remove_file};
 use crate::config::StoreConfig;
 use crate::consume_queue::{ConsumeQueues, name_number};
 use crate::dispatch::{Targets, dispatch_record};
-use crate::error::{IoContext, StoreError};
+use crate::error::{CreateContext, IoContext, StoreError};
+use crate::faults::Faults;
 use crate::index::Index;
 use crate::preallocate::Preallocator;
 use crate::segment::Segment;
@@ -70,7 +71,7 @@ fn open_segments(dir: &Path, segment_size: u64) -> Result<Vec<Arc<Segment>>, Sto
     }
     if segments.is_empty() {
         let segment = Segment::create(dir, 0, segment_size, true)
-            .context("creating commitlog segment", &crate::segment::path(dir, 0))?;
+            .creating("creating commitlog segment", &crate::segment::path(dir, 0))?;
         segments.push(Arc::new(segment));
     }
     Ok(segments)
@@ -80,6 +81,7 @@ fn open_segments(dir: &Path, segment_size: u64) -> Result<Vec<Arc<Segment>>, Sto
 pub(crate) fn recover(
     config: &StoreConfig,
     prealloc: Arc<Preallocator>,
+    faults: &Arc<Faults>,
 ) -> Result<Recovered, StoreError> {
     let log_dir = config.dir.join("commitlog");
     std::fs::create_dir_all(&log_dir).context("creating commitlog directory", &log_dir)?;
@@ -168,12 +170,16 @@ pub(crate) fn recover(
     }
 
     // Consume queues and index.
-    let (queues, damaged) =
-        ConsumeQueues::load(&config.dir.join("queues"), config.queue_entries_per_file)?;
+    let (queues, damaged) = ConsumeQueues::load(
+        &config.dir.join("queues"),
+        config.queue_entries_per_file,
+        Arc::clone(faults),
+    )?;
     let (index, index_damaged) = Index::load(
         &config.dir.join("index"),
         config.index_slots,
         config.index_entries,
+        Arc::clone(faults),
     )?;
     for queue in queues.all() {
         queue.truncate_at_position(end);
@@ -238,7 +244,7 @@ pub(crate) fn recover(
         dispatched: end,
         segments: segments.iter().map(|s| (s.base(), s.newest_ms())).collect(),
     };
-    checkpoint.write(&config.dir)?;
+    checkpoint.write(&config.dir, faults)?;
     tracing::info!(
         dir = %config.dir.display(),
         from = start,
@@ -251,14 +257,7 @@ pub(crate) fn recover(
         "store recovered"
     );
     let offsets = queues.next_offsets();
-    let log = CommitLog::new(
-        &log_dir,
-        config.segment_size,
-        segments,
-        end,
-        offsets,
-        prealloc,
-    )?;
+    let log = CommitLog::new(config.segment_size, segments, end, offsets, prealloc)?;
     Ok(Recovered {
         log,
         queues,

@@ -11,7 +11,9 @@ use crate::consume_queue::{ConsumeQueues, validate_topic};
 use crate::disk::DiskMonitor;
 use crate::dispatch::{self, Dispatcher};
 use crate::error::{IoContext, StoreError};
+use crate::faults::Faults;
 use crate::flush::{self, Flusher};
+use crate::health::{Health, Operation};
 use crate::index::{self, Index};
 use crate::message::{AppendOutcome, Message, QueueRange, StoreStats, StoredMessage};
 use crate::preallocate::Preallocator;
@@ -37,6 +39,8 @@ pub(crate) struct Inner {
     pub(crate) dispatcher: Dispatcher,
     pub(crate) flusher: Flusher,
     pub(crate) disk: DiskMonitor,
+    pub(crate) faults: Arc<Faults>,
+    pub(crate) health: Arc<Health>,
     closed: AtomicBool,
 }
 
@@ -50,7 +54,8 @@ pub struct Store {
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
-fn now_ms() -> i64 {
+/// Now, in milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -86,9 +91,20 @@ impl Store {
     pub fn open(config: StoreConfig) -> Result<Store, StoreError> {
         check_config(&config)?;
         std::fs::create_dir_all(&config.dir).context("creating store directory", &config.dir)?;
-        let prealloc = Preallocator::new(config.dir.join("commitlog"), config.segment_size);
-        let recovered = recovery::recover(&config, Arc::clone(&prealloc))?;
-        let disk = DiskMonitor::new(config.dir.clone(), config.disk_max_used_ratio);
+        let faults = Arc::new(Faults::new());
+        let health = Arc::new(Health::default());
+        let prealloc = Preallocator::new(
+            config.dir.join("commitlog"),
+            config.segment_size,
+            Arc::clone(&faults),
+            Arc::clone(&health),
+        );
+        let recovered = recovery::recover(&config, Arc::clone(&prealloc), &faults)?;
+        let disk = DiskMonitor::new(
+            config.dir.clone(),
+            config.disk_max_used_ratio,
+            Arc::clone(&faults),
+        );
         disk.check();
         let inner = Arc::new(Inner {
             flusher: Flusher::new(config.flush, recovered.end, recovered.checkpoint),
@@ -97,6 +113,8 @@ impl Store {
             queues: recovered.queues,
             index: recovered.index,
             disk,
+            faults,
+            health,
             closed: AtomicBool::new(false),
             config,
         });
@@ -126,6 +144,12 @@ impl Store {
     /// Appends a batch of messages of one topic; each entry names its queue. Queue offsets
     /// are assigned densely per (topic, queue) in commitlog order, under one lock for the
     /// whole batch. The batch is all or nothing.
+    ///
+    /// Fails without writing anything with [`StoreError::DiskFull`] above the disk
+    /// watermark, and with [`StoreError::NoSpace`] or [`StoreError::ResourceExhausted`]
+    /// when the batch needs a new commitlog segment that cannot be created; both are
+    /// transient, the next append tries again. [`StoreError::Poisoned`] is final until a
+    /// restart.
     ///
     /// Once this returns, the messages are visible to every read. They are durable as
     /// the [`FlushPolicy`](crate::FlushPolicy) says; use [`Store::wait_durable`] with
@@ -208,8 +232,13 @@ impl Store {
         flush::flush_all(&self.inner)
     }
 
-    /// Waits (bounded) until every record appended so far is dispatched.
+    /// Waits (bounded) until every record appended so far is dispatched. While the
+    /// dispatcher is failing (the store is degraded) it does not wait: readers get what
+    /// is dispatched at once instead of a timeout per read.
     fn catch_up(&self) {
+        if self.inner.health.is_failing(Operation::Dispatch) {
+            return;
+        }
         let position = self.inner.log.write_position();
         if !self
             .inner
@@ -449,8 +478,34 @@ impl Store {
             disk_bytes,
             segments: segments.len(),
             poisoned: inner.flusher.is_poisoned(),
-            disk_full: inner.disk.is_full(),
+            disk_full: inner.disk.is_full() || inner.health.no_space(),
+            resource_errors: inner.health.total(),
+            last_resource_error: inner.health.last(),
+            degraded: self.degraded_reasons(),
         }
+    }
+
+    /// Why the store is degraded right now: one line per failing retried operation, and
+    /// the disk watermark. Empty when healthy. The lines name no paths.
+    fn degraded_reasons(&self) -> Vec<String> {
+        let inner = &*self.inner;
+        let mut reasons = inner.health.reasons();
+        if inner.disk.is_full() {
+            let (used, limit) = inner.disk.usage();
+            reasons.push(format!(
+                "disk usage {:.1}% is above the limit of {:.1}%; sends are refused",
+                used * 100.0,
+                limit * 100.0
+            ));
+        }
+        reasons
+    }
+
+    /// The fault-injection table of this store (tests only: every point is unarmed
+    /// unless a test arms it).
+    #[doc(hidden)]
+    pub fn faults(&self) -> &Faults {
+        &self.inner.faults
     }
 
     /// Sets a callback receiving the duration of each commitlog fsync (for metrics).

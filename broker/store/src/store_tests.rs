@@ -1,4 +1,4 @@
-//! Tests that need the store's insides: fault injection for fsync and disk usage.
+//! Tests that need the store's insides: the disk monitor driven by hand.
 
 use super::*;
 use crate::FlushPolicy;
@@ -33,11 +33,11 @@ async fn failed_fsync_poisons_the_store() {
     let first = store.append("t", &[(0, message(0))]).unwrap();
     store.wait_durable(first.end).await.unwrap();
 
-    store
-        .inner()
-        .flusher
-        .fail_next_fsync
-        .store(true, Ordering::SeqCst);
+    store.faults().fail(
+        crate::FaultPoint::Fsync(crate::FileKind::CommitLog),
+        crate::Errno::IO,
+        1,
+    );
     let second = store.append("t", &[(0, message(1))]).unwrap();
     let err = store.wait_durable(second.end).await.unwrap_err();
     assert!(matches!(err, StoreError::Poisoned), "{err}");
@@ -69,7 +69,7 @@ fn appends_are_refused_above_the_disk_watermark() {
     ))
     .unwrap();
     let disk = &store.inner().disk;
-    *disk.usage_override.lock() = Some(0.95);
+    store.faults().set_disk_usage(Some(0.95));
     disk.check();
     let err = store.append("t", &[(0, message(0))]).unwrap_err();
     match &err {
@@ -82,7 +82,7 @@ fn appends_are_refused_above_the_disk_watermark() {
     assert!(err.to_string().contains("95.0%"), "{err}");
     assert!(store.stats().disk_full);
 
-    *disk.usage_override.lock() = Some(0.5);
+    store.faults().set_disk_usage(Some(0.5));
     disk.check();
     store.append("t", &[(0, message(0))]).unwrap();
     assert!(!store.stats().disk_full);
