@@ -148,6 +148,21 @@ impl From<StoreError> for ApiError {
                 "DISK_FULL",
                 err.to_string(),
             ),
+            // The store's message names a path; this one does not.
+            StoreError::NoSpace { source, .. } => Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "DISK_FULL",
+                format!(
+                    "disk full: a new commitlog segment cannot be created ({source}); sends \
+                     are refused until space is freed"
+                ),
+            ),
+            StoreError::ResourceExhausted { .. } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "RESOURCE_EXHAUSTED",
+                "the broker is short of file descriptors or memory; nothing was stored, \
+                 retry later",
+            ),
             StoreError::InvalidMessage(message) => Self::bad_request("INVALID_ARGUMENT", message),
             StoreError::Closed => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,

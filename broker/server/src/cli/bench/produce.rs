@@ -1,7 +1,7 @@
 //! `weir bench produce`: arguments and orchestration of a produce load run.
 //!
-//! The run: make sure the topic exists, build the request once (a fixed payload; the
-//! broker assigns ids), start `--concurrency` workers, let them warm up for `--warmup`
+//! The run: make sure the topic exists, build the request once (a fixed payload; each
+//! send gets fresh message ids, kept across its retries), start `--concurrency` workers, let them warm up for `--warmup`
 //! seconds (nothing recorded), then measure until `--duration` has passed, `--count`
 //! messages are stored, or Ctrl-C. Figures are printed at the end, the progress bar on
 //! stderr while running.
@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 use weir_client::{Client, EncodedBatch, OutgoingMessage, PreparedSend};
 
 use super::progress;
-use super::report::{self, Errors, Latency, Report};
+use super::report::{self, Errors, Latency, Report, Retries};
 use super::setup::{ctrl_c, ensure_topic, seconds};
 use super::worker::{self, Shared, WorkerOutcome};
 use crate::cli::{Connection, output};
@@ -87,9 +87,11 @@ pub(super) async fn run(args: ProduceArgs) -> anyhow::Result<()> {
     });
     let histogram = worker::latency_histogram().context("cannot create the latency histogram")?;
     let mut workers = JoinSet::new();
+    let topic: Arc<str> = Arc::from(args.topic.as_str());
     for _ in 0..concurrency {
         workers.spawn(worker::run(
             client.clone(),
+            topic.clone(),
             prepared.clone(),
             shared.clone(),
             histogram.clone(),
@@ -198,6 +200,7 @@ fn build_report(
 ) -> anyhow::Result<Report> {
     let mut latency = worker::latency_histogram().context("cannot create the latency histogram")?;
     let (mut requests, mut flush_timeouts) = (0, 0);
+    let mut retries = Retries::default();
     let mut errors = Errors {
         total: 0,
         by_code: Default::default(),
@@ -209,6 +212,11 @@ fn build_report(
             .context("cannot merge latency histograms")?;
         requests += outcome.requests;
         flush_timeouts += outcome.flush_timeouts;
+        retries.retries += outcome.retries;
+        retries.retried_requests += outcome.retried_requests;
+        retries.failed_stored += outcome.failed_stored;
+        retries.failed_not_stored += outcome.failed_not_stored;
+        retries.failed_unknown += outcome.failed_unknown;
         for (code, count) in outcome.errors {
             errors.total += count;
             *errors.by_code.entry(code).or_default() += count;
@@ -233,6 +241,7 @@ fn build_report(
         mb_per_s: report::rate(body_bytes as f64 / 1e6, elapsed),
         latency_us: Latency::from_histogram(&latency),
         flush_timeouts,
+        retries,
         errors,
     })
 }

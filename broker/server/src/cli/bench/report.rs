@@ -36,7 +36,24 @@ pub(super) struct Report {
     pub(super) latency_us: Latency,
     /// Stored messages whose fsync did not complete in time (not failures).
     pub(super) flush_timeouts: u64,
+    /// Retried attempts, and what became of the requests that failed anyway.
+    pub(super) retries: Retries,
     pub(super) errors: Errors,
+}
+
+/// The retries of a produce run and the final failures by whether the broker stored them.
+#[derive(Debug, Default, Serialize)]
+pub(super) struct Retries {
+    /// Attempts beyond the first, over all requests.
+    pub(super) retries: u64,
+    /// Requests that needed more than one attempt.
+    pub(super) retried_requests: u64,
+    /// Failed requests the broker had stored after all (their answer was lost).
+    pub(super) failed_stored: u64,
+    /// Failed requests the broker had not stored.
+    pub(super) failed_not_stored: u64,
+    /// Failed requests the broker could not be asked about.
+    pub(super) failed_unknown: u64,
 }
 
 /// Request latency percentiles, in microseconds.
@@ -169,6 +186,20 @@ impl Report {
                 self.flush_timeouts
             ));
         }
+        if self.retries.retries > 0 {
+            lines.push(format!(
+                "  retries    {} ({} requests needed more than one attempt)",
+                self.retries.retries, self.retries.retried_requests
+            ));
+        }
+        if self.errors.total > 0 {
+            lines.push(format!(
+                "  failed     {} stored after all, {} not stored, {} unknown",
+                self.retries.failed_stored,
+                self.retries.failed_not_stored,
+                self.retries.failed_unknown
+            ));
+        }
         lines.extend(self.errors.render_lines("errors"));
         let mut text = lines.join("\n");
         text.push('\n');
@@ -233,6 +264,49 @@ mod tests {
                 "  first error: GROUP_NOT_FOUND: no group (HTTP 404)",
             ]
         );
+    }
+
+    #[test]
+    fn retries_and_final_failures_are_in_the_summary_and_the_json() {
+        let mut errors = Errors::default();
+        errors.record(&ClientError::Decode("bad".into()));
+        let report = Report {
+            server: "http://127.0.0.1:7700".into(),
+            topic: "bench".into(),
+            http2: false,
+            size: 8,
+            batch: 1,
+            concurrency: 1,
+            elapsed_s: 1.0,
+            interrupted: false,
+            messages: 10,
+            requests: 10,
+            msgs_per_s: 10.0,
+            requests_per_s: 10.0,
+            mb_per_s: 0.0,
+            latency_us: Latency::from_histogram(&Histogram::new(3).unwrap()),
+            flush_timeouts: 0,
+            retries: Retries {
+                retries: 4,
+                retried_requests: 3,
+                failed_stored: 1,
+                failed_not_stored: 0,
+                failed_unknown: 0,
+            },
+            errors,
+        };
+        let text = report.render();
+        assert!(
+            text.contains("  retries    4 (3 requests needed more than one attempt)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  failed     1 stored after all, 0 not stored, 0 unknown\n"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["retries"]["retries"], 4);
+        assert_eq!(json["retries"]["failed_stored"], 1);
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! A worker sends the same prepared request in a loop, one in flight at a time, so the
 //! number of workers is the number of requests in flight. Per-request work is kept to a
 //! clock read, the send (whose answer is checked for its status only) and a histogram
-//! record; the request body is shared bytes, never rebuilt.
+//! record; the request body is shared bytes (a batch is copied once per send to splice in
+//! its fresh message ids). Sends are retried under the client's policy with the same
+//! ids; the worker counts the retries and, for requests that failed anyway, whether the
+//! broker stored them after all.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use weir_client::{Client, ClientError, PreparedSend, SendStatus};
+use weir_client::{BrokerCopy, Client, ClientError, PreparedSend, SendStatus};
 
 use super::report::error_kind;
 
@@ -47,6 +50,14 @@ pub(super) struct WorkerOutcome {
     pub(super) errors: BTreeMap<String, u64>,
     /// The first failure, to show the user what went wrong.
     pub(super) first_error: Option<String>,
+    /// Attempts beyond the first, over all requests.
+    pub(super) retries: u64,
+    /// Requests that needed more than one attempt.
+    pub(super) retried_requests: u64,
+    /// Failed requests the broker stored after all, had not stored, or could not say.
+    pub(super) failed_stored: u64,
+    pub(super) failed_not_stored: u64,
+    pub(super) failed_unknown: u64,
 }
 
 /// Sends `prepared` until the controller says stop or the `--count` budget is spent.
@@ -54,6 +65,7 @@ pub(super) struct WorkerOutcome {
 /// `latency_us` is an empty histogram (see [`latency_histogram`]) the worker fills.
 pub(super) async fn run(
     client: Client,
+    topic: Arc<str>,
     prepared: Arc<PreparedSend>,
     shared: Arc<Shared>,
     latency_us: Histogram<u64>,
@@ -64,6 +76,11 @@ pub(super) async fn run(
         flush_timeouts: 0,
         errors: BTreeMap::new(),
         first_error: None,
+        retries: 0,
+        retried_requests: 0,
+        failed_stored: 0,
+        failed_not_stored: 0,
+        failed_unknown: 0,
     };
     let messages_per_request = u64::from(prepared.messages());
     while !shared.stop.load(Ordering::Relaxed) {
@@ -72,15 +89,22 @@ pub(super) async fn run(
         if measuring && !claim_request(&shared.remaining_requests) {
             break;
         }
-        let result = client.send_prepared(&prepared).await;
+        let result = client.send_prepared_tracked(&topic, &prepared).await;
         if !measuring {
-            if result.as_ref().is_err_and(is_transport) {
+            if result.as_ref().is_err_and(|err| is_transport(err.cause())) {
                 tokio::time::sleep(TRANSPORT_FAILURE_PAUSE).await;
             }
             continue;
         }
+        let attempts = match &result {
+            Ok(receipt) => receipt.attempts,
+            Err(err) => err.attempts(),
+        };
+        outcome.retries += u64::from(attempts.saturating_sub(1));
+        outcome.retried_requests += u64::from(attempts > 1);
         match result {
-            Ok(status) => {
+            Ok(receipt) => {
+                let status = receipt.status;
                 let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
                 outcome.latency_us.saturating_record(micros.max(1));
                 outcome.requests += 1;
@@ -93,11 +117,16 @@ pub(super) async fn run(
             }
             Err(err) => {
                 shared.measured_errors.fetch_add(1, Ordering::Relaxed);
-                *outcome.errors.entry(error_kind(&err)).or_default() += 1;
+                *outcome.errors.entry(error_kind(err.cause())).or_default() += 1;
+                match err.broker_copy() {
+                    BrokerCopy::Stored(_) => outcome.failed_stored += 1,
+                    BrokerCopy::NotStored => outcome.failed_not_stored += 1,
+                    BrokerCopy::Unknown(_) => outcome.failed_unknown += 1,
+                }
                 if outcome.first_error.is_none() {
                     outcome.first_error = Some(err.to_string());
                 }
-                if is_transport(&err) {
+                if is_transport(err.cause()) {
                     tokio::time::sleep(TRANSPORT_FAILURE_PAUSE).await;
                 }
             }
