@@ -7,7 +7,13 @@
 //! | `ack` | ack |
 //! | `retry(ms)` | nack, redelivered after `ms` (0: the group's backoff for the attempt) |
 //! | `dead-letter(reason)` | reject: to the group's dead-letter queue at once |
-//! | trap, timeout, memory cap, wrong number of outcomes | nack of the whole batch (group backoff; dead-lettered after the group's max attempts) |
+//! | trap, timeout, memory cap, wrong number of outcomes | nack of the whole batch (group backoff; dead-lettered after the group's max attempts, with the failure as the reason) |
+//!
+//! A failed batch's nack carries [`CallError::dead_letter_reason`], so that a message
+//! whose last attempt failed is dead-lettered saying what the plugin did (`plugin
+//! trapped: ...`, `plugin timed out after N ms`, `plugin memory cap of N MiB exceeded`,
+//! `plugin answered N outcomes for M messages`). A plugin's own `dead-letter(reason)`
+//! keeps its reason, cut to [`MAX_DEAD_LETTER_REASON_BYTES`].
 //!
 //! Each task has its own instance (one store each) and replaces it after a failure or
 //! when the module version the binding resolves to changes — checked before each batch,
@@ -23,7 +29,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::runtime::RuntimeFlavor;
-use weir_core::limits::MAX_INVISIBLE_MS;
+use weir_core::limits::{MAX_DEAD_LETTER_REASON_BYTES, MAX_INVISIBLE_MS};
 use weir_core::{Delivery, ReceiveRequest};
 
 use crate::bindings::types;
@@ -35,9 +41,6 @@ use crate::metrics::Count;
 use crate::module::LoadedModule;
 use crate::plugin_host::Inner;
 use crate::{BindingTarget, CallError, CallPriority};
-
-/// Longest dead-letter reason kept from a plugin.
-const MAX_REASON_BYTES: usize = 1024;
 
 /// One task of a consumer binding; returns when the binding stops.
 pub(crate) async fn run(inner: Arc<Inner>, live: Arc<LiveBinding>, broadcasting: bool) {
@@ -92,6 +95,8 @@ pub(crate) async fn run(inner: Arc<Inner>, live: Arc<LiveBinding>, broadcasting:
             }
         };
         if deliveries.is_empty() {
+            // Waiting: a summary of suppressed log lines is not held back for long.
+            live.services.summarize_logs();
             continue;
         }
         convert::deliveries_into(&deliveries, &mut messages);
@@ -107,7 +112,12 @@ pub(crate) async fn run(inner: Arc<Inner>, live: Arc<LiveBinding>, broadcasting:
                 live.counters
                     .add(Count::FailedMessages, deliveries.len() as u64);
                 let receipts: Vec<String> = deliveries.into_iter().map(|d| d.receipt).collect();
-                if let Err(err) = inner.broker.nack(group, &receipts, None).await {
+                let reason = error.dead_letter_reason();
+                let nacked = inner
+                    .broker
+                    .nack_because(group, &receipts, None, &reason)
+                    .await;
+                if let Err(err) = nacked {
                     live.broker_error(&err);
                 }
                 if let Some(error) = live.failed(&error) {
@@ -209,8 +219,8 @@ async fn settle(
                 .or_default()
                 .push(receipt),
             Outcome::DeadLetter(mut reason) => {
-                if reason.len() > MAX_REASON_BYTES {
-                    let mut cut = MAX_REASON_BYTES;
+                if reason.len() > MAX_DEAD_LETTER_REASON_BYTES {
+                    let mut cut = MAX_DEAD_LETTER_REASON_BYTES;
                     while !reason.is_char_boundary(cut) {
                         cut -= 1;
                     }

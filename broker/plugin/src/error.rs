@@ -153,7 +153,9 @@ impl PluginError {
 /// messages are retried); the instance that failed is discarded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallError {
-    /// The plugin trapped (a panic, an `unreachable`, an out-of-bounds access, ...).
+    /// The plugin trapped (a panic, an `unreachable`, an out-of-bounds access, ...). The
+    /// text is what the guest wrote to its standard error during the call (a panic's
+    /// message) followed by the trap, escaped (see [`crate::escape`]).
     #[error("the plugin trapped: {0}")]
     Trap(String),
     /// The call ran past its deadline and was interrupted.
@@ -176,7 +178,8 @@ pub enum CallError {
         /// Outcomes answered.
         got: usize,
     },
-    /// The module could not be instantiated (e.g. its start function trapped).
+    /// The module could not be instantiated (e.g. its start function trapped); the text
+    /// is escaped as a trap's.
     #[error("the plugin could not be instantiated: {0}")]
     Instantiate(String),
     /// The module the binding names is not available.
@@ -185,6 +188,42 @@ pub enum CallError {
 }
 
 impl CallError {
+    /// The dead-letter reason of a message whose last attempt failed so, e.g.
+    /// `plugin trapped: <its message>`, `plugin timed out after 200 ms`, `plugin memory
+    /// cap of 8 MiB exceeded`, `plugin answered 2 outcomes for 1 messages`. Texts from
+    /// the plugin are escaped (a trap's already is) and cut to
+    /// [`MAX_FAILURE_REASON_BYTES`](crate::limits::MAX_FAILURE_REASON_BYTES).
+    pub fn dead_letter_reason(&self) -> String {
+        use crate::escape::{cut_escaped, escape};
+        use crate::limits::MAX_FAILURE_REASON_BYTES as MAX;
+        match self {
+            CallError::Trap(text) => format!("plugin trapped: {}", cut_escaped(text, MAX)),
+            CallError::Timeout { deadline_ms } => {
+                format!("plugin timed out after {deadline_ms} ms")
+            }
+            CallError::MemoryLimit { limit } => {
+                const MIB: usize = 1 << 20;
+                if limit % MIB == 0 {
+                    format!("plugin memory cap of {} MiB exceeded", limit / MIB)
+                } else {
+                    format!("plugin memory cap of {limit} bytes exceeded")
+                }
+            }
+            CallError::WrongLength { expected, got } => {
+                format!("plugin answered {got} outcomes for {expected} messages")
+            }
+            CallError::Instantiate(text) => {
+                format!(
+                    "plugin could not be instantiated: {}",
+                    cut_escaped(text, MAX)
+                )
+            }
+            CallError::Unavailable(text) => {
+                format!("plugin unavailable: {}", escape(text, MAX))
+            }
+        }
+    }
+
     /// A short stable name of the kind of failure, for metrics and status.
     pub fn kind(&self) -> &'static str {
         match self {

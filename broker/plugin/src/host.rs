@@ -2,12 +2,24 @@
 //! the per-store data ([`HostState`]) it works on.
 //!
 //! Each store holds a capability-less WASI context (no preopened directories, no
-//! environment, no arguments, no sockets, closed stdin, discarded stdout and stderr), a
-//! memory limiter, and the [`Services`] of its binding: its name for logs, its state
-//! table, its grants (publishing, an HTTP allowlist), and handles on the broker and the
-//! runtime. Host functions run on the calling (blocking) thread; the ones that wait —
+//! environment, no arguments, no sockets, closed stdin, discarded stdout, stderr kept in
+//! memory for trap messages: see [`crate::stderr`]), a memory limiter, and the
+//! [`Services`] of its binding: its name for logs, its log budget, its state table, its
+//! grants (publishing, an HTTP allowlist), and handles on the broker and the runtime. Host functions run on the calling (blocking) thread; the ones that wait —
 //! `publish` and `http-request` — block it on the runtime, bounded by what is left of the
 //! call's deadline. Expected failures are answered as WIT `result` errors, never traps.
+//!
+//! # Logs
+//!
+//! A plugin's log message is hostile text. `log` writes it escaped (see
+//! [`crate::escape`]: no line break, terminal escape or bidi control survives) and cut
+//! to [`MAX_LOG_BYTES`], as the structured field `plugin_message` of an event whose own
+//! message is fixed, so no formatter takes it for a line of its own. Levels the broker's
+//! log filter leaves out cost nothing; the others are charged to the binding's
+//! [`LogBudget`], and lines past it are dropped, counted, and summarised by one line
+//! `binding X: suppressed N log lines (M bytes)` per [`LOG_SUMMARY_INTERVAL`].
+//!
+//! [`LOG_SUMMARY_INTERVAL`]: crate::log_budget::LOG_SUMMARY_INTERVAL
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,10 +30,13 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use weir_core::{Broker, MessageDraft};
 
 use crate::bindings::{host, types};
+use crate::escape::escape;
 use crate::http::{AllowedPrefix, HttpClient};
 use crate::limits::{MAX_LOG_BYTES, MAX_TABLE_ELEMENTS};
+use crate::log_budget::{LogBudget, Suppressed};
 use crate::metrics::{Count, Counters};
 use crate::state::StateTable;
+use crate::stderr::GuestStderr;
 
 /// What the host offers one binding's instances.
 #[derive(Debug)]
@@ -40,6 +55,30 @@ pub(crate) struct Services {
     pub(crate) http: HttpClient,
     pub(crate) runtime: tokio::runtime::Handle,
     pub(crate) counters: Arc<Counters>,
+    /// The log budget shared by the binding's instances.
+    pub(crate) log_budget: LogBudget,
+}
+
+impl Services {
+    /// Writes the summary of suppressed log lines if one is due (at the end of each call
+    /// and while a consumer waits for messages).
+    pub(crate) fn summarize_logs(&self) {
+        if let Some(suppressed) = self.log_budget.due_summary(Instant::now()) {
+            self.log_summary(suppressed);
+        }
+    }
+
+    fn log_summary(&self, suppressed: Suppressed) {
+        let (binding, module) = (self.binding.as_str(), self.module.as_str());
+        let Suppressed { lines, bytes } = suppressed;
+        tracing::warn!(
+            binding,
+            module,
+            lines,
+            bytes,
+            "binding {binding}: suppressed {lines} log lines ({bytes} bytes)"
+        );
+    }
 }
 
 /// The data of one store: one plugin instance.
@@ -50,16 +89,20 @@ pub(crate) struct HostState {
     pub(crate) services: Arc<Services>,
     /// When the current call must end.
     pub(crate) deadline: Option<Instant>,
+    /// What the guest wrote to its standard error during the current call.
+    pub(crate) stderr: GuestStderr,
 }
 
 impl HostState {
     pub(crate) fn new(services: Arc<Services>, memory_bytes: usize) -> Self {
+        let stderr = GuestStderr::default();
         Self {
-            wasi: WasiCtx::builder().build(),
+            wasi: WasiCtx::builder().stderr(stderr.clone()).build(),
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(memory_bytes),
             services,
             deadline: None,
+            stderr,
         }
     }
 
@@ -120,24 +163,49 @@ impl ResourceLimiter for MemoryLimiter {
 impl types::Host for HostState {}
 
 impl host::Host for HostState {
-    fn log(&mut self, level: host::Level, mut message: String) {
-        if message.len() > MAX_LOG_BYTES {
-            let mut cut = MAX_LOG_BYTES;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-            message.push_str("...");
+    fn log(&mut self, level: host::Level, message: String) {
+        use tracing::Level;
+        let enabled = match level {
+            host::Level::Trace => tracing::enabled!(Level::TRACE),
+            host::Level::Debug => tracing::enabled!(Level::DEBUG),
+            host::Level::Info => tracing::enabled!(Level::INFO),
+            host::Level::Warn => tracing::enabled!(Level::WARN),
+            host::Level::Error => tracing::enabled!(Level::ERROR),
+        };
+        if !enabled {
+            return;
         }
         let s = &self.services;
+        let verdict = s.log_budget.admit(message.len(), Instant::now());
+        if let Some(suppressed) = verdict.summary {
+            s.log_summary(suppressed);
+        }
+        if !verdict.write {
+            s.counters.add(Count::LogLineSuppressed, 1);
+            s.counters
+                .add(Count::LogBytesSuppressed, message.len() as u64);
+            return;
+        }
+        let text = escape(&message, MAX_LOG_BYTES);
         let (binding, module) = (s.binding.as_str(), s.module.as_str());
         match level {
-            host::Level::Trace => tracing::trace!(binding, module, "{message}"),
-            host::Level::Debug => tracing::debug!(binding, module, "{message}"),
-            host::Level::Info => tracing::info!(binding, module, "{message}"),
-            host::Level::Warn => tracing::warn!(binding, module, "{message}"),
-            host::Level::Error => tracing::error!(binding, module, "{message}"),
+            host::Level::Trace => {
+                tracing::trace!(binding, module, plugin_message = %text, "plugin log")
+            }
+            host::Level::Debug => {
+                tracing::debug!(binding, module, plugin_message = %text, "plugin log")
+            }
+            host::Level::Info => {
+                tracing::info!(binding, module, plugin_message = %text, "plugin log")
+            }
+            host::Level::Warn => {
+                tracing::warn!(binding, module, plugin_message = %text, "plugin log")
+            }
+            host::Level::Error => {
+                tracing::error!(binding, module, plugin_message = %text, "plugin log")
+            }
         }
+        s.counters.add(Count::LogLine, 1);
     }
 
     fn now_ms(&mut self) -> i64 {

@@ -16,6 +16,7 @@ use wasmtime::{Store, Trap};
 use crate::CallError;
 use crate::bindings::{checker, consumer, dedup, types};
 use crate::engine::{PluginEngine, deadline_ticks};
+use crate::escape::escape;
 use crate::host::{HostState, Services};
 use crate::limits::MIN_INSTANTIATE_DEADLINE_MS;
 use crate::metrics::Count;
@@ -26,7 +27,7 @@ pub(crate) use checker::exports::weir::plugin::tx_checker::TxState as WitTxState
 /// A consumer's outcome for one message.
 pub(crate) use consumer::exports::weir::plugin::consumer::Outcome;
 
-/// Longest failure text kept from a trap.
+/// Longest failure text kept from a trap (escaped).
 const MAX_ERROR_TEXT: usize = 2_048;
 
 enum Exports {
@@ -156,8 +157,10 @@ fn call<R>(
     store.set_epoch_deadline(deadline_ticks(deadline_ms));
     store.data_mut().deadline = Some(Instant::now() + Duration::from_millis(deadline_ms));
     store.data_mut().limiter.hit = false;
+    store.data().stderr.clear();
     let result = f(store);
     store.data_mut().deadline = None;
+    store.data().services.summarize_logs();
     result.map_err(|err| classify(store, err, deadline_ms))
 }
 
@@ -171,14 +174,13 @@ fn classify(store: &Store<HostState>, err: wasmtime::Error, deadline_ms: u64) ->
     if matches!(err.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
         return CallError::Timeout { deadline_ms };
     }
-    let mut text = format!("{err:#}");
-    if text.len() > MAX_ERROR_TEXT {
-        let mut cut = MAX_ERROR_TEXT;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-        text.push_str("...");
-    }
-    CallError::Trap(text)
+    // What the guest printed first (a Rust panic's message), then the trap, all of it
+    // hostile text: escaped before anything logs it.
+    let stderr = store.data().stderr.text();
+    let text = if stderr.is_empty() {
+        format!("{err:#}")
+    } else {
+        format!("{stderr}; {err:#}")
+    };
+    CallError::Trap(escape(&text, MAX_ERROR_TEXT).into_owned())
 }

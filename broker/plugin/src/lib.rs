@@ -24,11 +24,13 @@ mod convert;
 mod dedup;
 mod engine;
 mod error;
+mod escape;
 mod host;
 mod http;
 mod instance;
 pub mod limits;
 mod live;
+pub mod log_budget;
 pub mod metrics;
 mod module;
 mod plugin_host;
@@ -37,6 +39,7 @@ mod precompiled;
 pub mod registry;
 mod state;
 mod state_record;
+mod stderr;
 mod world;
 
 pub use binding::{
@@ -44,6 +47,7 @@ pub use binding::{
 };
 pub use catalog::PLUGINS_TOPIC;
 pub use error::{CallError, ModuleRejection, PluginError};
+pub use log_budget::LogRates;
 pub use metrics::BindingMetrics;
 pub use plugin_host::{HostStatus, PluginHost, PluginHostConfig};
 pub use pool::CallPriority;

@@ -80,8 +80,31 @@ pub const STATE_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(5);
 /// Longest state key.
 pub const MAX_STATE_KEY_BYTES: usize = 1024;
 
-/// Longest log line kept from a plugin; longer ones are cut.
+/// Longest log message kept from a plugin (after escaping); longer ones are cut.
 pub const MAX_LOG_BYTES: usize = 4 * 1024;
+/// Default log budget of one binding, lines per second (all its instances together; a
+/// burst of one second's worth is allowed). A hundred lines a second is more than anyone
+/// reads, leaves room for a line per batch of a busy consumer or a burst of diagnostics
+/// after a failure, and keeps a binding logging in a loop from filling the disk: past
+/// it, lines are dropped, counted and summarised.
+pub const DEFAULT_LOG_LINES_PER_SEC: u32 = 100;
+/// Default log budget of one binding, bytes of messages per second: 64 KiB, sixteen
+/// lines of the longest kind ([`MAX_LOG_BYTES`]) or hundreds of ordinary ones.
+pub const DEFAULT_LOG_BYTES_PER_SEC: u64 = 64 * 1024;
+/// Most log lines per second an operator may allow a binding.
+pub const MAX_LOG_LINES_PER_SEC: u32 = 1_000_000;
+/// Fewest log bytes per second an operator may allow a binding: one longest line, so
+/// that every line the plugin writes can pass.
+pub const MIN_LOG_BYTES_PER_SEC: u64 = MAX_LOG_BYTES as u64;
+/// Most log bytes per second an operator may allow a binding: 1 GiB.
+pub const MAX_LOG_BYTES_PER_SEC: u64 = 1 << 30;
+/// Most bytes of a plugin's standard error kept per call (the end of it): the panic
+/// message a Rust guest writes before it traps, read into the trap's text.
+pub const MAX_STDERR_BYTES: usize = 4 * 1024;
+/// Longest text of a plugin's failure (a trap's message, its standard error) kept in a
+/// dead-letter reason, after escaping; the reason is cut again by the core's
+/// [`MAX_DEAD_LETTER_REASON_BYTES`](weir_core::limits::MAX_DEAD_LETTER_REASON_BYTES).
+pub const MAX_FAILURE_REASON_BYTES: usize = 512;
 
 /// Most URL prefixes on a binding's HTTP allowlist.
 pub const MAX_ALLOWLIST: usize = 64;

@@ -1,5 +1,5 @@
-//! Per-binding counters: calls, messages, outcomes by kind, failures by kind and call
-//! latency, kept as relaxed atomics and read as a [`BindingMetrics`] snapshot.
+//! Per-binding counters: calls, messages, outcomes by kind, failures by kind, log lines
+//! written and suppressed, and call latency, kept as relaxed atomics and read as a [`BindingMetrics`] snapshot.
 //!
 //! Latency is kept Prometheus-style: a count and a sum, plus counts per bucket of
 //! [`LATENCY_BUCKETS_US`] (not cumulative; the exporter adds them up).
@@ -61,6 +61,12 @@ pub struct BindingMetrics {
     pub http_requests: u64,
     /// Outbound HTTP requests refused (allowlist, limits) or failed.
     pub http_failures: u64,
+    /// Log lines the plugin wrote to the broker's log.
+    pub log_lines: u64,
+    /// Log lines dropped because the binding's log budget was spent.
+    pub log_lines_suppressed: u64,
+    /// Bytes of the messages of those lines.
+    pub log_bytes_suppressed: u64,
     /// Sum of call latencies, microseconds.
     pub latency_sum_us: u64,
     /// Calls per latency bucket (see [`LATENCY_BUCKETS_US`]; one more for slower calls).
@@ -90,6 +96,9 @@ pub(crate) struct Counters {
     published: AtomicU64,
     http_requests: AtomicU64,
     http_failures: AtomicU64,
+    log_lines: AtomicU64,
+    log_lines_suppressed: AtomicU64,
+    log_bytes_suppressed: AtomicU64,
     latency_sum_us: AtomicU64,
     latency_buckets: [AtomicU64; LATENCY_BUCKETS_US.len() + 1],
 }
@@ -110,6 +119,9 @@ pub(crate) enum Count {
     Published,
     HttpRequest,
     HttpFailure,
+    LogLine,
+    LogLineSuppressed,
+    LogBytesSuppressed,
 }
 
 impl Counters {
@@ -128,6 +140,9 @@ impl Counters {
             Count::Published => &self.published,
             Count::HttpRequest => &self.http_requests,
             Count::HttpFailure => &self.http_failures,
+            Count::LogLine => &self.log_lines,
+            Count::LogLineSuppressed => &self.log_lines_suppressed,
+            Count::LogBytesSuppressed => &self.log_bytes_suppressed,
         };
         counter.fetch_add(n, Ordering::Relaxed);
     }
@@ -185,6 +200,9 @@ impl Counters {
             published: get(&self.published),
             http_requests: get(&self.http_requests),
             http_failures: get(&self.http_failures),
+            log_lines: get(&self.log_lines),
+            log_lines_suppressed: get(&self.log_lines_suppressed),
+            log_bytes_suppressed: get(&self.log_bytes_suppressed),
             latency_sum_us: get(&self.latency_sum_us),
             latency_buckets: self.latency_buckets.iter().map(get).collect(),
         }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use weir_core::{CoreError, GroupMode, GroupSpec};
 
@@ -11,6 +12,7 @@ use crate::host::{Services, now_ms};
 use crate::http::AllowedPrefix;
 use crate::limits::MAX_BINDINGS;
 use crate::live::LiveBinding;
+use crate::log_budget::LogBudget;
 use crate::metrics::Counters;
 use crate::state::StateTable;
 use crate::{PluginError, PluginHost, consumer};
@@ -266,6 +268,7 @@ impl Inner {
             http: self.http.clone(),
             runtime: self.runtime.clone(),
             counters,
+            log_budget: LogBudget::new(self.config.log_rates, Instant::now()),
         });
         LiveBinding::new(config, services, self.config.quarantine_after)
     }

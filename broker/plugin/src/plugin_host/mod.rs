@@ -43,8 +43,12 @@ use crate::checker::PluginCheckers;
 use crate::dedup::PluginFilters;
 use crate::engine::PluginEngine;
 use crate::http::HttpClient;
-use crate::limits::{DEFAULT_MAX_MODULE_BYTES, DEFAULT_QUARANTINE_AFTER, default_call_threads};
+use crate::limits::{
+    DEFAULT_LOG_BYTES_PER_SEC, DEFAULT_LOG_LINES_PER_SEC, DEFAULT_MAX_MODULE_BYTES,
+    DEFAULT_QUARANTINE_AFTER, default_call_threads,
+};
 use crate::live::LiveBinding;
+use crate::log_budget::LogRates;
 use crate::pool::{CallPool, CallPriority};
 use crate::registry::{self, ModuleStatus, Registry};
 
@@ -62,6 +66,8 @@ pub struct PluginHostConfig {
     pub call_threads: usize,
     /// The scheduling priority of those threads.
     pub call_priority: CallPriority,
+    /// The log budget of each binding (see [`crate::log_budget`]).
+    pub log_rates: LogRates,
 }
 
 impl PluginHostConfig {
@@ -73,6 +79,10 @@ impl PluginHostConfig {
             quarantine_after: DEFAULT_QUARANTINE_AFTER,
             call_threads: default_call_threads(),
             call_priority: CallPriority::default(),
+            log_rates: LogRates {
+                lines_per_sec: DEFAULT_LOG_LINES_PER_SEC,
+                bytes_per_sec: DEFAULT_LOG_BYTES_PER_SEC,
+            },
         }
     }
 }
