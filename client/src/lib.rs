@@ -26,7 +26,49 @@
 //! * `consumer`: the consumer loop ([`Consumer`]): receive, handle, ack or nack;
 //! * `message`: [`OutgoingMessage`] (with its [`Delay`]) and the received [`Message`];
 //! * [`batch`]: the binary batch encoder ([`EncodedBatch`]);
-//! * `error`: [`ClientError`].
+//! * `error`: [`ClientError`];
+//! * `message_id`: [`new_message_id`], the ids given to messages before their first attempt;
+//! * `retry`: [`RetryPolicy`] and what is retried;
+//! * `async_send`: tracked and async sends ([`SendHandle`], [`SendReceipt`],
+//!   [`SendError`], [`BrokerCopy`]).
+//!
+//! # Producers
+//!
+//! Every message is given an id before its send's first attempt (unless it has one), in
+//! single sends, JSON batches and binary batches alike, and sends are retried with capped
+//! exponential backoff and jitter under the client's [`RetryPolicy`] (default: 3 attempts,
+//! 100 ms doubling to 2 s): connection failures, timeouts, `5xx` but `507`, `408`, `429` and
+//! `503` (honouring a bounded `Retry-After`), and the not-durable statuses
+//! `FLUSH_DISK_TIMEOUT`, `FLUSH_SLAVE_TIMEOUT`, `SLAVE_NOT_AVAILABLE`. Other `4xx` are not
+//! retried. A retry carries the same ids, and the broker answers it from the stored copy,
+//! so a message is stored once however many attempts it took. Reads are retried too;
+//! every other call (administration, acks, half sends, ...) is tried once.
+//!
+//! [`Client::send_async`] starts a send and returns a [`SendHandle`], a future of its
+//! outcome, so a producer can keep many in flight; the outcome says how many attempts were
+//! made, and a [`SendError`] says whether the broker has the message after all
+//! ([`BrokerCopy`]: stored, not stored, or unknown), which the client asks the broker by
+//! id after the last failed attempt. `docs/producers.md` has the whole contract.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), weir_client::ClientError> {
+//! use std::time::Duration;
+//! use weir_client::{BrokerCopy, Client, OutgoingMessage, RetryPolicy};
+//!
+//! let client = Client::builder("http://127.0.0.1:7700")
+//!     .retry(RetryPolicy { max_attempts: 5, max_backoff: Duration::from_secs(1), ..RetryPolicy::default() })
+//!     .build()?;
+//! let handle = client.send_async("orders", OutgoingMessage::new("hello"));
+//! match handle.await {
+//!     Ok(receipt) => println!("stored {:?} after {} attempts", receipt.id(), receipt.attempts),
+//!     Err(err) => match err.broker_copy() {
+//!         BrokerCopy::Stored(stored) => println!("stored after all at offset {}", stored.offset),
+//!         BrokerCopy::NotStored => eprintln!("{err}: send it again"),
+//!         BrokerCopy::Unknown(_) => eprintln!("{err}: send it again with id {}", err.id()),
+//!     },
+//! }
+//! # Ok(()) }
+//! ```
 //!
 //! # Example
 //!
