@@ -9,19 +9,28 @@ use crate::{App, ResponseBody};
 /// The OpenAPI 3 document of every route, kept next to the code that serves it.
 pub(crate) const OPENAPI: &str = include_str!("../openapi.json");
 
+/// `GET /healthz`: `503` while the store is poisoned (only a restart helps); `200` with
+/// `"status":"degraded"` and the reasons while a transient failure lasts (a file that
+/// cannot be created, a checkpoint that cannot be written, a full disk: each clears by
+/// itself); `200 {"status":"ok"}` otherwise. The reasons name no paths (the route is
+/// public).
 pub(crate) fn health(app: &App) -> HttpResponse {
     let stats = app.broker.store().stats();
     if stats.poisoned {
         json(
             StatusCode::SERVICE_UNAVAILABLE,
             &serde_json::json!({"status": "unavailable", "code": "STORE_UNAVAILABLE",
-                "message": "the store refuses writes after a failed fsync"}),
+                "message": "the store refuses writes after a failed fsync; restart the broker"}),
         )
-    } else if stats.disk_full {
+    } else if !stats.degraded.is_empty() || stats.disk_full {
+        let mut reasons = stats.degraded;
+        if reasons.is_empty() {
+            reasons.push("disk full: sends that need a new segment are refused".to_owned());
+        }
         json(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &serde_json::json!({"status": "degraded", "code": "DISK_FULL",
-                "message": "disk usage is above the watermark; sends are refused"}),
+            StatusCode::OK,
+            &serde_json::json!({"status": "degraded", "disk_full": stats.disk_full,
+                "reasons": reasons}),
         )
     } else {
         json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
@@ -86,4 +95,121 @@ pub(crate) fn openapi_without_tokens(document: &str) -> Vec<u8> {
         }
     }
     serde_json::to_vec(&doc).unwrap_or_else(|_| document.as_bytes().to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    use weir_core::{Broker, BrokerConfig, Limits, StoreConfig};
+    use weir_store::{Errno, FaultPoint, FileKind, Message, Store};
+
+    fn app(dir: &std::path::Path) -> App {
+        let mut store = StoreConfig::new(dir);
+        store.segment_size = 1 << 20;
+        store.index_slots = 1024;
+        store.index_entries = 4096;
+        store.queue_entries_per_file = 1024;
+        let limits = Limits::default();
+        let broker = Broker::open(BrokerConfig {
+            store,
+            limits: limits.clone(),
+        })
+        .unwrap();
+        App::new(broker, crate::ApiLimits::for_core(&limits))
+    }
+
+    async fn healthz(app: &App) -> (StatusCode, serde_json::Value) {
+        let response = health(app);
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    fn append(store: &Store, i: usize) {
+        let message = Message {
+            id: format!("h-{i}"),
+            keys: vec![],
+            tag: None,
+            properties: vec![],
+            body: bytes::Bytes::from_static(b"x"),
+            born_ms: 1,
+            flags: 0,
+        };
+        store.append("health", &[(0, message)]).unwrap();
+    }
+
+    /// Polls `done` on the store's stats for at most 10 s.
+    fn wait_until(store: &Store, done: impl Fn(&weir_store::StoreStats) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done(&store.stats()) {
+            assert!(Instant::now() < deadline, "{:?}", store.stats());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_that_cannot_be_created_degrades_and_recovers_by_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path());
+        let store = Arc::clone(app.broker.store());
+        assert_eq!(healthz(&app).await.1["status"], "ok");
+
+        store
+            .faults()
+            .fail(FaultPoint::CheckpointCreate, Errno::MFILE, u32::MAX);
+        append(&store, 0);
+        wait_until(&store, |s| !s.degraded.is_empty());
+        let (status, body) = healthz(&app).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["status"], "degraded", "{body}");
+        let reason = body["reasons"][0].as_str().unwrap();
+        assert!(reason.contains("checkpoint"), "{body}");
+        assert!(reason.contains("Too many open files"), "{body}");
+        assert!(!reason.contains(&*dir.path().to_string_lossy()), "{body}");
+
+        store.faults().clear();
+        wait_until(&store, |s| s.degraded.is_empty());
+        assert_eq!(
+            healthz(&app).await,
+            (StatusCode::OK, serde_json::json!({"status": "ok"}))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_commitlog_fsync_answers_503() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path());
+        let store = Arc::clone(app.broker.store());
+        store
+            .faults()
+            .fail(FaultPoint::Fsync(FileKind::CommitLog), Errno::IO, 1);
+        append(&store, 0);
+        wait_until(&store, |s| s.poisoned);
+        let (status, body) = healthz(&app).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["code"], "STORE_UNAVAILABLE", "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_degrades() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path());
+        let store = Arc::clone(app.broker.store());
+        store.faults().set_disk_usage(Some(0.99));
+        wait_until(&store, |s| s.disk_full);
+        let (status, body) = healthz(&app).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["status"], "degraded", "{body}");
+        assert_eq!(body["disk_full"], true, "{body}");
+        assert!(
+            body["reasons"][0].as_str().unwrap().contains("99.0%"),
+            "{body}"
+        );
+        store.faults().set_disk_usage(None);
+        wait_until(&store, |s| !s.disk_full);
+        assert_eq!(healthz(&app).await.1["status"], "ok");
+    }
 }
