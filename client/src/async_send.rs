@@ -528,7 +528,127 @@ fn batch_receipt(body: &[u8], attempts: u32) -> Result<SendReceipt, ClientError>
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
     use super::*;
+    use crate::RetryPolicy;
+
+    /// Reads one request off `stream`: head and `Content-Length` body, as text.
+    async fn read_request(stream: &mut TcpStream) -> String {
+        let mut data = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the request ended early");
+            data.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&data).to_string();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_lowercase()
+                            .strip_prefix("content-length: ")
+                            .map(str::to_owned)
+                    })
+                    .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+                if data.len() >= end + 4 + length {
+                    return text;
+                }
+            }
+        }
+    }
+
+    /// A server whose first `failures` connections are closed after reading the request,
+    /// and whose next one is answered as a stored send; returns the requests it read.
+    async fn flaky_server(failures: usize) -> (String, tokio::task::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let mut requests = Vec::new();
+            for n in 0..=failures {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                requests.push(read_request(&mut stream).await);
+                if n < failures {
+                    continue; // dropped: closed before the answer
+                }
+                let body = r#"{"id":"x","topic":"t","queue":0,"offset":7,"status":"SEND_OK"}"#;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                stream.write_all(answer.as_bytes()).await.unwrap();
+            }
+            requests
+        });
+        (url, task)
+    }
+
+    fn quick(attempts: u32) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: attempts,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(2),
+            lookup_timeout: None,
+            ..RetryPolicy::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_send_cut_before_its_answer_is_retried_with_the_same_id() {
+        let (url, server) = flaky_server(2).await;
+        let client = Client::builder(url).retry(quick(3)).build().unwrap();
+        let receipt = client
+            .send_tracked("t", &OutgoingMessage::new("hello"))
+            .await
+            .unwrap();
+        assert_eq!(receipt.attempts, 3);
+        let requests = server.await.unwrap();
+        let id_of = |request: &str| {
+            let body = &request[request.find("\r\n\r\n").unwrap() + 4..];
+            serde_json::from_str::<serde_json::Value>(body).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let ids: Vec<String> = requests.iter().map(|r| id_of(r)).collect();
+        assert_eq!(ids.len(), 3);
+        assert_eq!(ids[0].len(), 32, "{ids:?}");
+        assert!(
+            ids.iter().all(|id| *id == ids[0]),
+            "one id on every attempt: {ids:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn without_retries_the_cut_send_fails_and_says_it_could_not_ask() {
+        let (url, server) = flaky_server(1).await;
+        let client = Client::builder(url.clone())
+            .retry(quick(1))
+            .build()
+            .unwrap();
+        let err = client
+            .send_tracked("t", &OutgoingMessage::new("hello"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.attempts(), 1);
+        assert!(
+            matches!(err.cause(), ClientError::Transport(t) if !t.is_connect()),
+            "{err}"
+        );
+        assert!(matches!(err.broker_copy(), BrokerCopy::Unknown(_)), "{err}");
+        assert!(!err.is_refusal());
+        // Let the server finish: its second connection is this send.
+        let client = Client::builder(url).retry(quick(1)).build().unwrap();
+        client
+            .send_tracked("t", &OutgoingMessage::new("x"))
+            .await
+            .unwrap();
+        assert_eq!(server.await.unwrap().len(), 2);
+    }
 
     fn error(attempts: u32, cause: ClientError, copy: BrokerCopy, messages: usize) -> SendError {
         SendError {
