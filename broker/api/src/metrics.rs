@@ -334,6 +334,8 @@ struct StateLabels {
 ///
 /// Renders, each labelled with `binding`: the counters `weir_binding_calls_total`,
 /// `weir_binding_messages_total`, `weir_binding_instantiations_total`,
+/// `weir_plugin_log_lines_total`, `weir_plugin_log_lines_suppressed_total`,
+/// `weir_plugin_log_bytes_suppressed_total`,
 /// `weir_binding_outcomes_total{outcome}` (consumer outcomes `acked`, `retried`,
 /// `dead_lettered` and `failed` (nacked because their call failed), checker answers
 /// `commit`, `rollback`, `unknown`, dedup filter answers `key` and `duplicate`) and
@@ -372,7 +374,7 @@ const BINDING_FAILURES: [(&str, Read); 4] = [
 
 /// Per-binding counters without extra labels: (metric name without `_total`, help,
 /// value).
-const BINDING_COUNTERS: [(&str, &str, Read); 3] = [
+const BINDING_COUNTERS: [(&str, &str, Read); 6] = [
     (
         "weir_binding_calls",
         "Calls into a binding's plugin, failed ones included",
@@ -387,6 +389,21 @@ const BINDING_COUNTERS: [(&str, &str, Read); 3] = [
         "weir_binding_instantiations",
         "Plugin instances a binding created (a new one after each failure and module change)",
         |m| m.instantiations,
+    ),
+    (
+        "weir_plugin_log_lines",
+        "Log lines a binding's plugin wrote to the broker's log",
+        |m| m.log_lines,
+    ),
+    (
+        "weir_plugin_log_lines_suppressed",
+        "Log lines of a binding's plugin dropped past the binding's log budget",
+        |m| m.log_lines_suppressed,
+    ),
+    (
+        "weir_plugin_log_bytes_suppressed",
+        "Bytes of the log lines of a binding's plugin dropped past its log budget",
+        |m| m.log_bytes_suppressed,
     ),
 ];
 

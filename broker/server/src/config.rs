@@ -97,6 +97,8 @@ pub(crate) struct PluginsSection {
     pub(crate) quarantine_after: Option<u32>,
     pub(crate) call_threads: Option<usize>,
     pub(crate) call_priority: Option<String>,
+    pub(crate) log_lines_per_sec: Option<u32>,
+    pub(crate) log_bytes_per_sec: Option<u64>,
 }
 
 /// `[auth]` in the configuration file: `[[auth.tokens]]` entries.
@@ -355,6 +357,23 @@ fn resolve_plugins(data: &Path, section: &PluginsSection) -> anyhow::Result<Plug
             .parse()
             .map_err(|err| anyhow::anyhow!("plugins.call_priority: {err}"))?;
     }
+    if let Some(lines) = section.log_lines_per_sec {
+        let max = weir_plugin::limits::MAX_LOG_LINES_PER_SEC;
+        if !(1..=max).contains(&lines) {
+            bail!("plugins.log_lines_per_sec must be 1 to {max}, got {lines}");
+        }
+        config.log_rates.lines_per_sec = lines;
+    }
+    if let Some(bytes) = section.log_bytes_per_sec {
+        let (min, max) = (
+            weir_plugin::limits::MIN_LOG_BYTES_PER_SEC,
+            weir_plugin::limits::MAX_LOG_BYTES_PER_SEC,
+        );
+        if !(min..=max).contains(&bytes) {
+            bail!("plugins.log_bytes_per_sec must be {min} to {max}, got {bytes}");
+        }
+        config.log_rates.bytes_per_sec = bytes;
+    }
     Ok(config)
 }
 
@@ -445,7 +464,7 @@ consume = ["orders*"]
     #[test]
     fn plugins_and_tokens_are_read_from_the_file() {
         let text = format!(
-            "[plugins]\nmax_module_bytes = 1000\nquarantine_after = 2\ncall_threads = 3\ncall_priority = \"low\"\n{TOKENS}"
+            "[plugins]\nmax_module_bytes = 1000\nquarantine_after = 2\ncall_threads = 3\ncall_priority = \"low\"\nlog_lines_per_sec = 7\nlog_bytes_per_sec = 8192\n{TOKENS}"
         );
         let config = resolve_file("0.0.0.0:7700", &text).unwrap();
         assert_eq!(config.plugins.max_module_bytes, 1000);
@@ -455,6 +474,13 @@ consume = ["orders*"]
             (3, weir_plugin::CallPriority::Low)
         );
         assert_eq!(config.plugins.modules_dir, Path::new("d").join("modules"));
+        assert_eq!(
+            config.plugins.log_rates,
+            weir_plugin::LogRates {
+                lines_per_sec: 7,
+                bytes_per_sec: 8192
+            }
+        );
         assert_eq!(config.auth.map(|a| a.len()), Some(2));
         assert!(!format!("{:?}", toml::from_str::<FileConfig>(TOKENS).unwrap()).contains("s3cret"));
     }
@@ -563,6 +589,14 @@ consume = ["orders*"]
                 "plugins.max_module_bytes",
             ),
             ("[plugins]\ncall_threads = 0\n", "plugins.call_threads"),
+            (
+                "[plugins]\nlog_lines_per_sec = 0\n",
+                "plugins.log_lines_per_sec",
+            ),
+            (
+                "[plugins]\nlog_bytes_per_sec = 100\n",
+                "plugins.log_bytes_per_sec",
+            ),
             (
                 "[plugins]\ncall_priority = \"high\"\n",
                 "plugins.call_priority",
