@@ -6,7 +6,9 @@
 //! For each: the other topic is served throughout (every request answers, every message
 //! sent there is received); the hostile binding ends quarantined, and says so in
 //! `GET /v1/bindings/{name}`, `GET /v1/status` and `/metrics`; once resumed, its group's
-//! attempts run out and every one of its messages ends in the group's dead-letter queue.
+//! attempts run out and every one of its messages ends in the group's dead-letter queue,
+//! with a reason saying what the plugin did (trapped, with its panic message; timed out;
+//! hit its memory cap; answered the wrong number of outcomes).
 //! The broker stays up.
 //!
 //! Nothing asserts how fast the broker is: waits are bounded polling loops.
@@ -55,6 +57,10 @@ struct Hostile {
     memory_bytes: Option<u64>,
     /// Failure counters of which at least one must move.
     failures: &'static [&'static str],
+    /// What a dead letter's reason may start with (one of them).
+    reasons: &'static [&'static str],
+    /// What it must contain besides, if anything.
+    reason_contains: Option<&'static str>,
 }
 
 /// What the external producer and consumer did.
@@ -319,6 +325,23 @@ fn a_hostile_consumer_is_contained(hostile: &Hostile) {
     assert_eq!(dead.len(), HOSTILE_MESSAGES, "each dead-lettered once");
     for letter in &dead {
         assert_eq!(letter["attempts"], MAX_ATTEMPTS, "{letter}");
+        // The reason says what the plugin did on the last attempt.
+        let reason = letter["reason"].as_str().expect("a reason");
+        assert!(
+            hostile
+                .reasons
+                .iter()
+                .any(|start| reason.starts_with(start)),
+            "the reason starts with one of {:?}: {letter}",
+            hostile.reasons
+        );
+        if let Some(part) = hostile.reason_contains {
+            assert!(reason.contains(part), "the reason has {part:?}: {letter}");
+        }
+        assert!(
+            !reason.contains('\n') && reason.len() <= 1024,
+            "one bounded line: {letter}"
+        );
     }
     eventually("the hostile group has no lag", WAIT, || {
         (api.lag("hostile-group") == 0).then_some(())
@@ -359,6 +382,8 @@ fn a_consumer_spinning_past_its_deadline_is_contained() {
         deadline_ms: Some(200),
         memory_bytes: None,
         failures: &["timeouts"],
+        reasons: &["plugin timed out after 200 ms"],
+        reason_contains: None,
     });
 }
 
@@ -370,6 +395,8 @@ fn a_consumer_allocating_past_its_memory_cap_is_contained() {
         deadline_ms: None,
         memory_bytes: Some(8 << 20),
         failures: &["memory_limits", "traps"],
+        reasons: &["plugin memory cap of 8 MiB exceeded"],
+        reason_contains: None,
     });
 }
 
@@ -381,6 +408,9 @@ fn a_trapping_consumer_is_contained() {
         deadline_ms: None,
         memory_bytes: None,
         failures: &["traps"],
+        reasons: &["plugin trapped: "],
+        // The panic message, read from the guest's standard error.
+        reason_contains: Some("trap plugin, config \"panic\": trapping on purpose"),
     });
 }
 
@@ -392,6 +422,11 @@ fn a_consumer_answering_a_million_outcomes_is_contained() {
         deadline_ms: None,
         memory_bytes: None,
         failures: &["wrong_lengths", "memory_limits"],
+        reasons: &[
+            "plugin answered 1048576 outcomes for 1 messages",
+            "plugin memory cap",
+        ],
+        reason_contains: None,
     });
 }
 
@@ -403,5 +438,20 @@ fn a_consumer_answering_one_outcome_too_many_is_contained() {
         deadline_ms: None,
         memory_bytes: None,
         failures: &["wrong_lengths"],
+        reasons: &["plugin answered 2 outcomes for 1 messages"],
+        reason_contains: None,
+    });
+}
+
+#[test]
+fn a_consumer_answering_one_outcome_too_few_is_contained() {
+    a_hostile_consumer_is_contained(&Hostile {
+        component: "oversized",
+        config: "short",
+        deadline_ms: None,
+        memory_bytes: None,
+        failures: &["wrong_lengths"],
+        reasons: &["plugin answered 0 outcomes for 1 messages"],
+        reason_contains: None,
     });
 }
