@@ -22,6 +22,21 @@ pub struct ApiError {
     pub message: String,
 }
 
+/// Longest error message answered, in bytes; longer ones are cut (on a character
+/// boundary) and say how much was cut.
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 512;
+
+fn cut(message: &str) -> std::borrow::Cow<'_, str> {
+    if message.len() <= MAX_ERROR_MESSAGE_BYTES {
+        return message.into();
+    }
+    let mut end = MAX_ERROR_MESSAGE_BYTES;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} more bytes)", &message[..end], message.len() - end).into()
+}
+
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     code: &'a str,
@@ -62,11 +77,12 @@ impl ApiError {
         )
     }
 
-    /// The JSON response.
+    /// The JSON response. The message is cut to [`MAX_ERROR_MESSAGE_BYTES`]: it may echo
+    /// client input (names, ids, header values) of any length.
     pub fn into_response(self) -> Response<ResponseBody> {
         let body = serde_json::to_vec(&ErrorBody {
             code: self.code,
-            message: &self.message,
+            message: &cut(&self.message),
         })
         .unwrap_or_default();
         let mut response = Response::new(ResponseBody::full(body));
@@ -226,5 +242,24 @@ impl From<PluginError> for ApiError {
                 Self::internal()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_messages_are_cut_on_a_character_boundary() {
+        assert_eq!(cut("short"), "short");
+        let long = format!("topic '{}' does not exist", "é".repeat(1000));
+        let answer = cut(&long);
+        assert!(
+            answer.len() < MAX_ERROR_MESSAGE_BYTES + 32,
+            "{}",
+            answer.len()
+        );
+        assert!(answer.ends_with(" more bytes)"), "{answer}");
+        assert!(answer.starts_with("topic 'éé"));
     }
 }

@@ -37,8 +37,14 @@ pub const PRODUCER_GROUP: &str = "weir-producer-group";
 pub const TX_CHECK_AFTER_MS: &str = "weir-tx-check-after-ms";
 
 /// Headers that only a single send understands; a batch request carrying one is refused
-/// rather than sent without it.
+/// rather than sent without it (its messages carry these attributes in their entries).
+/// Every `weir-prop-*` header is refused too.
 pub(crate) const SINGLE_SEND_ONLY: &[&str] = &[
+    MESSAGE_ID,
+    KEYS,
+    TAG,
+    MESSAGE_GROUP,
+    QUEUE,
     DELAY_MS,
     DELIVER_AT,
     DELAY_LEVEL,
@@ -46,6 +52,14 @@ pub(crate) const SINGLE_SEND_ONLY: &[&str] = &[
     PRODUCER_GROUP,
     TX_CHECK_AFTER_MS,
 ];
+
+/// The first header of `headers` that only a single send understands.
+pub(crate) fn single_send_header(headers: &http::HeaderMap) -> Option<&str> {
+    headers
+        .keys()
+        .map(http::HeaderName::as_str)
+        .find(|name| SINGLE_SEND_ONLY.contains(name) || name.starts_with(PROPERTY_PREFIX))
+}
 
 /// Builds a send from headers and a raw body. `now` is the clock relative delays count
 /// from; `max_delay_ms` the longest delay allowed.

@@ -45,7 +45,7 @@ pub use app::{
 pub use auth::{Auth, AuthConfigError, MIN_SECRET_CHARS, TokenConfig};
 pub use body::RequestBody;
 pub use connection::{ConnectionCounts, ConnectionLimits, ConnectionStats};
-pub use error::ApiError;
+pub use error::{ApiError, MAX_ERROR_MESSAGE_BYTES};
 pub use metrics::Metrics;
 pub use response::{ResponseBody, StreamAborted};
 pub use routes::{Access, BodyLimit, ROUTES, RouteSpec};

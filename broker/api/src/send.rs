@@ -14,7 +14,7 @@ use weir_core::{CoreError, MessageDraft, SendReceipt};
 use crate::app::{HttpResponse, json};
 use crate::body::{RequestBody, read_body};
 use crate::delayed::now_ms;
-use crate::headers::{SINGLE_SEND_ONLY, draft_from_headers};
+use crate::headers::{draft_from_headers, single_send_header};
 use crate::wire::{BatchItemJson, BatchResultJson, HalfSendResultJson, SendJson, SendResultJson};
 use crate::{ApiError, App, batch};
 
@@ -110,14 +110,11 @@ pub(crate) async fn send_batch(
     request: Request<RequestBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (parts, body) = request.into_parts();
-    if let Some(name) = SINGLE_SEND_ONLY
-        .iter()
-        .find(|name| parts.headers.contains_key(**name))
-    {
+    if let Some(name) = single_send_header(&parts.headers) {
         return Err(ApiError::invalid_header(format!(
-            "header '{name}' is not taken by a batch: give delays per message in the JSON \
-             form (\"delay_ms\", \"deliver_at\", \"delay_level\"); transactions are single \
-             sends"
+            "header '{name}' is not taken by a batch: give ids, keys, tags, message groups, \
+             queues, properties and delays per message in the batch entries; transactions \
+             are single sends"
         )));
     }
     let binary = media_type(&parts.headers) == Some(batch::CONTENT_TYPE);
