@@ -45,7 +45,10 @@ mod tests {
         weir_sdk::testing::reset();
         let outcomes = LogFlood::handle("3", vec![Message::default(); 2]);
         assert_eq!(outcomes, [Outcome::Ack, Outcome::Ack]);
-        let lines: Vec<String> = weir_sdk::testing::logs().into_iter().map(|(_, m)| m).collect();
+        let lines: Vec<String> = weir_sdk::testing::logs()
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect();
         assert_eq!(lines, ["flood line 1", "flood line 2", "flood line 3"]);
     }
 }

@@ -34,11 +34,23 @@ pub fn forgeries() -> Vec<(Level, String)> {
             Level::Error,
             format!("\u{1b}[2K\u{1b}[1G{FORGED} ansi \u{1b}[31mred\u{1b}[0m"),
         ),
-        (Level::Info, format!("before\u{2028}{FORGED} line separator")),
-        (Level::Info, format!("before\u{2029}{FORGED} paragraph separator")),
+        (
+            Level::Info,
+            format!("before\u{2028}{FORGED} line separator"),
+        ),
+        (
+            Level::Info,
+            format!("before\u{2029}{FORGED} paragraph separator"),
+        ),
         (Level::Info, format!("before\u{85}{FORGED} next line")),
-        (Level::Warn, format!("before\u{202e}{FORGED} bidi override\u{202c}")),
-        (Level::Info, format!("before\u{0}\u{7f}\u{9b}{FORGED} nul del csi")),
+        (
+            Level::Warn,
+            format!("before\u{202e}{FORGED} bidi override\u{202c}"),
+        ),
+        (
+            Level::Info,
+            format!("before\u{0}\u{7f}\u{9b}{FORGED} nul del csi"),
+        ),
         (Level::Error, large),
     ]
 }
