@@ -8,6 +8,9 @@
 //! * `consume_worker`: the load tasks of `weir bench consume`;
 //! * `e2e`: `weir bench e2e`, producers at a target rate and consumers together, with
 //!   end-to-end latency percentiles;
+//! * `soak`: `weir bench soak`, a long mixed load (sends, batches, a group, a plugin
+//!   consumer, delayed and transactional messages) with the broker's RSS, fds, threads
+//!   and latency printed every interval;
 //! * `progress`: the progress bar on stderr;
 //! * `setup`: topic and group set-up, Ctrl-C, durations;
 //! * `worker`: one produce task's loop and the counters the tasks share;
@@ -20,6 +23,7 @@ mod produce;
 mod progress;
 mod report;
 mod setup;
+mod soak;
 mod worker;
 
 /// Load generators that print throughput and latency.
@@ -32,6 +36,9 @@ pub(crate) enum BenchCommand {
     Consume(consume::ConsumeArgs),
     /// Produce at a target rate while consuming; print end-to-end latency percentiles.
     E2e(e2e::E2eArgs),
+    /// Run a mixed load for a long time; print the broker's RSS, fds, threads and
+    /// latency percentiles every interval, and their drift at the end.
+    Soak(soak::SoakArgs),
 }
 
 /// Runs a `weir bench` command.
@@ -40,5 +47,6 @@ pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Produce(args) => produce::run(args).await,
         BenchCommand::Consume(args) => consume::run(args).await,
         BenchCommand::E2e(args) => e2e::run(args).await,
+        BenchCommand::Soak(args) => soak::run(args).await,
     }
 }
