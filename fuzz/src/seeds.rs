@@ -139,7 +139,7 @@ fn message_list() -> Vec<Vec<u8>> {
         ),
         ("1.0.3.2a.1".into(), 2, 999, true),
     );
-    let lists = vec![
+    let lists = [
         (0, 0, vec![]),
         (8, 9, vec![read.clone()]),
         (10, 20, vec![read.clone(), read.clone()]),

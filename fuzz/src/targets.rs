@@ -36,8 +36,11 @@ pub fn json_bodies(data: &[u8]) {
     weir_api::fuzzing::json_bodies(data);
 }
 
+/// A target: its name and its function.
+pub type Target = (&'static str, fn(&[u8]));
+
 /// Every target by name, for the corpus replay and `scripts/fuzz`.
-pub const ALL: &[(&str, fn(&[u8]))] = &[
+pub const ALL: &[Target] = &[
     ("record", record),
     ("batch", batch),
     ("message_list", message_list),
