@@ -284,6 +284,8 @@ impl Broker {
         };
         let key_of = |index: usize| keys.as_ref().and_then(|k| k.keys[index].as_deref());
         let mut duplicates = 0;
+        // Whether a message is answered with an earlier send's result (a retry).
+        let mut answered_earlier = false;
         let shared_queue = live.next_queue();
         let (answers, end) = {
             // Same-id (and same-key) sends serialise here, so that a retry racing its
@@ -311,6 +313,7 @@ impl Broker {
                     if let Some(previous) = self.previous_by_key(topic, key, window, now)? {
                         answers[index] = Some(previous);
                         duplicates += 1;
+                        answered_earlier = true;
                         continue;
                     }
                 }
@@ -322,6 +325,7 @@ impl Broker {
                     first_of_id.insert(id.clone(), index);
                     if let Some(previous) = self.previous_send(topic, id, now)? {
                         answers[index] = Some(previous);
+                        answered_earlier = true;
                         continue;
                     }
                 }
@@ -377,6 +381,14 @@ impl Broker {
         {
             filter.duplicates_found(DedupScope::Topic(topic), duplicates);
         }
+        // A retry is answered like its original, durability included: the original may
+        // still be unflushed (its own answer timed out waiting for the fsync), so wait for
+        // everything written so far, which holds it.
+        let end = if answered_earlier {
+            end.max(self.store.stats().write_position)
+        } else {
+            end
+        };
         let status = self.durable_status(end).await?;
         Ok(SendReceipt {
             topic: topic.to_string(),
