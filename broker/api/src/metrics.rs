@@ -156,10 +156,9 @@ impl Metrics {
     /// Reports the HTTP connection layer's figures at each scrape (see
     /// `ConnectionCollector`).
     pub(crate) fn observe_connections(&mut self, stats: Arc<crate::ConnectionStats>) {
-        self.registry
-            .register_collector(Box::new(crate::connection::metrics::ConnectionCollector {
-                stats,
-            }));
+        self.registry.register_collector(Box::new(
+            crate::connection::metrics::ConnectionCollector { stats },
+        ));
     }
 
     /// Feeds the store's fsync durations into the flush latency histogram.
