@@ -50,6 +50,9 @@ pub struct Metrics {
     send_latency: Histogram,
     flush_latency: Histogram,
     store_size: Gauge,
+    store_resource_errors: Gauge,
+    store_degraded: Gauge,
+    store_poisoned: Gauge,
     requests: Family<RequestLabels, Counter>,
     timer_lateness: Histogram,
 }
@@ -79,6 +82,9 @@ impl Metrics {
         let send_latency = Histogram::new(latency_buckets());
         let flush_latency = Histogram::new(latency_buckets());
         let store_size = Gauge::default();
+        let store_resource_errors = Gauge::default();
+        let store_degraded = Gauge::default();
+        let store_poisoned = Gauge::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let timer_lateness = Histogram::new(lateness_buckets());
         registry.register(
@@ -107,6 +113,22 @@ impl Metrics {
             store_size.clone(),
         );
         registry.register(
+            "weir_store_resource_errors",
+            "Transient resource errors (EMFILE, ENOSPC, ...) of the store's retried \
+             operations since the broker started",
+            store_resource_errors.clone(),
+        );
+        registry.register(
+            "weir_store_degraded",
+            "1 while a retried store operation is failing or the disk is over its watermark",
+            store_degraded.clone(),
+        );
+        registry.register(
+            "weir_store_poisoned",
+            "1 once a failed fsync made the store refuse writes until a restart",
+            store_poisoned.clone(),
+        );
+        registry.register(
             "weir_http_requests",
             "HTTP requests, by route and status",
             requests.clone(),
@@ -123,6 +145,9 @@ impl Metrics {
             send_latency,
             flush_latency,
             store_size,
+            store_resource_errors,
+            store_degraded,
+            store_poisoned,
             requests,
             timer_lateness,
         }
@@ -189,8 +214,14 @@ impl Metrics {
 
     /// Renders the Prometheus text format.
     pub fn render(&self, store: &Store) -> String {
+        let stats = store.stats();
         self.store_size
-            .set(i64::try_from(store.stats().disk_bytes).unwrap_or(i64::MAX));
+            .set(i64::try_from(stats.disk_bytes).unwrap_or(i64::MAX));
+        self.store_resource_errors
+            .set(i64::try_from(stats.resource_errors).unwrap_or(i64::MAX));
+        self.store_degraded
+            .set(i64::from(!stats.degraded.is_empty() || stats.disk_full));
+        self.store_poisoned.set(i64::from(stats.poisoned));
         let mut out = String::new();
         if let Err(err) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
             tracing::error!(error = %err, "metrics encoding failed");

@@ -169,6 +169,9 @@ mod tests {
         assert!(reason.contains("checkpoint"), "{body}");
         assert!(reason.contains("Too many open files"), "{body}");
         assert!(!reason.contains(&*dir.path().to_string_lossy()), "{body}");
+        let text = app.metrics.render(&store);
+        assert!(text.contains("\nweir_store_degraded 1\n"), "{text}");
+        assert!(!text.contains("\nweir_store_resource_errors 0\n"), "{text}");
 
         store.faults().clear();
         wait_until(&store, |s| s.degraded.is_empty());
@@ -176,6 +179,9 @@ mod tests {
             healthz(&app).await,
             (StatusCode::OK, serde_json::json!({"status": "ok"}))
         );
+        let text = app.metrics.render(&store);
+        assert!(text.contains("\nweir_store_degraded 0\n"), "{text}");
+        assert!(text.contains("\nweir_store_poisoned 0\n"), "{text}");
     }
 
     #[tokio::test]
@@ -191,6 +197,8 @@ mod tests {
         let (status, body) = healthz(&app).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
         assert_eq!(body["code"], "STORE_UNAVAILABLE", "{body}");
+        let text = app.metrics.render(&store);
+        assert!(text.contains("\nweir_store_poisoned 1\n"), "{text}");
     }
 
     #[tokio::test]
