@@ -77,14 +77,36 @@ impl ApiError {
         )
     }
 
-    /// The JSON response. The message is cut to [`MAX_ERROR_MESSAGE_BYTES`]: it may echo
-    /// client input (names, ids, header values) of any length.
-    pub fn into_response(self) -> Response<ResponseBody> {
-        let body = serde_json::to_vec(&ErrorBody {
+    /// The JSON body `{"code","message"}`, the message cut to [`MAX_ERROR_MESSAGE_BYTES`].
+    pub(crate) fn json_body(&self) -> Vec<u8> {
+        serde_json::to_vec(&ErrorBody {
             code: self.code,
             message: &cut(&self.message),
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+    }
+
+    /// A whole HTTP/1.1 answer that closes the connection, for the connection layer,
+    /// which answers outside hyper: status line, `extra_headers` (each ending in CRLF),
+    /// and the JSON body.
+    pub(crate) fn http1_close_answer(&self, extra_headers: &str) -> Vec<u8> {
+        let body = self.json_body();
+        let reason = self.status.canonical_reason().unwrap_or("Error");
+        let mut out = format!(
+            "HTTP/1.1 {} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+             connection: close\r\n{extra_headers}\r\n",
+            self.status.as_u16(),
+            body.len()
+        )
+        .into_bytes();
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// The JSON response. The message is cut to [`MAX_ERROR_MESSAGE_BYTES`]: it may echo
+    /// client input (names, ids, header values) of any length.
+    pub fn into_response(self) -> Response<ResponseBody> {
+        let body = self.json_body();
         let mut response = Response::new(ResponseBody::full(body));
         *response.status_mut() = self.status;
         response.headers_mut().insert(

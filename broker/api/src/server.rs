@@ -29,7 +29,7 @@ use crate::connection::registry::{
     Admission, ConnectionHandle, ConnectionState, Connections, Shed,
 };
 use crate::connection::request_body::TimedBody;
-use crate::{App, ConnectionLimits, ResponseBody};
+use crate::{ApiError, App, ConnectionLimits, ResponseBody};
 
 /// How long shutdown waits for in-flight requests before dropping connections.
 pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -228,22 +228,18 @@ fn serve_connection(
 
 /// Answers a connection over the cap with `503 TOO_MANY_CONNECTIONS` and closes it.
 async fn refuse(mut stream: TcpStream, max_connections: usize) {
-    let body = serde_json::json!({
-        "code": "TOO_MANY_CONNECTIONS",
-        "message": format!(
+    let answer = ApiError::new(
+        http::StatusCode::SERVICE_UNAVAILABLE,
+        "TOO_MANY_CONNECTIONS",
+        format!(
             "the broker is serving as many connections as it may (at most \
              {max_connections}, fewer when file descriptors are short), each with a \
              request in flight; retry shortly"
         ),
-    })
-    .to_string();
-    let answer = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
-         content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
+    )
+    .http1_close_answer("retry-after: 1\r\n");
     let _ = tokio::time::timeout(REFUSAL_WRITE_TIMEOUT, async {
-        stream.write_all(answer.as_bytes()).await?;
+        stream.write_all(&answer).await?;
         stream.shutdown().await
     })
     .await;

@@ -219,28 +219,16 @@ pub(crate) fn replacement_for(head: &[u8], max_header_bytes: usize) -> Option<Ve
                 .to_owned(),
         ),
     };
-    let body = serde_json::json!({ "code": code, "message": message }).to_string();
-    let reason = http::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("Bad Request");
-    let mut out = format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
-        body.len()
-    );
+    let mut date = String::new();
     for header in response.headers.iter() {
-        if !header.name.eq_ignore_ascii_case("date") {
-            continue;
-        }
-        if let Ok(value) = std::str::from_utf8(header.value) {
-            out.push_str("date: ");
-            out.push_str(value);
-            out.push_str("\r\n");
+        if header.name.eq_ignore_ascii_case("date")
+            && let Ok(value) = std::str::from_utf8(header.value)
+        {
+            date = format!("date: {value}\r\n");
         }
     }
-    out.push_str("\r\n");
-    out.push_str(&body);
-    Some(out.into_bytes())
+    let status = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_REQUEST);
+    Some(crate::ApiError::new(status, code, message).http1_close_answer(&date))
 }
 
 #[cfg(test)]
