@@ -385,7 +385,7 @@ impl Broker {
         // still be unflushed (its own answer timed out waiting for the fsync), so wait for
         // everything written so far, which holds it.
         let end = if answered_earlier {
-            end.max(self.store.stats().write_position)
+            end.max(self.store.write_position())
         } else {
             end
         };

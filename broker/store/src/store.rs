@@ -459,7 +459,14 @@ impl Store {
         retention::delete_before(&self.inner, position)
     }
 
-    /// A snapshot of positions and health.
+    /// The commitlog position the next record will be written at: everything appended so
+    /// far lies before it.
+    pub fn write_position(&self) -> u64 {
+        self.inner.log.write_position()
+    }
+
+    /// A snapshot of positions and health. Sums the size of every file: for `/metrics`
+    /// and health checks, not for a request's path.
     pub fn stats(&self) -> StoreStats {
         let inner = &*self.inner;
         let segments = inner.log.segments();
