@@ -92,18 +92,16 @@ impl RequestBody {
 
 /// `413` for a body over `limit` (`MODULE_TOO_LARGE` for module uploads).
 fn too_large(kind: BodyLimit, limit: usize, declared: Option<u64>) -> ApiError {
-    {
-        let (code, what) = match kind {
-            BodyLimit::Module => ("MODULE_TOO_LARGE", "the module"),
-            _ => ("BODY_TOO_LARGE", "the request body"),
-        };
-        let size = declared.map_or_else(|| "more than".to_owned(), |s| format!("{s} bytes, over"));
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            code,
-            format!("{what} is {size} the limit of {limit} bytes"),
-        )
-    }
+    let (code, what) = match kind {
+        BodyLimit::Module => ("MODULE_TOO_LARGE", "the module"),
+        _ => ("BODY_TOO_LARGE", "the request body"),
+    };
+    let size = declared.map_or_else(|| "more than".to_owned(), |s| format!("{s} bytes, over"));
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        code,
+        format!("{what} is {size} the limit of {limit} bytes"),
+    )
 }
 
 impl Body for RequestBody {

@@ -408,8 +408,7 @@ impl Connections {
                 if open.len() < cap {
                     return;
                 }
-                let live = open.values().filter(|s| !s.is_evicted()).count();
-                if live >= cap && !evict_longest_idle(&open) {
+                if !make_room_for_one(&open, cap) {
                     return;
                 }
             }
@@ -426,10 +425,7 @@ impl Connections {
         let mut open = self.open.lock();
         let cap = self.cap(open.len());
         self.stats.cap.store(cap, Ordering::Relaxed);
-        // Evicted connections leave the table only when their task ends; count only
-        // those still serving.
-        let live = open.values().filter(|s| !s.is_evicted()).count();
-        if live >= cap && !evict_longest_idle(&open) {
+        if !make_room_for_one(&open, cap) {
             self.stats.refused.fetch_add(1, Ordering::Relaxed);
             return Admission::Refused;
         }
@@ -451,6 +447,14 @@ impl Connections {
             state.ask_to_finish();
         }
     }
+}
+
+/// Makes room under `cap` for one more connection, asking the connection idle the longest
+/// to close when the connections still serving fill the cap (evicted ones leave the table
+/// only when their task ends); `false` when there is no room and none can be made.
+fn make_room_for_one(open: &HashMap<u64, Arc<ConnectionState>>, cap: usize) -> bool {
+    let live = open.values().filter(|s| !s.is_evicted()).count();
+    live < cap || evict_longest_idle(open)
 }
 
 /// Asks the connection idle the longest to close; `false` when every connection has a
