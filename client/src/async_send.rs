@@ -349,13 +349,11 @@ impl Client {
         messages: &[OutgoingMessage],
     ) -> Result<SendReceipt, SendError> {
         let count = messages.len();
-        let first = messages.first().and_then(|m| m.id.as_deref()).unwrap_or("");
+        let first = first_id(messages);
         let (request, id) = self
             .batch_request(topic, messages)
             .map_err(|cause| refusal(topic, first, count, cause))?;
-        let (body, attempts) = self.run_tracked(topic, &request, &id, count).await?;
-        batch_receipt(&body, attempts)
-            .map_err(|cause| undecoded(topic, &id, count, attempts, cause))
+        self.run_batch_tracked(topic, &request, &id, count).await
     }
 
     /// Sends `messages` in one binary batch request (all stored or none), retried under
@@ -370,16 +368,14 @@ impl Client {
         messages: &[OutgoingMessage],
     ) -> Result<SendReceipt, SendError> {
         let count = messages.len();
-        let first = messages.first().and_then(|m| m.id.as_deref()).unwrap_or("");
+        let first = first_id(messages);
         let refused = |cause| refusal(topic, first, count, cause);
         let batch = EncodedBatch::encode(messages).map_err(refused)?;
         let (request, id) = self
             .prepare_batch(topic, &batch)
             .map_err(refused)?
             .for_send();
-        let (body, attempts) = self.run_tracked(topic, &request, &id, count).await?;
-        batch_receipt(&body, attempts)
-            .map_err(|cause| undecoded(topic, &id, count, attempts, cause))
+        self.run_batch_tracked(topic, &request, &id, count).await
     }
 
     /// Sends a prepared request (see [`Client::send_prepared`]), retried under the
@@ -405,6 +401,18 @@ impl Client {
             messages: Vec::new(),
             attempts,
         })
+    }
+
+    /// Runs a batch send's attempts ([`Client::run_tracked`]) and reads its receipt.
+    async fn run_batch_tracked(
+        &self,
+        topic: &str,
+        request: &Replayable,
+        id: &str,
+        count: usize,
+    ) -> Result<SendReceipt, SendError> {
+        let (body, attempts) = self.run_tracked(topic, request, id, count).await?;
+        batch_receipt(&body, attempts).map_err(|cause| undecoded(topic, id, count, attempts, cause))
     }
 
     /// Runs a send's attempts; on failure, finds out whether the broker has message `id`.
@@ -524,6 +532,11 @@ fn batch_receipt(body: &[u8], attempts: u32) -> Result<SendReceipt, ClientError>
         messages: result.results,
         attempts,
     })
+}
+
+/// The id of a batch's first message, for errors about the whole batch.
+fn first_id(messages: &[OutgoingMessage]) -> &str {
+    messages.first().and_then(|m| m.id.as_deref()).unwrap_or("")
 }
 
 #[cfg(test)]
