@@ -259,6 +259,25 @@ impl From<PluginError> for ApiError {
             PluginError::InvalidBinding(_) => Self::bad_request("INVALID_BINDING", message),
             PluginError::TooMany(_) => Self::new(StatusCode::CONFLICT, "LIMIT_REACHED", message),
             PluginError::Core(core) => Self::from(core),
+            // The messages name no path; the log has the whole error.
+            PluginError::Shortage(shortage) => {
+                tracing::warn!(error = %message, "module files cannot be written");
+                if shortage.is_disk_full() {
+                    Self::new(
+                        StatusCode::INSUFFICIENT_STORAGE,
+                        "DISK_FULL",
+                        "disk full: the module's files cannot be written; nothing was \
+                         registered, upload it again once space is freed",
+                    )
+                } else {
+                    Self::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "RESOURCE_EXHAUSTED",
+                        "the broker is short of file descriptors or memory; the module was \
+                         not registered, upload it again later",
+                    )
+                }
+            }
             PluginError::Io { .. } | PluginError::Corrupt(_) | PluginError::Engine(_) => {
                 tracing::error!(error = %message, "plugin host error");
                 Self::internal()

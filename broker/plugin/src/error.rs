@@ -3,6 +3,7 @@
 //! one call into a plugin failed (which fails that call's batch, never the broker).
 
 use weir_core::CoreError;
+use weir_store::StoreError;
 
 use crate::World;
 
@@ -123,6 +124,11 @@ pub enum PluginError {
     /// The broker core refused (a missing topic, a group on another topic, ...).
     #[error(transparent)]
     Core(#[from] CoreError),
+    /// A module file could not be created for lack of file descriptors, memory or disk
+    /// space ([`StoreError::is_transient`]). Nothing of the upload is kept; it can be
+    /// uploaded again once the shortage is over.
+    #[error("{0}")]
+    Shortage(StoreError),
     /// A file of the module store could not be read or written.
     #[error("{context}: {source}")]
     Io {

@@ -239,3 +239,64 @@ async fn the_catalog_outlives_retention_of_its_segment() {
     host.shutdown().await;
     broker.close().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn module_files_that_cannot_be_created_refuse_the_upload_and_nothing_else() {
+    use weir_store::{Errno, FaultPoint};
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::open(dir.path()).await;
+    let modules = dir.path().join("modules");
+    let kept = env
+        .host
+        .upload("kept", World::Consumer, component("ack_all"))
+        .await
+        .unwrap();
+    let faults = env.broker.store().faults();
+    for (errno, disk_full) in [(Errno::MFILE, false), (Errno::NOSPC, true)] {
+        faults.fail(FaultPoint::ArtifactCreate, errno, 1);
+        match env
+            .host
+            .upload("m", World::Consumer, component("trap"))
+            .await
+        {
+            Err(PluginError::Shortage(error)) => {
+                assert!(error.is_transient(), "{error}");
+                assert_eq!(error.is_disk_full(), disk_full, "{error}");
+            }
+            other => panic!("{errno:?}: {other:?}"),
+        }
+        // Nothing of the refused upload is registered or left on disk; the registry
+        // keeps answering.
+        assert!(matches!(
+            env.host.module("m"),
+            Err(PluginError::ModuleNotFound { .. })
+        ));
+        assert_eq!(env.host.modules().len(), 1);
+        let mut files: Vec<_> = std::fs::read_dir(&modules)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        files.sort();
+        assert_eq!(
+            files,
+            [
+                format!("{}.cwasm", kept.sha256),
+                format!("{}.wasm", kept.sha256)
+            ]
+        );
+    }
+    assert_eq!(faults.injected(FaultPoint::ArtifactCreate), 2);
+
+    // Once the shortage is over the same upload works, and survives a restart.
+    let info = env
+        .host
+        .upload("m", World::Consumer, component("trap"))
+        .await
+        .unwrap();
+    assert_eq!(info.version, 1);
+    env.close().await;
+    let env = Env::open(dir.path()).await;
+    assert_eq!(env.host.module("m").unwrap()[0].info, info);
+    assert_eq!(env.host.module("kept").unwrap()[0].info, kept);
+    env.close().await;
+}

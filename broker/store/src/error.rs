@@ -101,7 +101,7 @@ impl StoreError {
     /// The error of creating or opening a file (`what` done to `path`): transient
     /// resource shortages become [`StoreError::ResourceExhausted`] or
     /// [`StoreError::NoSpace`], anything else [`StoreError::Io`].
-    pub(crate) fn creating(what: &str, path: &Path, source: std::io::Error) -> StoreError {
+    pub fn creating(what: &str, path: &Path, source: std::io::Error) -> StoreError {
         let context = format!("{what} {}", path.display());
         match Shortage::of(&source) {
             Some(Shortage::Resources) => StoreError::ResourceExhausted { context, source },

@@ -46,6 +46,10 @@ pub enum FaultPoint {
     IndexCreate,
     /// Creating a consume queue file or its directory.
     QueueCreate,
+    /// Creating a module file (an uploaded component or its precompiled artifact) in
+    /// the plugin host's module directory: not a store file, but checked through the
+    /// same table so that one seam drives every file the broker creates.
+    ArtifactCreate,
     /// Flushing written bytes of a kind of file to disk (`msync` / `fsync`).
     Fsync(FileKind),
 }
@@ -131,7 +135,7 @@ impl Faults {
     }
 
     /// `Err` with the armed errno if `point` is armed (and counts one failure down).
-    pub(crate) fn check(&self, point: FaultPoint) -> io::Result<()> {
+    pub fn check(&self, point: FaultPoint) -> io::Result<()> {
         if self.armed.load(Ordering::Relaxed) == 0 {
             return Ok(());
         }

@@ -149,7 +149,7 @@ impl PluginHost {
     /// registered.
     pub async fn open(broker: Arc<Broker>, config: PluginHostConfig) -> Result<Self, PluginError> {
         let engine = PluginEngine::new()?;
-        let artifacts = ArtifactDir::open(config.modules_dir.clone())?;
+        let artifacts = ArtifactDir::open(config.modules_dir.clone(), Arc::clone(broker.store()))?;
         let (catalog, snapshot) = Catalog::load(Arc::clone(broker.store()))?;
         let loading = (Arc::clone(&engine), artifacts.clone(), snapshot.modules);
         let (slots, recompiled) = tokio::task::spawn_blocking(move || {
