@@ -179,3 +179,67 @@ pub(crate) async fn read_json<T: DeserializeOwned>(body: RequestBody) -> Result<
     };
     serde_json::from_slice(text).map_err(ApiError::invalid_json)
 }
+
+/// Offsets in request bodies: documented as `int64` with `minimum: 0`, so a value above
+/// `i64::MAX` is refused as `400 INVALID_JSON` like any other out-of-schema number,
+/// rather than accepted because the server happens to hold offsets as `u64`.
+/// Use with `#[serde(deserialize_with = "crate::body::int64_offset")]`.
+pub(crate) fn int64_offset<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<u64, D::Error> {
+    let value = <u64 as serde::Deserialize>::deserialize(deserializer)?;
+    if value > i64::MAX as u64 {
+        return Err(serde::de::Error::custom(format_args!(
+            "an offset is at most {}, got {value}",
+            i64::MAX
+        )));
+    }
+    Ok(value)
+}
+
+/// [`int64_offset`] for optional fields (`#[serde(default, deserialize_with = ...)]`).
+pub(crate) fn optional_int64_offset<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct Offset(#[serde(deserialize_with = "int64_offset")] u64);
+    let value = <Option<Offset> as serde::Deserialize>::deserialize(deserializer)?;
+    Ok(value.map(|Offset(offset)| offset))
+}
+
+#[cfg(test)]
+mod offset_tests {
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    struct Body {
+        #[serde(default, deserialize_with = "super::int64_offset")]
+        from: u64,
+        #[serde(default, deserialize_with = "super::optional_int64_offset")]
+        at: Option<u64>,
+    }
+
+    fn parse(text: &str) -> Result<Body, String> {
+        serde_json::from_str(text).map_err(|err| err.to_string())
+    }
+
+    #[test]
+    fn offsets_are_refused_above_int64_and_below_zero() {
+        let max = i64::MAX;
+        let body = parse(&format!(r#"{{"from":{max},"at":{max}}}"#)).unwrap();
+        assert_eq!((body.from, body.at), (max as u64, Some(max as u64)));
+        let body = parse("{}").unwrap();
+        assert_eq!((body.from, body.at), (0, None));
+        assert_eq!(parse(r#"{"at":null}"#).unwrap().at, None);
+        let above = max as u64 + 1;
+        for text in [
+            format!(r#"{{"from":{above}}}"#),
+            format!(r#"{{"at":{above}}}"#),
+        ] {
+            let err = parse(&text).err().expect("refused");
+            assert!(err.contains("at most 9223372036854775807"), "{err}");
+        }
+        assert!(parse(r#"{"from":-1}"#).is_err());
+        assert!(parse(r#"{"at":-1}"#).is_err());
+    }
+}

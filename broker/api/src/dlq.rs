@@ -38,7 +38,7 @@ pub(crate) const NDJSON: &str = "application/x-ndjson";
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ResendAll {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::body::int64_offset")]
     from_offset: u64,
 }
 

@@ -279,6 +279,7 @@ const JSON_ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/groups/fuzz/dlq:resend"),
     ("POST", "/v1/producer-groups"),
     ("POST", "/v1/bindings"),
+    ("PUT", "/v1/bindings/fuzz"),
 ];
 
 /// A broker for the `json_bodies` target: one per thread, in its own directory, which
@@ -345,7 +346,8 @@ fn json_broker() -> Arc<JsonBroker> {
 ///
 /// Checked: nothing panics; every answer is an error (nothing exists to succeed on),
 /// never a `500`, with a JSON body carrying a code and a message. Inputs that parse as
-/// JSON are also sent through the send path's own body type directly.
+/// JSON are also sent through the send path's own body type directly, and every input
+/// through the permission check's reading of group bodies.
 pub fn json_bodies(data: &[u8]) {
     let Some((&selector, body)) = data.split_first() else {
         return;
@@ -354,6 +356,9 @@ pub fn json_bodies(data: &[u8]) {
     if let Ok(send) = serde_json::from_slice::<crate::wire::SendJson>(body) {
         let _ = send.into_outgoing(NOW_MS, MAX_DELAY_MS);
     }
+    // With tokens, a group's body is read before the handler to find the topic its
+    // caller must be allowed to consume: that read must hold on any input too.
+    let _ = crate::auth::consume_topic_in_body(body);
     let broker = json_broker();
     let Some(app) = &broker.app else {
         return;

@@ -88,6 +88,7 @@ enum ResetTo {
 struct Reset {
     to: ResetTo,
     timestamp_ms: Option<i64>,
+    #[serde(default, deserialize_with = "crate::body::optional_int64_offset")]
     offset: Option<u64>,
     queue: Option<u32>,
     consumer: Option<String>,
@@ -97,6 +98,7 @@ struct Reset {
 #[serde(deny_unknown_fields)]
 struct CommitOffset {
     queue: u32,
+    #[serde(deserialize_with = "crate::body::int64_offset")]
     offset: u64,
     consumer: Option<String>,
 }

@@ -5,7 +5,10 @@
 //! batches, a group's receive and ack, a WebAssembly consumer binding (`ack_all`) on its
 //! own topic, delayed messages (delivered to the same group a few seconds later) and
 //! transactions (a half message, then commit or, one in three, rollback). Every
-//! `--interval` the bench prints the broker's RSS, open fds and threads (from
+//! `--interval` the bench prints the broker's RSS — split into anonymous memory (heap,
+//! stacks: what a leak grows) and file-backed pages (the memory-mapped commitlog, which
+//! the kernel reclaims under pressure and which grows with the data written) — open fds
+//! and threads (from
 //! `/proc/<pid>/status` and `/proc/<pid>/fd`, given `--broker-pid`), latency percentiles
 //! per operation for that interval, and error counts; at the end a summary with the drift
 //! from the first interval to the last. Any error makes the run exit non-zero.
@@ -458,6 +461,8 @@ struct Sample {
     index: usize,
     at: Duration,
     rss_kib: Option<u64>,
+    anon_kib: Option<u64>,
+    file_kib: Option<u64>,
     threads: Option<u64>,
     fds: Option<u64>,
 }
@@ -481,6 +486,8 @@ impl Sample {
             index,
             at,
             rss_kib: field("VmRSS:"),
+            anon_kib: field("RssAnon:"),
+            file_kib: field("RssFile:"),
             threads: field("Threads:"),
             fds,
         }
@@ -502,10 +509,12 @@ fn ms(micros: u64) -> String {
 fn print_interval(sample: &Sample, window: &Window, plugin_acked: u64) {
     let errors: u64 = window.errors.values().sum();
     println!(
-        "[{:>3}] t={:>5.0}s  rss {} MiB  fds {}  threads {}  plugin acked {}  errors {}",
+        "[{:>3}] t={:>5.0}s  rss {} MiB (anon {}, mapped {})  fds {}  threads {}  plugin acked {}  errors {}",
         sample.index,
         sample.at.as_secs_f64(),
         mib(sample.rss_kib),
+        mib(sample.anon_kib),
+        mib(sample.file_kib),
         show(sample.fds),
         show(sample.threads),
         plugin_acked,
@@ -550,8 +559,10 @@ fn print_summary(shared: &Shared, samples: &[Sample], elapsed: Duration, interru
     );
     if let (Some(first), Some(last)) = (samples.first(), samples.last()) {
         println!(
-            "  rss KiB  {}\n  fds      {}\n  threads  {}",
+            "  rss KiB  {}\n    anon   {}\n    mapped {}\n  fds      {}\n  threads  {}",
             drift(first.rss_kib, last.rss_kib),
+            drift(first.anon_kib, last.anon_kib),
+            drift(first.file_kib, last.file_kib),
             drift(first.fds, last.fds),
             drift(first.threads, last.threads)
         );
