@@ -455,6 +455,35 @@ fn long_polls_outlive_the_idle_timeout_and_idle_keep_alives_are_closed() {
 }
 
 #[test]
+fn the_last_request_a_connection_may_carry_is_answered_with_connection_close() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("weir.toml");
+    std::fs::write(&path, "[http]\nmax_requests_per_connection = 3\n").expect("the config");
+    let broker = Broker::start(&["--config", path.to_str().expect("a UTF-8 path")]);
+    let addr = broker.addr();
+
+    let mut stream = connect(addr).expect("connect");
+    for n in 1..=3 {
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+            .expect("write a request");
+        let answer = read_answer(&stream);
+        assert_eq!(answer.status, 200, "answer {n}: {}", answer.text());
+        // The client learns from the answer itself that it must not send another.
+        let close = answer.header("connection").as_deref() == Some("close");
+        assert_eq!(close, n == 3, "answer {n}: {:?}", answer.headers);
+    }
+    let end = wait_for_close(&stream, Instant::now() + Duration::from_secs(20));
+    assert_eq!(end, End::Closed(None), "closed after the last answer");
+    assert_eq!(
+        metric(addr, "weir_http_connection_request_limit_total"),
+        1,
+        "{}",
+        must_text(addr, "/metrics")
+    );
+}
+
+#[test]
 fn slow_bodies_are_cut_off_with_a_json_408_and_nothing_is_stored() {
     let config = config_file();
     let broker = start(&config, None);

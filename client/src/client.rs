@@ -41,8 +41,10 @@ use crate::{ClientError, SendStatus, TransportError};
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long establishing a TCP connection may take unless the builder says otherwise.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long an idle pooled connection is kept; below common server idle timeouts.
-const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long an idle pooled connection is kept: below the broker's default idle timeout
+/// (30 s, `http.idle_timeout_ms`), so that the client retires a connection before the
+/// broker closes it, never reusing one just as the broker's close is on its way.
+const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub(crate) const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
@@ -174,7 +176,8 @@ impl ClientBuilder {
         self
     }
 
-    /// How long an idle connection stays in the pool.
+    /// How long an idle connection stays in the pool (default 20 s). Keep it below the
+    /// broker's `http.idle_timeout_ms`.
     pub fn pool_idle_timeout(mut self, timeout: Duration) -> ClientBuilder {
         self.pool_idle_timeout = timeout;
         self

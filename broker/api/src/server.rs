@@ -158,6 +158,12 @@ fn serve_connection(
             let limits = connections.limits();
             let number = state.begin_request();
             let guard = RequestGuard(Arc::clone(&state));
+            // The last request this connection may carry. Over HTTP/1 its answer says so
+            // itself (`Connection: close`): a graceful shutdown alone can land after the
+            // answer left and close the connection under the client's next request,
+            // which it then sees cut off. HTTP/2 gets a GOAWAY from the shutdown.
+            let last = number >= limits.max_requests_per_connection;
+            let close_after = last && request.version() < http::Version::HTTP_2;
             if number == limits.max_requests_per_connection {
                 connections.stats().count_request_limit();
                 state.ask_to_finish();
@@ -173,7 +179,13 @@ fn serve_connection(
             });
             let app = Arc::clone(&app);
             async move {
-                let response = app.handle(request).await;
+                let mut response = app.handle(request).await;
+                if close_after {
+                    response.headers_mut().insert(
+                        http::header::CONNECTION,
+                        http::HeaderValue::from_static("close"),
+                    );
+                }
                 Ok::<_, Infallible>(response.map(|body| TrackedBody {
                     body,
                     _guard: guard,
