@@ -130,12 +130,9 @@ impl Broker {
             sync_flush,
             scheduler: Arc::clone(&scheduler),
         });
-        scheduler.start(Arc::downgrade(&broker)).map_err(|source| {
-            CoreError::Store(weir_store::StoreError::Io {
-                context: "starting the timer thread".to_string(),
-                source,
-            })
-        })?;
+        scheduler
+            .start(Arc::downgrade(&broker))
+            .map_err(CoreError::TimerThread)?;
         broker.arm_delays()?;
         broker.arm_transactions()?;
         // Recovered deliveries have deadlines: let every group look at them now.
@@ -230,7 +227,7 @@ impl Broker {
                 .try_for_each(|topic| store.delete_topic_queues(topic))
         })
         .await
-        .map_err(|_| CoreError::Store(weir_store::StoreError::Closed))??;
+        .map_err(CoreError::interrupted("deleting the topic's queues"))??;
         Ok(())
     }
 

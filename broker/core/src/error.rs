@@ -126,7 +126,26 @@ pub enum CoreError {
     /// The producer group does not exist.
     #[error("producer group '{0}' does not exist")]
     ProducerGroupNotFound(String),
+    /// A blocking step handed to the runtime's blocking pool (a flush, deleting queues)
+    /// did not finish: the runtime is shutting down, or the step panicked. What the step
+    /// had written may or may not be durable.
+    #[error("{step} did not finish: the broker is shutting down")]
+    Interrupted {
+        /// What was being done.
+        step: &'static str,
+    },
+    /// The timer thread (delays, retries, invisible times, check-backs) could not be
+    /// started.
+    #[error("starting the timer thread: {0}")]
+    TimerThread(#[source] std::io::Error),
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl CoreError {
+    /// The error of a blocking step whose task could not be joined.
+    pub(crate) fn interrupted(step: &'static str) -> impl FnOnce(tokio::task::JoinError) -> Self {
+        move |_| CoreError::Interrupted { step }
+    }
 }

@@ -441,7 +441,7 @@ impl TopicRegistry {
         let flushing = Arc::clone(store);
         tokio::task::spawn_blocking(move || flushing.flush())
             .await
-            .map_err(|_| CoreError::Store(weir_store::StoreError::Closed))??;
+            .map_err(CoreError::interrupted("flushing the topic table"))??;
         if let Some(appended) = outcome.appended.first() {
             self.snapshot_position
                 .store(appended.position, Ordering::Release);

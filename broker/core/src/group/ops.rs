@@ -100,7 +100,7 @@ impl Broker {
             store.delete_topic_queues(&dlq)
         })
         .await
-        .map_err(|_| CoreError::Store(weir_store::StoreError::Closed))??;
+        .map_err(CoreError::interrupted("deleting the group's queues"))??;
         Ok(())
     }
 
