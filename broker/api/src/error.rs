@@ -173,7 +173,7 @@ impl From<CoreError> for ApiError {
                 "STORE_UNAVAILABLE",
                 "the broker is shutting down",
             ),
-            CoreError::TimerThread(_) => {
+            CoreError::TimerThread(_) | CoreError::UnreadableSnapshot { .. } => {
                 tracing::error!(error = %message, "core error");
                 Self::internal()
             }

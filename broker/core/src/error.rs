@@ -1,7 +1,7 @@
 //! The errors of the broker core. Each variant is one thing a client can be told;
 //! ingresses map every variant explicitly to their own status and stable code.
 
-use weir_store::StoreError;
+use weir_store::{SnapshotError, StoreError};
 
 /// Why a core operation did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -138,9 +138,37 @@ pub enum CoreError {
     /// started.
     #[error("starting the timer thread: {0}")]
     TimerThread(#[source] std::io::Error),
+    /// A snapshot the core wrote to a system topic cannot be read back. The broker does
+    /// not start rather than forget the state the snapshot holds.
+    #[error("{what} at position {position} is unreadable: {reason}")]
+    UnreadableSnapshot {
+        /// Which snapshot.
+        what: String,
+        /// Its commitlog position.
+        position: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<SnapshotError> for CoreError {
+    fn from(err: SnapshotError) -> Self {
+        match err {
+            SnapshotError::Store(err) => CoreError::Store(err),
+            SnapshotError::Unreadable {
+                what,
+                position,
+                reason,
+            } => CoreError::UnreadableSnapshot {
+                what,
+                position,
+                reason,
+            },
+        }
+    }
 }
 
 impl CoreError {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
-use weir_store::{Message, Store, StoredMessage};
+use weir_store::{Message, SnapshotSlot, Store, StoredMessage};
 
 use super::cursor::{Cursor, Pick};
 use super::journal::{
@@ -537,21 +537,15 @@ impl Groups {
 }
 
 fn load_snapshot(store: &Store) -> Result<Option<Snapshot>, CoreError> {
-    let range = store.queue_range(JOURNAL_TOPIC, SNAPSHOT_QUEUE);
-    if range.max <= range.min {
-        return Ok(None);
-    }
-    let records = store.read_queue(JOURNAL_TOPIC, SNAPSHOT_QUEUE, range.max - 1, 1)?;
-    let Some(record) = records.first() else {
-        return Ok(None);
-    };
-    let snapshot: Snapshot = serde_json::from_slice(&record.message.body).map_err(|err| {
-        CoreError::Store(weir_store::StoreError::Corrupt(format!(
-            "delivery state snapshot at position {} is unreadable: {err}",
-            record.position
-        )))
-    })?;
-    Ok(Some(snapshot))
+    let newest = store.read_snapshot(
+        SnapshotSlot::Queue {
+            topic: JOURNAL_TOPIC,
+            queue: SNAPSHOT_QUEUE,
+        },
+        "delivery state snapshot",
+        |body| serde_json::from_slice::<Snapshot>(body),
+    )?;
+    Ok(newest.map(|newest| newest.value))
 }
 
 use crate::message::property;
