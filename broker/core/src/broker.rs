@@ -8,7 +8,7 @@ use std::time::Duration;
 use weir_store::{FlushPolicy, Message, Store, StoreConfig, StoredMessage};
 
 use crate::dedup::{self, DedupFilter, DedupHook, DedupScope, PendingKeys};
-use crate::group::service::{Group, Groups};
+use crate::group::state::{Group, Groups};
 use crate::message::MESSAGE_GROUP_PROPERTY;
 use crate::schedule::Scheduler;
 use crate::schedule::delayed::{self, Delays, SCHEDULE_TOPIC};
