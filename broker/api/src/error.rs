@@ -168,6 +168,15 @@ impl From<CoreError> for ApiError {
             CoreError::ProducerGroupNotFound(_) => {
                 Self::new(StatusCode::NOT_FOUND, "PRODUCER_GROUP_NOT_FOUND", message)
             }
+            CoreError::Interrupted { .. } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "STORE_UNAVAILABLE",
+                "the broker is shutting down",
+            ),
+            CoreError::TimerThread(_) | CoreError::UnreadableSnapshot { .. } => {
+                tracing::error!(error = %message, "core error");
+                Self::internal()
+            }
             CoreError::Store(store) => Self::from(store),
         }
     }

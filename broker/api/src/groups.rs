@@ -2,18 +2,15 @@
 //! of invisible time; lag, committed offsets and resets. Dead letters are in
 //! [`crate::dlq`].
 //!
-//! Request bodies are parsed and range-checked here, against the limits of
-//! [`weir_core::limits`], so that the core only sees validated numbers. What depends on
-//! a group's state (whether a receipt is current, whether a consumer must be named) is
-//! the core's to judge; its errors are mapped in [`crate::error`].
+//! Request bodies are parsed here into the core's request types. The core checks them
+//! against the limits of [`weir_core::limits`] and judges what depends on a group's
+//! state (whether a receipt is current, whether a consumer must be named); its errors
+//! are mapped in [`crate::error`].
 
 use std::time::Duration;
 
 use http::{Request, StatusCode};
 use serde::{Deserialize, Serialize};
-use weir_core::limits::{
-    MAX_INVISIBLE_MS, MAX_RECEIVE_MESSAGES, MAX_RECEIVE_WAIT_MS, MIN_INVISIBLE_MS,
-};
 use weir_core::{AckOutcome, GroupMode, GroupSpec, ReceiveRequest, ResetTarget, StartFrom};
 
 use crate::app::{HttpResponse, json, no_content};
@@ -190,18 +187,14 @@ pub(crate) async fn receive(
 ) -> Result<HttpResponse, ApiError> {
     let binary = crate::frames::wanted(request.headers());
     let receive: Receive = read_json(request.into_body()).await?;
-    let max = in_range("max", receive.max, 1, MAX_RECEIVE_MESSAGES as u64)?;
-    let wait_ms = in_range("wait_ms", receive.wait_ms, 0, MAX_RECEIVE_WAIT_MS)?;
-    if let Some(ms) = receive.invisible_ms {
-        in_range("invisible_ms", ms, MIN_INVISIBLE_MS, MAX_INVISIBLE_MS)?;
-    }
     let deliveries = app
         .broker
         .receive(
             group,
             ReceiveRequest {
-                max: usize::try_from(max).unwrap_or(MAX_RECEIVE_MESSAGES),
-                wait: Duration::from_millis(wait_ms),
+                // A count that does not fit is out of range: the core refuses it.
+                max: usize::try_from(receive.max).unwrap_or(usize::MAX),
+                wait: Duration::from_millis(receive.wait_ms),
                 invisible_ms: receive.invisible_ms,
                 consumer: receive.consumer,
             },
@@ -239,9 +232,6 @@ pub(crate) async fn nack(
     request: Request<RequestBody>,
 ) -> Result<HttpResponse, ApiError> {
     let nack: Nack = read_json(request.into_body()).await?;
-    if let Some(ms) = nack.delay_ms {
-        in_range("delay_ms", ms, 0, MAX_INVISIBLE_MS)?;
-    }
     let outcome = app
         .broker
         .nack(group, &nack.receipts, nack.delay_ms)
@@ -255,15 +245,9 @@ pub(crate) async fn change_invisible(
     request: Request<RequestBody>,
 ) -> Result<HttpResponse, ApiError> {
     let change: ChangeInvisible = read_json(request.into_body()).await?;
-    let invisible_ms = in_range(
-        "invisible_ms",
-        change.invisible_ms,
-        MIN_INVISIBLE_MS,
-        MAX_INVISIBLE_MS,
-    )?;
     let receipt = app
         .broker
-        .change_invisible(group, &change.receipt, invisible_ms)
+        .change_invisible(group, &change.receipt, change.invisible_ms)
         .await?;
     Ok(json(
         StatusCode::OK,

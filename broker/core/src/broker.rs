@@ -1,20 +1,21 @@
 //! The broker façade: the one place that decides what happens to a send, a query or a
-//! topic change, between a validated request and the store.
+//! topic change, between a validated request and the store. The send path itself is in
+//! [`crate::send`]; consumer groups in [`crate::group`].
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use weir_store::{FlushPolicy, Message, Store, StoreConfig, StoredMessage};
 
-use crate::dedup::{self, DedupFilter, DedupHook, DedupScope, PendingKeys};
-use crate::group::service::{Group, Groups};
+use crate::dedup::{DedupFilter, DedupHook, PendingKeys};
+use crate::group::state::{Group, Groups};
 use crate::message::MESSAGE_GROUP_PROPERTY;
 use crate::schedule::Scheduler;
-use crate::schedule::delayed::{self, Delays, SCHEDULE_TOPIC};
+use crate::schedule::delayed::Delays;
+use crate::send::DedupLocks;
 use crate::topic::{QueueOffsets, Topic, TopicConfig, TopicDescription, TopicName, TopicRegistry};
 use crate::transaction::Transactions;
-use crate::{CoreError, Limits, MessageDraft, MessageIdGenerator, QueueChoice};
+use crate::{CoreError, Limits, MessageDraft, MessageIdGenerator};
 
 /// How a broker is set up.
 #[derive(Debug)]
@@ -92,7 +93,7 @@ pub struct Broker {
     scheduler: Arc<Scheduler>,
     delays: Delays,
     transactions: Transactions,
-    dedup: DedupLocks,
+    pub(crate) dedup: DedupLocks,
     /// The dedup filters' hook, once the plugin host installed it.
     dedup_filter: DedupHook,
     /// Keys of deliveries handed out by groups with a dedup filter, until settled.
@@ -130,12 +131,9 @@ impl Broker {
             sync_flush,
             scheduler: Arc::clone(&scheduler),
         });
-        scheduler.start(Arc::downgrade(&broker)).map_err(|source| {
-            CoreError::Store(weir_store::StoreError::Io {
-                context: "starting the timer thread".to_string(),
-                source,
-            })
-        })?;
+        scheduler
+            .start(Arc::downgrade(&broker))
+            .map_err(CoreError::TimerThread)?;
         broker.arm_delays()?;
         broker.arm_transactions()?;
         // Recovered deliveries have deadlines: let every group look at them now.
@@ -230,226 +228,8 @@ impl Broker {
                 .try_for_each(|topic| store.delete_topic_queues(topic))
         })
         .await
-        .map_err(|_| CoreError::Store(weir_store::StoreError::Closed))??;
+        .map_err(CoreError::interrupted("deleting the topic's queues"))??;
         Ok(())
-    }
-
-    /// Sends a batch of messages to one topic, all or none, and answers once they are
-    /// stored per the flush policy.
-    ///
-    /// Messages that pin a queue or carry a message group go where that says; the others
-    /// all go to one round-robin queue, so a batch stays contiguous.
-    ///
-    /// # Cancel safety
-    ///
-    /// Once the store has accepted the batch, dropping this future does not undo it; it
-    /// only stops waiting for the fsync.
-    pub async fn send(
-        &self,
-        topic: &str,
-        drafts: Vec<MessageDraft>,
-    ) -> Result<SendReceipt, CoreError> {
-        let live = self.topic(topic)?;
-        if drafts.is_empty() {
-            return Err(CoreError::EmptyBatch);
-        }
-        if drafts.len() > self.limits.max_batch_messages {
-            return Err(CoreError::BatchTooLarge {
-                count: drafts.len(),
-                limit: self.limits.max_batch_messages,
-            });
-        }
-        let now = now_ms();
-        for draft in &drafts {
-            draft.validate(&self.limits)?;
-            if let Some(at) = draft.deliver_at
-                && at > now.saturating_add(self.limits.max_delay_ms as i64)
-            {
-                return Err(CoreError::InvalidArgument(format!(
-                    "delivery time {at} is more than the maximum delay of {} ms away",
-                    self.limits.max_delay_ms
-                )));
-            }
-        }
-        // A batch with a delayed message goes to the schedule topic as a whole (still one
-        // append, all or none); its other messages are due at once.
-        let delayed = drafts
-            .iter()
-            .any(|d| d.deliver_at.is_some_and(|at| at > now));
-        let keys = match self.dedup_filter() {
-            Some(filter) if !delayed => {
-                dedup::usable(filter.send_keys(topic, &drafts).await, drafts.len())
-            }
-            _ => None,
-        };
-        let key_of = |index: usize| keys.as_ref().and_then(|k| k.keys[index].as_deref());
-        let mut duplicates = 0;
-        // Whether a message is answered with an earlier send's result (a retry).
-        let mut answered_earlier = false;
-        let shared_queue = live.next_queue();
-        let (answers, end) = {
-            // Same-id (and same-key) sends serialise here, so that a retry racing its
-            // original is answered with the original's result instead of being stored
-            // twice.
-            let _guards = self
-                .dedup
-                .lock(&drafts, keys.as_ref().map(|k| k.keys.as_slice()));
-            let mut answers: Vec<Option<SentMessage>> = vec![None; drafts.len()];
-            let mut batch = Vec::with_capacity(drafts.len());
-            let mut slots = Vec::with_capacity(drafts.len());
-            let mut first_of_id: HashMap<String, usize> = HashMap::new();
-            let mut first_of_key: HashMap<&str, usize> = HashMap::new();
-            let mut repeats = Vec::new();
-            for (index, draft) in drafts.into_iter().enumerate() {
-                let key = key_of(index);
-                if let Some(key) = key {
-                    if let Some(&first) = first_of_key.get(key) {
-                        repeats.push((index, first));
-                        duplicates += 1;
-                        continue;
-                    }
-                    first_of_key.insert(key, index);
-                    let window = keys.as_ref().map_or(0, |k| k.window_ms);
-                    if let Some(previous) = self.previous_by_key(topic, key, window, now)? {
-                        answers[index] = Some(previous);
-                        duplicates += 1;
-                        answered_earlier = true;
-                        continue;
-                    }
-                }
-                if let Some(id) = &draft.id {
-                    if let Some(&first) = first_of_id.get(id) {
-                        repeats.push((index, first));
-                        continue;
-                    }
-                    first_of_id.insert(id.clone(), index);
-                    if let Some(previous) = self.previous_send(topic, id, now)? {
-                        answers[index] = Some(previous);
-                        answered_earlier = true;
-                        continue;
-                    }
-                }
-                let queue = choose_queue(&live, &draft, shared_queue)?;
-                let (pinned, due) = (draft.queue, draft.deliver_at.unwrap_or(now));
-                let mut message = self.message_of(draft, now);
-                if let Some(key) = key {
-                    message
-                        .properties
-                        .push((dedup::DEDUP_KEY_PROPERTY.to_string(), key.to_string()));
-                }
-                slots.push((index, due));
-                batch.push(if delayed {
-                    (0, delayed::schedule_record(message, topic, pinned, due))
-                } else {
-                    (queue, message)
-                });
-            }
-            let mut end = 0;
-            if !batch.is_empty() {
-                let target = if delayed { SCHEDULE_TOPIC } else { topic };
-                let outcome = self.store.append(target, &batch)?;
-                end = outcome.end;
-                for (((index, due), (_, message)), at) in
-                    slots.iter().zip(batch).zip(&outcome.appended)
-                {
-                    answers[*index] = Some(SentMessage {
-                        id: message.id,
-                        queue: if delayed { 0 } else { at.queue },
-                        offset: if delayed { 0 } else { at.queue_offset },
-                        deliver_at: delayed.then_some(*due),
-                    });
-                }
-                if delayed {
-                    self.schedule_appended(
-                        outcome
-                            .appended
-                            .iter()
-                            .map(|a| a.position)
-                            .zip(slots.iter().map(|(_, due)| *due)),
-                    );
-                } else {
-                    self.groups.notify_topic(topic);
-                }
-            }
-            for (index, first) in repeats {
-                answers[index] = answers[first].clone();
-            }
-            (answers, end)
-        };
-        if duplicates > 0
-            && let Some(filter) = self.dedup_filter()
-        {
-            filter.duplicates_found(DedupScope::Topic(topic), duplicates);
-        }
-        // A retry is answered like its original, durability included: the original may
-        // still be unflushed (its own answer timed out waiting for the fsync), so wait for
-        // everything written so far, which holds it.
-        let end = if answered_earlier {
-            end.max(self.store.write_position())
-        } else {
-            end
-        };
-        let status = self.durable_status(end).await?;
-        Ok(SendReceipt {
-            topic: topic.to_string(),
-            status,
-            messages: answers.into_iter().flatten().collect(),
-        })
-    }
-
-    /// The result of an earlier send of message `id` to `topic` within the dedup window.
-    fn previous_send(
-        &self,
-        topic: &str,
-        id: &str,
-        now: i64,
-    ) -> Result<Option<SentMessage>, CoreError> {
-        let Some(found) = self.store.lookup_id(id)? else {
-            return Ok(None);
-        };
-        if found.store_ms < now.saturating_sub(self.limits.dedup_window_ms as i64) {
-            return Ok(None);
-        }
-        if found.topic == topic {
-            return Ok(Some(SentMessage {
-                id: id.to_string(),
-                queue: found.queue,
-                offset: found.queue_offset,
-                deliver_at: None,
-            }));
-        }
-        if found.topic == SCHEDULE_TOPIC
-            && let Ok(scheduled) = self.scheduled_message(id)
-            && scheduled.topic == topic
-        {
-            return Ok(Some(SentMessage {
-                id: id.to_string(),
-                queue: 0,
-                offset: 0,
-                deliver_at: Some(scheduled.deliver_at),
-            }));
-        }
-        Ok(None)
-    }
-
-    /// The message of `topic` stored within `window_ms` whose dedup key is `key`.
-    fn previous_by_key(
-        &self,
-        topic: &str,
-        key: &str,
-        window_ms: u64,
-        now: i64,
-    ) -> Result<Option<SentMessage>, CoreError> {
-        Ok(self
-            .store
-            .lookup_dedup_key(topic, key)?
-            .filter(|found| dedup::within_window(found, window_ms, now))
-            .map(|found| SentMessage {
-                id: found.message.id,
-                queue: found.queue,
-                offset: found.queue_offset,
-                deliver_at: None,
-            }))
     }
 
     /// The message with this id.
@@ -614,71 +394,9 @@ impl Broker {
     }
 }
 
-fn choose_queue(topic: &Topic, draft: &MessageDraft, shared: u32) -> Result<u32, CoreError> {
-    let queues = topic.config.queues;
-    match draft.queue_choice() {
-        QueueChoice::Pinned(queue) if queue < queues => Ok(queue),
-        QueueChoice::Pinned(queue) => Err(CoreError::InvalidQueue {
-            topic: topic.config.name.clone(),
-            queue,
-            queues,
-        }),
-        QueueChoice::Broker => Ok(match &draft.message_group {
-            Some(group) => crate::message::group_queue(group, queues),
-            None => shared,
-        }),
-    }
-}
-
 /// Milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// Striped locks that serialise sends carrying the same client-supplied id or dedup key.
-#[derive(Debug)]
-struct DedupLocks {
-    stripes: Vec<parking_lot::Mutex<()>>,
-}
-
-/// Stripes of [`DedupLocks`].
-const DEDUP_STRIPES: usize = 64;
-
-impl DedupLocks {
-    fn new() -> Self {
-        Self {
-            stripes: (0..DEDUP_STRIPES)
-                .map(|_| parking_lot::Mutex::new(()))
-                .collect(),
-        }
-    }
-
-    /// Locks the stripes of every id and dedup key in the batch, in stripe order.
-    fn lock(
-        &self,
-        drafts: &[MessageDraft],
-        keys: Option<&[Option<String>]>,
-    ) -> Vec<parking_lot::MutexGuard<'_, ()>> {
-        let ids = drafts
-            .iter()
-            .filter_map(|d| d.id.as_deref())
-            .map(|id| crc32c::crc32c(id.as_bytes()));
-        let keys = keys
-            .unwrap_or_default()
-            .iter()
-            .flatten()
-            .map(|key| crc32c::crc32c_append(crc32c::crc32c(b"\x01"), key.as_bytes()));
-        let mut stripes: Vec<usize> = ids
-            .chain(keys)
-            .map(|hash| hash as usize % DEDUP_STRIPES)
-            .collect();
-        stripes.sort_unstable();
-        stripes.dedup();
-        stripes
-            .into_iter()
-            .map(|i| self.stripes[i].lock())
-            .collect()
-    }
 }

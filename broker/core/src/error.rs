@@ -1,7 +1,7 @@
 //! The errors of the broker core. Each variant is one thing a client can be told;
 //! ingresses map every variant explicitly to their own status and stable code.
 
-use weir_store::StoreError;
+use weir_store::{SnapshotError, StoreError};
 
 /// Why a core operation did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +126,54 @@ pub enum CoreError {
     /// The producer group does not exist.
     #[error("producer group '{0}' does not exist")]
     ProducerGroupNotFound(String),
+    /// A blocking step handed to the runtime's blocking pool (a flush, deleting queues)
+    /// did not finish: the runtime is shutting down, or the step panicked. What the step
+    /// had written may or may not be durable.
+    #[error("{step} did not finish: the broker is shutting down")]
+    Interrupted {
+        /// What was being done.
+        step: &'static str,
+    },
+    /// The timer thread (delays, retries, invisible times, check-backs) could not be
+    /// started.
+    #[error("starting the timer thread: {0}")]
+    TimerThread(#[source] std::io::Error),
+    /// A snapshot the core wrote to a system topic cannot be read back. The broker does
+    /// not start rather than forget the state the snapshot holds.
+    #[error("{what} at position {position} is unreadable: {reason}")]
+    UnreadableSnapshot {
+        /// Which snapshot.
+        what: String,
+        /// Its commitlog position.
+        position: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<SnapshotError> for CoreError {
+    fn from(err: SnapshotError) -> Self {
+        match err {
+            SnapshotError::Store(err) => CoreError::Store(err),
+            SnapshotError::Unreadable {
+                what,
+                position,
+                reason,
+            } => CoreError::UnreadableSnapshot {
+                what,
+                position,
+                reason,
+            },
+        }
+    }
+}
+
+impl CoreError {
+    /// The error of a blocking step whose task could not be joined.
+    pub(crate) fn interrupted(step: &'static str) -> impl FnOnce(tokio::task::JoinError) -> Self {
+        move |_| CoreError::Interrupted { step }
+    }
 }

@@ -20,6 +20,7 @@ pub mod message;
 mod message_id;
 mod retention;
 mod schedule;
+mod send;
 pub mod topic;
 pub mod transaction;
 

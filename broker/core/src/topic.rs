@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use bytes::Bytes;
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
-use weir_store::Store;
+use weir_store::{SnapshotSlot, Store};
 
 use crate::CoreError;
 use crate::group::GroupConfig;
@@ -177,31 +177,29 @@ pub(crate) struct TopicRegistry {
 impl TopicRegistry {
     /// Loads the newest snapshot from the store.
     pub(crate) fn load(store: &Store) -> Result<Self, CoreError> {
-        let range = store.queue_range(CONFIG_TOPIC, 0);
         let mut topics = BTreeMap::new();
         let mut groups = BTreeMap::new();
         let mut producer_groups = BTreeMap::new();
         let mut snapshot_position = 0;
-        if range.max > range.min {
-            let records = store.read_queue(CONFIG_TOPIC, 0, range.max - 1, 1)?;
-            if let Some(record) = records.first() {
-                let snapshot: Snapshot =
-                    serde_json::from_slice(&record.message.body).map_err(|err| {
-                        CoreError::Store(weir_store::StoreError::Corrupt(format!(
-                            "topic configuration snapshot at position {} is unreadable: {err}",
-                            record.position
-                        )))
-                    })?;
-                snapshot_position = record.position;
-                for config in snapshot.topics {
-                    topics.insert(config.name.clone(), Arc::new(live(config)));
-                }
-                for config in snapshot.groups {
-                    groups.insert(config.name.clone(), config);
-                }
-                for config in snapshot.producer_groups {
-                    producer_groups.insert(config.name.clone(), config);
-                }
+        let newest = store.read_snapshot(
+            SnapshotSlot::Queue {
+                topic: CONFIG_TOPIC,
+                queue: 0,
+            },
+            "topic configuration snapshot",
+            |body| serde_json::from_slice::<Snapshot>(body),
+        )?;
+        if let Some(newest) = newest {
+            snapshot_position = newest.position;
+            let snapshot = newest.value;
+            for config in snapshot.topics {
+                topics.insert(config.name.clone(), Arc::new(live(config)));
+            }
+            for config in snapshot.groups {
+                groups.insert(config.name.clone(), config);
+            }
+            for config in snapshot.producer_groups {
+                producer_groups.insert(config.name.clone(), config);
             }
         }
         tracing::info!(
@@ -441,7 +439,7 @@ impl TopicRegistry {
         let flushing = Arc::clone(store);
         tokio::task::spawn_blocking(move || flushing.flush())
             .await
-            .map_err(|_| CoreError::Store(weir_store::StoreError::Closed))??;
+            .map_err(CoreError::interrupted("flushing the topic table"))??;
         if let Some(appended) = outcome.appended.first() {
             self.snapshot_position
                 .store(appended.position, Ordering::Release);

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use weir_store::{Message, Store};
+use weir_store::{Message, SnapshotError, SnapshotSlot, Store};
 
 use crate::PluginError;
 use crate::binding::BindingConfig;
@@ -49,28 +49,27 @@ pub(crate) struct Catalog {
 impl Catalog {
     /// Reads the newest snapshot (an empty one on a new broker).
     pub(crate) fn load(store: Arc<Store>) -> Result<(Self, Snapshot), PluginError> {
-        let range = store.queue_range(PLUGINS_TOPIC, 0);
-        let mut snapshot = Snapshot::default();
-        let mut position = 0;
-        if range.max > range.min {
-            let records = store
-                .read_queue(PLUGINS_TOPIC, 0, range.max - 1, 1)
-                .map_err(|e| PluginError::Core(e.into()))?;
-            if let Some(record) = records.first() {
-                snapshot = serde_json::from_slice(&record.message.body).map_err(|err| {
-                    PluginError::Corrupt(format!(
-                        "plugin snapshot at position {} is unreadable: {err}",
-                        record.position
-                    ))
-                })?;
-                if snapshot.version > SNAPSHOT_VERSION {
-                    return Err(PluginError::Corrupt(format!(
-                        "plugin snapshot version {} is newer than this broker's {SNAPSHOT_VERSION}",
-                        snapshot.version
-                    )));
+        let newest = store
+            .read_snapshot(
+                SnapshotSlot::Queue {
+                    topic: PLUGINS_TOPIC,
+                    queue: 0,
+                },
+                "plugin snapshot",
+                |body| serde_json::from_slice::<Snapshot>(body),
+            )
+            .map_err(|err| match err {
+                SnapshotError::Store(err) => PluginError::Core(err.into()),
+                unreadable @ SnapshotError::Unreadable { .. } => {
+                    PluginError::Corrupt(unreadable.to_string())
                 }
-                position = record.position;
-            }
+            })?;
+        let (snapshot, position) = newest.map_or_else(Default::default, |n| (n.value, n.position));
+        if snapshot.version > SNAPSHOT_VERSION {
+            return Err(PluginError::Corrupt(format!(
+                "plugin snapshot version {} is newer than this broker's {SNAPSHOT_VERSION}",
+                snapshot.version
+            )));
         }
         Ok((
             Self {

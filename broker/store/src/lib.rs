@@ -10,6 +10,8 @@
 //!
 //! The store knows nothing of what topics mean: the broker core drives retention
 //! ([`Store::retention_boundary`], [`Store::delete_before`]) and gives records their meaning.
+//! The layers above keep their state as snapshot records and read the newest one back
+//! with [`Store::read_snapshot`], passing their own decoder.
 //!
 //! # Layout on disk
 //!
@@ -44,6 +46,7 @@ mod record;
 mod recovery;
 mod retention;
 mod segment;
+mod snapshot;
 mod store;
 
 pub use config::{DEFAULT_SEGMENT_SIZE, FlushPolicy, StoreConfig};
@@ -56,6 +59,7 @@ pub use record::{
     MAX_BODY_LEN, MAX_ID_LEN, MAX_KEY_LEN, MAX_KEYS, MAX_PROPERTIES, MAX_PROPERTY_NAME_LEN,
     MAX_PROPERTY_VALUE_LEN, MAX_TAG_LEN, MAX_TOPIC_LEN,
 };
+pub use snapshot::{Snapshot, SnapshotError, SnapshotSlot};
 pub use store::Store;
 
 /// The property holding a message's dedup key (its business identity, as a dedup filter

@@ -77,7 +77,7 @@ fn open_segments(dir: &Path, segment_size: u64) -> Result<Vec<Arc<Segment>>, Sto
     Ok(segments)
 }
 
-/// Recovers the store in `config.dir`.
+/// Recovers the store in `config.dir`, in the order of the steps above.
 pub(crate) fn recover(
     config: &StoreConfig,
     prealloc: Arc<Preallocator>,
@@ -94,20 +94,66 @@ pub(crate) fn recover(
         _ => min,
     };
 
-    // Find the end.
+    let valid = find_end(&segments, start);
+    let end = valid.end;
+    let garbage = valid.garbage + truncate_at(&mut segments, end)?;
+    learn_segment_times(&segments, checkpoint.as_ref(), end);
+    flush_recovered(&segments, start, end)?;
+    let views = rebuild_views(config, faults, &segments, checkpoint.as_ref(), end)?;
+
+    let checkpoint = Checkpoint {
+        flushed: end,
+        dispatched: end,
+        segments: segments.iter().map(|s| (s.base(), s.newest_ms())).collect(),
+    };
+    checkpoint.write(&config.dir, faults)?;
+    tracing::info!(
+        dir = %config.dir.display(),
+        from = start,
+        end,
+        records_scanned = valid.scanned,
+        bytes_truncated = garbage,
+        records_redispatched = views.redispatched,
+        queues_rebuilt = views.queues_rebuilt,
+        index_rebuilt = views.index_rebuilt,
+        "store recovered"
+    );
+    let offsets = views.queues.next_offsets();
+    let log = CommitLog::new(config.segment_size, segments, end, offsets, prealloc)?;
+    Ok(Recovered {
+        log,
+        queues: views.queues,
+        index: views.index,
+        end,
+        checkpoint,
+    })
+}
+
+/// Where the valid commitlog ends, as step 2 found it.
+struct ValidEnd {
+    /// The position after the last valid record.
+    end: u64,
+    /// Records validated.
+    scanned: u64,
+    /// Bytes after the end in its segment that are not zero (a torn or corrupt record).
+    garbage: u64,
+}
+
+/// Step 2: validates records forward from `start`; the first invalid one is the end.
+/// Notes each segment's newest store time on the way.
+fn find_end(segments: &[Arc<Segment>], start: u64) -> ValidEnd {
     let mut scanned = 0u64;
-    let (end, stop) = commitlog::scan(&segments, start, u64::MAX, |position, record| {
+    let (end, stop) = commitlog::scan(segments, start, u64::MAX, |position, record| {
         scanned += 1;
-        if let Some(segment) = commitlog::segment_at(&segments, position) {
+        if let Some(segment) = commitlog::segment_at(segments, position) {
             segment.observe_ms(record.store_ms);
         }
         Ok(())
     });
-    let last = segments
-        .partition_point(|s| s.base() <= end)
-        .saturating_sub(1);
     let mut garbage = 0u64;
-    if let (ScanStop::Invalid(problem), Some(segment)) = (&stop, segments.get(last)) {
+    if let (ScanStop::Invalid(problem), Some(segment)) =
+        (&stop, segments.get(last_at(segments, end)))
+    {
         let tail = segment.read_from(end - segment.base()).unwrap_or(&[]);
         garbage = tail
             .iter()
@@ -117,10 +163,29 @@ pub(crate) fn recover(
             tracing::warn!(position = end, %problem, bytes = garbage, "commitlog ends in an invalid record; truncating");
         }
     }
+    ValidEnd {
+        end,
+        scanned,
+        garbage,
+    }
+}
+
+/// The index of the segment holding position `end`.
+fn last_at(segments: &[Arc<Segment>], end: u64) -> usize {
+    segments
+        .partition_point(|s| s.base() <= end)
+        .saturating_sub(1)
+}
+
+/// Step 3: deletes the segments past the one holding `end` and zeroes that one after
+/// `end`. Returns the bytes of the deleted segments.
+fn truncate_at(segments: &mut Vec<Arc<Segment>>, end: u64) -> Result<u64, StoreError> {
+    let last = last_at(segments, end);
     let dropped: Vec<Arc<Segment>> = segments.drain(last + 1..).collect();
+    let mut deleted = 0u64;
     for segment in &dropped {
         tracing::warn!(path = %segment.path().display(), "deleting commitlog segment past the end of the valid log");
-        garbage += segment.len();
+        deleted += segment.len();
     }
     for segment in dropped {
         let path = segment.path().to_owned();
@@ -136,15 +201,17 @@ pub(crate) fn recover(
     })?;
     tail.truncate(end - base)
         .map_err(|e| StoreError::io("truncating commitlog segment", tail.path(), e))?;
+    Ok(deleted)
+}
 
-    // Newest store time per segment, for retention: scanned above, else from the
-    // checkpoint, else by scanning the segment.
+/// The newest store time of each segment, for retention: noted by [`find_end`], else
+/// from the checkpoint, else by scanning the segment.
+fn learn_segment_times(segments: &[Arc<Segment>], checkpoint: Option<&Checkpoint>, end: u64) {
     for (i, segment) in segments.iter().enumerate() {
         if segment.newest_ms() != i64::MIN {
             continue;
         }
         let known = checkpoint
-            .as_ref()
             .and_then(|c| c.segments.iter().find(|(b, _)| *b == segment.base()))
             .map(|(_, ms)| *ms);
         match known {
@@ -158,8 +225,12 @@ pub(crate) fn recover(
             }
         }
     }
-    // Records read back from the page cache after a crash may not be on disk yet.
-    for segment in &segments {
+}
+
+/// Step 3, continued: fsyncs the records validated from `start` to `end`. Read back from
+/// the page cache after a crash, they may not be on disk yet.
+fn flush_recovered(segments: &[Arc<Segment>], start: u64, end: u64) -> Result<(), StoreError> {
+    for segment in segments {
         let from = start.max(segment.base());
         let to = end.min(segment.end());
         if from < to {
@@ -168,8 +239,32 @@ pub(crate) fn recover(
                 .map_err(|e| StoreError::io("flushing commitlog segment", segment.path(), e))?;
         }
     }
+    Ok(())
+}
 
-    // Consume queues and index.
+/// The consume queues and index, brought up to the end of the commitlog.
+struct Views {
+    queues: ConsumeQueues,
+    index: Index,
+    /// Records dispatched again.
+    redispatched: u64,
+    /// Whether the consume queues were rebuilt from the first segment.
+    queues_rebuilt: bool,
+    /// Whether the index was rebuilt from the first segment.
+    index_rebuilt: bool,
+}
+
+/// Step 4: loads the consume queues and index, drops queue entries at or past `end`, and
+/// re-dispatches from the checkpoint's dispatched position, or from the first segment
+/// for what is missing or damaged.
+fn rebuild_views(
+    config: &StoreConfig,
+    faults: &Arc<Faults>,
+    segments: &[Arc<Segment>],
+    checkpoint: Option<&Checkpoint>,
+    end: u64,
+) -> Result<Views, StoreError> {
+    let min = segments.first().map_or(0, |s| s.base());
     let (queues, damaged) = ConsumeQueues::load(
         &config.dir.join("queues"),
         config.queue_entries_per_file,
@@ -184,10 +279,7 @@ pub(crate) fn recover(
     for queue in queues.all() {
         queue.truncate_at_position(end);
     }
-    let dispatched = checkpoint
-        .as_ref()
-        .map_or(min, |c| c.dispatched)
-        .clamp(min, end);
+    let dispatched = checkpoint.map_or(min, |c| c.dispatched).clamp(min, end);
     let has_records = end > min;
     let queue_from = if !damaged.is_empty() || (queues.is_empty() && has_records) {
         min
@@ -202,7 +294,7 @@ pub(crate) fn recover(
     let mut gap = false;
     let mut redispatched = 0u64;
     let (_, stop) = commitlog::scan(
-        &segments,
+        segments,
         queue_from.min(index_from),
         end,
         |position, record| {
@@ -226,7 +318,7 @@ pub(crate) fn recover(
             queues: true,
             index: false,
         };
-        let (_, stop) = commitlog::scan(&segments, min, end, |position, record| {
+        let (_, stop) = commitlog::scan(segments, min, end, |position, record| {
             dispatch_record(&queues, &index, position, record, queues_only).map(|_| ())
         });
         if let ScanStop::Visitor(e) = stop {
@@ -238,31 +330,11 @@ pub(crate) fn recover(
         queue.flush()?;
     }
     index.flush()?;
-
-    let checkpoint = Checkpoint {
-        flushed: end,
-        dispatched: end,
-        segments: segments.iter().map(|s| (s.base(), s.newest_ms())).collect(),
-    };
-    checkpoint.write(&config.dir, faults)?;
-    tracing::info!(
-        dir = %config.dir.display(),
-        from = start,
-        end,
-        records_scanned = scanned,
-        bytes_truncated = garbage,
-        records_redispatched = redispatched,
-        queues_rebuilt = queue_from == min && has_records,
-        index_rebuilt = index_from == min && has_records,
-        "store recovered"
-    );
-    let offsets = queues.next_offsets();
-    let log = CommitLog::new(config.segment_size, segments, end, offsets, prealloc)?;
-    Ok(Recovered {
-        log,
+    Ok(Views {
         queues,
         index,
-        end,
-        checkpoint,
+        redispatched,
+        queues_rebuilt: queue_from == min && has_records,
+        index_rebuilt: index_from == min && has_records,
     })
 }

@@ -16,20 +16,42 @@
 //! state changes (deliveries, acks, retries, dead letters, resets, commits) are appended
 //! as compact records to the system topic [`journal::JOURNAL_TOPIC`] and replayed on
 //! start from the newest state snapshot; see [`journal`].
+//!
+//! # Files
+//!
+//! - [`outcomes`]: what the operations take and answer;
+//! - [`state`]: the live groups, their cursors and counters; [`recovery`]: rebuilding
+//!   them on start and writing state snapshots; [`journal`]: the record formats;
+//! - [`admin`]: create, describe, delete; [`receive`] and [`take`]: receiving;
+//!   [`settle`]: ack, nack, reject; [`invisible`]: change of invisible time;
+//!   [`offsets`]: lag, resets, commits; [`dead_letters`]; [`sweep`]: the group timer;
+//! - [`consumption`]: the context of the locked steps; [`cursor`], [`receipt`],
+//!   [`spec`]: the building blocks.
 
+mod admin;
+mod consumption;
 pub(crate) mod cursor;
+mod dead_letters;
+mod invisible;
 pub(crate) mod journal;
-mod ops;
+mod offsets;
+mod outcomes;
 mod receipt;
-pub(crate) mod service;
+mod receive;
+mod recovery;
+mod settle;
 mod spec;
+pub(crate) mod state;
+mod sweep;
+mod take;
 
+pub use dead_letters::property;
 pub use journal::JOURNAL_TOPIC;
-pub use receipt::Receipt;
-pub use service::{
+pub use outcomes::{
     AckOutcome, CommittedOffset, DeadLetter, DeadLetterPage, Delivery, GroupCounters,
-    GroupDescription, LagReport, QueueLag, ReceiptFailure, ReceiveRequest, ResetTarget, property,
+    GroupDescription, LagReport, QueueLag, ReceiptFailure, ReceiveRequest, ResetTarget,
 };
+pub use receipt::Receipt;
 pub use spec::{GroupConfig, GroupMode, GroupName, GroupSpec, StartFrom, TagFilter};
 
 /// The retry topic of a group: dead letters resent for this group only.

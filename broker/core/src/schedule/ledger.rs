@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use weir_store::{Message, Store, StoredMessage};
+use weir_store::{Message, SnapshotSlot, Store, StoredMessage};
 
 use crate::CoreError;
 use crate::broker::now_ms;
@@ -112,21 +112,18 @@ impl Ledger {
         mut owner: impl FnMut(Option<serde_json::Value>, Option<LedgerEvent>),
     ) -> Result<Self, CoreError> {
         let mut state = State::default();
-        let snapshots = store.queue_range(topic, SNAPSHOT_QUEUE);
         let events = store.queue_range(topic, EVENT_QUEUE);
         let mut from = events.min;
-        if snapshots.max > snapshots.min
-            && let Some(record) = store
-                .read_queue(topic, SNAPSHOT_QUEUE, snapshots.max - 1, 1)?
-                .into_iter()
-                .next()
-        {
-            let snapshot: Snapshot = serde_json::from_slice(&record.message.body).map_err(|e| {
-                CoreError::Store(weir_store::StoreError::Corrupt(format!(
-                    "{topic} snapshot at position {} is unreadable: {e}",
-                    record.position
-                )))
-            })?;
+        let newest = store.read_snapshot(
+            SnapshotSlot::Queue {
+                topic,
+                queue: SNAPSHOT_QUEUE,
+            },
+            &format!("{topic} snapshot"),
+            |body| serde_json::from_slice::<Snapshot>(body),
+        )?;
+        if let Some(newest) = newest {
+            let snapshot = newest.value;
             from = from.max(snapshot.events_offset);
             state.low = snapshot.low;
             state.outcomes = snapshot.outcomes.into_iter().collect();

@@ -22,7 +22,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::Broker;
 use crate::broker::now_ms;
-use crate::group::service::Group;
+use crate::group::state::Group;
 use wheel::Wheel;
 
 /// What a timer does when it fires.

@@ -12,7 +12,7 @@ use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
 use tokio::sync::watch;
-use weir_store::{Message, Store};
+use weir_store::{Message, SnapshotError, SnapshotSlot, Store};
 
 use super::Inner;
 use crate::binding::BindingConfig;
@@ -52,28 +52,33 @@ pub(crate) fn restore(
     let now = now_ms();
     let mut tables = HashMap::new();
     for config in configs {
-        let found = store
-            .lookup_key(PLUGIN_STATE_TOPIC, &config.name, 1)
-            .map_err(|e| PluginError::Core(e.into()))?;
-        let Some(stored) = found.into_iter().next() else {
-            continue;
+        let slot = SnapshotSlot::Key {
+            topic: PLUGIN_STATE_TOPIC,
+            key: &config.name,
         };
-        let record = match state_record::decode(&stored.message.body, now) {
-            Ok(record) => record,
-            Err(err) => {
+        let newest = store.read_snapshot(slot, "binding state snapshot", |body| {
+            state_record::decode(body, now)
+        });
+        let (record, position) = match newest {
+            Ok(Some(newest)) => (newest.value, newest.position),
+            Ok(None) => continue,
+            Err(SnapshotError::Unreadable {
+                position, reason, ..
+            }) => {
                 tracing::warn!(
                     binding = config.name,
-                    position = stored.position,
-                    error = err,
+                    position,
+                    error = reason,
                     "the binding's state snapshot is unreadable; its state starts empty"
                 );
                 continue;
             }
+            Err(SnapshotError::Store(err)) => return Err(PluginError::Core(err.into())),
         };
         if record.binding != config.name || record.created_ms != config.created_ms {
             continue;
         }
-        let table = StateTable::restored(config.state_bytes, record.entries, stored.position, now);
+        let table = StateTable::restored(config.state_bytes, record.entries, position, now);
         tracing::debug!(
             binding = config.name,
             entries = table.len(),
