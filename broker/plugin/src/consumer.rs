@@ -32,7 +32,6 @@ use tokio::runtime::RuntimeFlavor;
 use weir_core::limits::{MAX_DEAD_LETTER_REASON_BYTES, MAX_INVISIBLE_MS};
 use weir_core::{Delivery, ReceiveRequest};
 
-use crate::bindings::types;
 use crate::convert;
 use crate::instance::{Outcome, PluginInstance};
 use crate::limits::{BROKER_ERROR_BACKOFF, RECEIVE_WAIT};
@@ -40,6 +39,7 @@ use crate::live::{Control, LiveBinding};
 use crate::metrics::Count;
 use crate::module::LoadedModule;
 use crate::plugin_host::Inner;
+use crate::wit::types;
 use crate::{BindingTarget, CallError, CallPriority};
 
 /// One task of a consumer binding; returns when the binding stops.

@@ -7,7 +7,7 @@
 use weir_core::message::MESSAGE_GROUP_PROPERTY;
 use weir_core::{Delivery, HalfMessage, StoredMessage};
 
-use crate::bindings::types;
+use crate::wit::types;
 
 /// Bytes of message buffers a batch keeps for reuse after a call; the messages past this
 /// are dropped, so that a batch of large bodies does not stay allocated while the task

@@ -13,11 +13,11 @@ use std::sync::{Arc, Weak};
 use weir_core::dedup::{DedupFuture, DedupScope};
 use weir_core::{DedupFilter, DedupKeys, Delivery, MessageDraft};
 
-use crate::bindings::types;
 use crate::checker::with_instance;
 use crate::live::LiveBinding;
 use crate::metrics::Count;
 use crate::plugin_host::Inner;
+use crate::wit::types;
 use crate::{BindingTarget, convert};
 
 /// Routes dedup-key questions to dedup-filter bindings.

@@ -18,9 +18,9 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
 use crate::PluginError;
-use crate::bindings;
 use crate::host::HostState;
 use crate::limits::EPOCH_TICK;
+use crate::wit;
 
 /// The engine, the linker of host imports, and the epoch ticker.
 pub(crate) struct PluginEngine {
@@ -47,7 +47,7 @@ impl PluginEngine {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| PluginError::Engine(format!("linking WASI: {e}")))?;
-        bindings::host::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
+        wit::host::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
             .map_err(|e| PluginError::Engine(format!("linking the host interface: {e}")))?;
         let ticker = EpochTicker::start(engine.clone())?;
         Ok(Arc::new(Self {

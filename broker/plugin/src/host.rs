@@ -29,14 +29,14 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use weir_core::{Broker, MessageDraft};
 
-use crate::bindings::{host, types};
 use crate::escape::escape;
 use crate::http::{AllowedPrefix, HttpClient};
 use crate::limits::{MAX_LOG_BYTES, MAX_TABLE_ELEMENTS};
 use crate::log_budget::{LogBudget, Suppressed};
 use crate::metrics::{Count, Counters};
-use crate::state::StateTable;
+use crate::state_table::StateTable;
 use crate::stderr::GuestStderr;
+use crate::wit::{host, types};
 
 /// What the host offers one binding's instances.
 #[derive(Debug)]

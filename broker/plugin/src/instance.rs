@@ -14,13 +14,13 @@ use std::time::{Duration, Instant};
 use wasmtime::{Store, Trap};
 
 use crate::CallError;
-use crate::bindings::{checker, consumer, dedup, types};
 use crate::engine::{PluginEngine, deadline_ticks};
 use crate::escape::escape;
 use crate::host::{HostState, Services};
 use crate::limits::MIN_INSTANTIATE_DEADLINE_MS;
 use crate::metrics::Count;
 use crate::module::{LoadedModule, WorldPre};
+use crate::wit::{checker, consumer, dedup, types};
 
 /// A checker's answer.
 pub(crate) use checker::exports::weir::plugin::tx_checker::TxState as WitTxState;

@@ -16,7 +16,6 @@
 
 mod artifacts;
 pub mod binding;
-mod bindings;
 pub mod catalog;
 mod checker;
 mod consumer;
@@ -37,9 +36,10 @@ mod plugin_host;
 pub mod pool;
 mod precompiled;
 pub mod registry;
-mod state;
-mod state_record;
+mod snapshot_record;
+mod state_table;
 mod stderr;
+mod wit;
 mod world;
 
 pub use binding::{
@@ -52,5 +52,5 @@ pub use metrics::BindingMetrics;
 pub use plugin_host::{HostStatus, PluginHost, PluginHostConfig};
 pub use pool::CallPriority;
 pub use registry::{ModuleInfo, ModuleStatus};
-pub use state_record::PLUGIN_STATE_TOPIC;
+pub use snapshot_record::PLUGIN_STATE_TOPIC;
 pub use world::{WORLDS, World};

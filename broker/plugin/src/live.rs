@@ -15,7 +15,7 @@ use crate::instance::PluginInstance;
 use crate::metrics::Counters;
 use crate::module::LoadedModule;
 use crate::registry::Registry;
-use crate::state::StateTable;
+use crate::state_table::StateTable;
 
 /// What a binding's tasks should do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,10 +13,10 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
 
-use crate::bindings::{checker, consumer, dedup};
 use crate::engine::PluginEngine;
 use crate::host::HostState;
 use crate::registry::ModuleInfo;
+use crate::wit::{checker, consumer, dedup};
 use crate::{ModuleRejection, World};
 
 /// A module ready to instantiate: its registry entry and its pre-instantiated world.

@@ -102,7 +102,7 @@ async fn a_crash_keeps_the_state_of_the_last_periodic_snapshot() {
     send(&env, 9).await;
     counted(&env, 9).await;
     // Wait for the periodic snapshot holding the count: its body ends with the only
-    // entry, `acked` = "9" without expiry (see the format in src/state_record.rs).
+    // entry, `acked` = "9" without expiry (see the format in src/snapshot_record.rs).
     let entry = [
         &5u16.to_le_bytes()[..],
         b"acked",

@@ -3,8 +3,9 @@
 //! It owns the engine, the module registry, the bindings and their tasks, and the
 //! durable catalog. Every change (upload, delete, bind, pause, ...) is serialised by one
 //! lock, written to the catalog (fsynced), and only then applied in memory and answered.
-//! Module operations are in [`modules`](self::modules), binding operations in
-//! [`bindings`](self::bindings), the snapshots of binding state in [`state`](self::state).
+//! Module operations are in [`module_ops`](self::module_ops), binding operations in
+//! [`binding_ops`](self::binding_ops), when binding state is snapshotted and restored in
+//! [`snapshots`](self::snapshots).
 //!
 //! # Hooks into the core
 //!
@@ -20,9 +21,9 @@
 //! before anything else registers one (the HTTP callback checker of `weir-api`): a
 //! WebAssembly checker is then asked first, and the callback only when it does not know.
 
-mod bindings;
-mod modules;
-mod state;
+mod binding_ops;
+mod module_ops;
+mod snapshots;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -180,7 +181,7 @@ impl PluginHost {
         let reading = (Arc::clone(broker.store()), snapshot.bindings.clone());
         let mut states = tokio::task::spawn_blocking(move || {
             let (store, configs) = reading;
-            state::restore(&store, &configs)
+            snapshots::restore(&store, &configs)
         })
         .await
         .map_err(|e| PluginError::Engine(format!("restoring binding state panicked: {e}")))??;
@@ -228,7 +229,8 @@ impl PluginHost {
                 .insert(live.name().to_string(), Arc::clone(&live));
             inner.start(&live);
         }
-        let snapshots = state::run_snapshots(Arc::downgrade(&inner), inner.state_stop.subscribe());
+        let snapshots =
+            snapshots::run_snapshots(Arc::downgrade(&inner), inner.state_stop.subscribe());
         *inner.state_task.lock() = Some(inner.runtime.spawn(snapshots));
         tracing::info!(
             modules = inner.registry.count(),
@@ -267,7 +269,7 @@ impl PluginHost {
             self.inner.persist_current().await?;
         }
         self.inner
-            .write_state_snapshots(state::Due::Below(boundary))
+            .write_state_snapshots(snapshots::Due::Below(boundary))
             .await
     }
 
@@ -281,7 +283,10 @@ impl PluginHost {
         }
         self.inner.stop_state_snapshots().await;
         // Failures are logged per binding.
-        let _ = self.inner.write_state_snapshots(state::Due::Changed).await;
+        let _ = self
+            .inner
+            .write_state_snapshots(snapshots::Due::Changed)
+            .await;
     }
 }
 

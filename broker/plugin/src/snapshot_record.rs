@@ -5,7 +5,7 @@
 //! the newest snapshot of a binding is one key lookup away) and the binding's
 //! `created_ms`, so that a binding deleted and created again under the same name does
 //! not inherit the old one's state. This module only encodes and decodes; when records
-//! are written and read is decided by the host (see [`crate::state`]).
+//! are written and read is decided by the host (see [`crate::state_table`]).
 
 use crate::limits::{
     MAX_NAME_LEN, MAX_STATE_BYTES, MAX_STATE_KEY_BYTES, STATE_ENTRY_OVERHEAD_BYTES,

@@ -1,12 +1,13 @@
-//! A binding's key-value state: what the `state-get`/`state-set`/`state-delete` host
-//! functions read and write, and what its snapshots hold.
+//! A binding's key-value state table ([`StateTable`]), in memory: what the
+//! `state-get`/`state-set`/`state-delete` host functions read and write, and what its
+//! snapshots hold.
 //!
 //! # Durability
 //!
 //! State lives in memory, shared by every instance of one binding, and a `state-set` is
 //! a hash-map insert, never an fsync. The host writes a snapshot of each binding whose
 //! state changed to the system topic
-//! [`PLUGIN_STATE_TOPIC`](crate::state_record::PLUGIN_STATE_TOPIC) every
+//! [`PLUGIN_STATE_TOPIC`](crate::snapshot_record::PLUGIN_STATE_TOPIC) every
 //! [`STATE_SNAPSHOT_INTERVAL`](crate::limits::STATE_SNAPSHOT_INTERVAL) (5 s) and once
 //! more when it shuts down, and reads the newest one back when it opens. So state
 //! survives restarts, rebinds and `kill -9`, except the changes of the last
@@ -32,7 +33,7 @@ use std::collections::HashMap;
 use parking_lot::Mutex;
 
 use crate::limits::{MAX_STATE_BYTES, MAX_STATE_KEY_BYTES, STATE_ENTRY_OVERHEAD_BYTES};
-use crate::state_record::{self, StateEntry};
+use crate::snapshot_record::{self, StateEntry};
 
 /// One binding's state.
 #[derive(Debug)]
@@ -219,7 +220,7 @@ impl StateTable {
         now_ms: i64,
     ) -> Result<EncodedState, String> {
         let inner = self.inner.lock();
-        let body = state_record::encode(
+        let body = snapshot_record::encode(
             binding,
             created_ms,
             inner
@@ -334,7 +335,7 @@ mod tests {
         state.delete("a");
         assert!(state.dirty());
 
-        let record = state_record::decode(&encoded.body, 1_050).unwrap();
+        let record = snapshot_record::decode(&encoded.body, 1_050).unwrap();
         assert_eq!((record.binding.as_str(), record.created_ms), ("bind", 7));
         let restored = StateTable::restored(1 << 20, record.entries.clone(), 9, 1_050);
         assert!(!restored.dirty());

@@ -1,4 +1,5 @@
-//! Binding operations: bind, rebind, pause, resume, unbind, describe.
+//! Binding operations of the [`PluginHost`]: bind, rebind, pause, resume, unbind,
+//! describe.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -14,7 +15,7 @@ use crate::limits::MAX_BINDINGS;
 use crate::live::LiveBinding;
 use crate::log_budget::LogBudget;
 use crate::metrics::Counters;
-use crate::state::StateTable;
+use crate::state_table::StateTable;
 use crate::{PluginError, PluginHost, consumer};
 
 impl PluginHost {

@@ -1,8 +1,9 @@
-//! Binding state across restarts: each binding's table is restored from its newest
-//! snapshot when the host opens, and snapshots of changed tables are written every
-//! [`STATE_SNAPSHOT_INTERVAL`], when the host shuts down, and before retention would
-//! delete the newest one. The guarantees are stated in [`crate::state`], the record
-//! format in [`crate::state_record`].
+//! Snapshots of binding state, the host's side: when they are written and read back.
+//! Each binding's table is restored from its newest snapshot when the host opens, and
+//! snapshots of changed tables are written every [`STATE_SNAPSHOT_INTERVAL`], when the
+//! host shuts down, and before retention would delete the newest one. The table and its
+//! guarantees are in [`crate::state_table`], the record format in
+//! [`crate::snapshot_record`].
 //!
 //! Snapshots are appended without an fsync (the store's flush policy applies) and one
 //! at a time, so that the newest record of a binding is always its newest state.
@@ -19,8 +20,8 @@ use crate::binding::BindingConfig;
 use crate::host::now_ms;
 use crate::limits::STATE_SNAPSHOT_INTERVAL;
 use crate::live::LiveBinding;
-use crate::state::StateTable;
-use crate::state_record::{self, PLUGIN_STATE_TOPIC};
+use crate::snapshot_record::{self, PLUGIN_STATE_TOPIC};
+use crate::state_table::StateTable;
 use crate::{PluginError, PluginHost};
 
 /// Which bindings a pass writes a snapshot of.
@@ -57,7 +58,7 @@ pub(crate) fn restore(
             key: &config.name,
         };
         let newest = store.read_snapshot(slot, "binding state snapshot", |body| {
-            state_record::decode(body, now)
+            snapshot_record::decode(body, now)
         });
         let (record, position) = match newest {
             Ok(Some(newest)) => (newest.value, newest.position),

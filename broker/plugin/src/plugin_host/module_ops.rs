@@ -1,4 +1,4 @@
-//! Module operations: upload, list, describe, delete.
+//! Module operations of the [`PluginHost`]: upload, list, describe, delete.
 
 use std::sync::Arc;
 

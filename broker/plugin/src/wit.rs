@@ -1,5 +1,5 @@
-//! Rust bindings of the `weir:plugin` worlds, generated from `wit/plugin.wit` at the
-//! workspace root (the fixed contract with plugins).
+//! The WIT bindings: Rust types and linker glue of the `weir:plugin` worlds, generated
+//! from `wit/plugin.wit` at the workspace root (the fixed contract with plugins).
 //!
 //! The consumer world is generated first and owns the shared `types` and `host`
 //! interfaces; the other two worlds reuse them through `with`, so that one host
@@ -23,8 +23,8 @@ pub mod dedup {
         world: "dedup-filter-plugin",
         path: "../../wit",
         with: {
-            "weir:plugin/types": crate::bindings::consumer::weir::plugin::types,
-            "weir:plugin/host": crate::bindings::consumer::weir::plugin::host,
+            "weir:plugin/types": crate::wit::consumer::weir::plugin::types,
+            "weir:plugin/host": crate::wit::consumer::weir::plugin::host,
         },
     });
 }
@@ -35,8 +35,8 @@ pub mod checker {
         world: "tx-checker-plugin",
         path: "../../wit",
         with: {
-            "weir:plugin/types": crate::bindings::consumer::weir::plugin::types,
-            "weir:plugin/host": crate::bindings::consumer::weir::plugin::host,
+            "weir:plugin/types": crate::wit::consumer::weir::plugin::types,
+            "weir:plugin/host": crate::wit::consumer::weir::plugin::host,
         },
     });
 }
