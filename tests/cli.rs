@@ -3,7 +3,7 @@
 //! and `weir get` (`--id`, `--key`, `--queue --offset`), in human and `--json` output, and
 //! the exit code and message of a failing command.
 
-mod support;
+use crate::support;
 
 use std::process::Output;
 

@@ -4,7 +4,7 @@
 //! `weir dlq list|export|resend`, in human and `--json` output, and the exit code and
 //! message of a command on a group that does not exist.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::process::Output;

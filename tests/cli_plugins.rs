@@ -8,7 +8,7 @@
 //! `scripts/test`; scaffolded projects are built into `plugins/target/scaffold-tests/`, so
 //! their dependencies are compiled once across runs.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -21,7 +21,7 @@
 //!
 //! Set `WEIR_TEST_SEED` to replay the kill schedule of a failing run; the seed is printed.
 
-mod support;
+use crate::support;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -9,7 +9,7 @@
 //! loops with deadlines, and redelivery times are only checked to be "not early" (the
 //! time of a redelivery against the time of the nack plus the backoff).
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -12,7 +12,7 @@
 //!
 //! Set `WEIR_TEST_SEED` to replay a failing run; the seed is printed at the start.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};

@@ -2,7 +2,7 @@
 //! describes them: topics, the raw and JSON send forms, batches, the three ways to read,
 //! the operational routes, HTTP/2, and topic configuration across restarts.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 

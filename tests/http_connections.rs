@@ -6,7 +6,7 @@
 //!
 //! Every wait is bounded; the attacks are plain sockets of this process.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::io::{self, Read, Write};

@@ -8,7 +8,7 @@
 //! Property-based with a fixed, small number of cases per operation, so that the whole walk
 //! stays bounded.
 
-mod support;
+use crate::support;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};

@@ -4,7 +4,7 @@
 //!
 //! Requests go over raw HTTP/1.1 so that they can be exactly as malformed as intended.
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 

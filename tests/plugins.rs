@@ -14,9 +14,8 @@
 //!
 //! Nothing asserts how fast the broker is: waits are long polls or bounded polling loops.
 
-#[path = "support/plugins.rs"]
-mod plugins_support;
-mod support;
+use crate::support;
+use crate::support::plugins as plugins_support;
 
 use std::collections::HashMap;
 

@@ -11,9 +11,8 @@
 //!   a missing or unknown world; bindings naming a missing module or one of the wrong
 //!   world are refused too.
 
-#[path = "support/plugins.rs"]
-mod plugins_support;
-mod support;
+use crate::support;
+use crate::support::plugins as plugins_support;
 
 use std::net::TcpStream;
 use std::time::Duration;

@@ -13,9 +13,8 @@
 //!
 //! Nothing asserts how fast the broker is: waits are bounded polling loops.
 
-#[path = "support/plugins.rs"]
-mod plugins_support;
-mod support;
+use crate::support;
+use crate::support::plugins as plugins_support;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;

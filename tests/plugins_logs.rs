@@ -10,9 +10,8 @@
 //! Nothing asserts how fast the broker is: waits are bounded polling loops, and the
 //! budget is checked against the time the test itself measured.
 
-#[path = "support/plugins.rs"]
-mod plugins_support;
-mod support;
+use crate::support;
+use crate::support::plugins as plugins_support;
 
 use std::time::Instant;
 

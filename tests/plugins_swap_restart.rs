@@ -17,9 +17,8 @@
 //! The broker runs with `--flush sync`, so an ack answered is on disk: a `kill -9` while
 //! the binding is idle cannot make it forward a message again.
 
-#[path = "support/plugins.rs"]
-mod plugins_support;
-mod support;
+use crate::support;
+use crate::support::plugins as plugins_support;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -7,7 +7,7 @@
 //! each (sent, failed but stored, failed and not stored) must match what the broker
 //! holds, read back directly by queue offset.
 
-mod support;
+use crate::support;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;

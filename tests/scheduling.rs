@@ -24,9 +24,8 @@
 //! with deadlines; "not early" compares broker timestamps, allowing
 //! [`CLOCK_GRANULARITY_MS`].
 
-#[path = "support/scheduling.rs"]
-mod sched;
-mod support;
+use crate::support;
+use crate::support::scheduling as sched;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -17,9 +17,8 @@
 //! Waits are bounded polling loops with deadlines; "not early" compares broker
 //! timestamps, allowing [`CLOCK_GRANULARITY_MS`].
 
-#[path = "support/scheduling.rs"]
-mod sched;
-mod support;
+use crate::support;
+use crate::support::scheduling as sched;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};

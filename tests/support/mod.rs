@@ -6,14 +6,14 @@
 //! with its log. Brokers are killed when their [`Broker`] is dropped, so a failing test
 //! never leaves a process behind.
 
-#![allow(dead_code, unreachable_pub)]
-
-pub mod proxy;
+pub(crate) mod plugins;
+pub(crate) mod proxy;
+pub(crate) mod scheduling;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::thread;
 use std::time::Duration;
@@ -22,7 +22,7 @@ use tempfile::TempDir;
 use weir_client::Client;
 
 /// The `weir` binary cargo built for this test run.
-pub const WEIR: &str = env!("CARGO_BIN_EXE_weir");
+pub(crate) const WEIR: &str = env!("CARGO_BIN_EXE_weir");
 
 /// Polls of `/healthz` before a start counts as failed, and the pause between them.
 const READY_POLLS: u32 = 400;
@@ -34,7 +34,7 @@ const EXIT_POLL_PAUSE: Duration = Duration::from_millis(25);
 const RAW_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// One broker process over a data directory it keeps across restarts.
-pub struct Broker {
+pub(crate) struct Broker {
     child: Option<Child>,
     dir: TempDir,
     addr: SocketAddr,
@@ -47,13 +47,13 @@ pub struct Broker {
 impl Broker {
     /// Starts `weir serve` on a fresh data directory and a free port, with `extra_args`
     /// (for example `["--flush", "sync"]`), and waits until it answers `/healthz`.
-    pub fn start(extra_args: &[&str]) -> Broker {
+    pub(crate) fn start(extra_args: &[&str]) -> Broker {
         Broker::start_with_fd_limit(extra_args, None)
     }
 
     /// As [`Broker::start`], with the broker's open-file limit (soft and hard) set to
     /// `fd_limit` by `prlimit`, which execs the broker (same process id).
-    pub fn start_with_fd_limit(extra_args: &[&str], fd_limit: Option<u64>) -> Broker {
+    pub(crate) fn start_with_fd_limit(extra_args: &[&str], fd_limit: Option<u64>) -> Broker {
         let dir = tempfile::Builder::new()
             .prefix("weir-test-")
             .tempdir()
@@ -71,22 +71,22 @@ impl Broker {
     }
 
     /// The data directory.
-    pub fn data_dir(&self) -> PathBuf {
+    pub(crate) fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
 
     /// The listening address.
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// The base URL, `http://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
     /// A fresh HTTP/1.1 client (fresh so that no pooled connection outlives a restart).
-    pub fn client(&self) -> Client {
+    pub(crate) fn client(&self) -> Client {
         Client::builder(self.url())
             .timeout(Some(Duration::from_secs(20)))
             .build()
@@ -94,7 +94,7 @@ impl Broker {
     }
 
     /// A fresh HTTP/2 (prior knowledge) client.
-    pub fn client_h2(&self) -> Client {
+    pub(crate) fn client_h2(&self) -> Client {
         Client::builder(self.url())
             .http2(true)
             .timeout(Some(Duration::from_secs(20)))
@@ -103,7 +103,7 @@ impl Broker {
     }
 
     /// Everything the broker processes wrote to stderr so far, all starts included.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         let mut out = String::new();
         for start in 1..=self.starts {
             let path = self.log_path(start);
@@ -114,12 +114,12 @@ impl Broker {
     }
 
     /// The process id of the running broker.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.as_ref().expect("the broker is running").id()
     }
 
     /// `kill -9`: the process gets no chance to flush or clean up.
-    pub fn kill_9(&mut self) {
+    pub(crate) fn kill_9(&mut self) {
         let mut child = self.child.take().expect("the broker is running");
         // `Child::kill` sends SIGKILL on Unix.
         child.kill().expect("SIGKILL the broker");
@@ -128,7 +128,7 @@ impl Broker {
     }
 
     /// SIGTERM, then waits (bounded) for the process to exit; returns its exit status.
-    pub fn stop(&mut self) -> ExitStatus {
+    pub(crate) fn stop(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("the broker is running");
         let sent = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
@@ -151,7 +151,7 @@ impl Broker {
     }
 
     /// Starts the broker again on the same data directory, port and flags.
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         assert!(
             self.child.is_none(),
             "stop or kill the broker before restarting it"
@@ -222,13 +222,13 @@ impl Drop for Broker {
 }
 
 /// A free port on 127.0.0.1 (bound, then released for the broker to take).
-pub fn free_local_addr() -> SocketAddr {
+pub(crate) fn free_local_addr() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local address")
 }
 
 /// Runs the CLI (`weir ARGS...`) to completion with `stdin` as its input.
-pub fn run_cli(args: &[&str], stdin: &[u8]) -> Output {
+pub(crate) fn run_cli(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(WEIR)
         .args(args)
         .env_remove("WEIR_SERVER")
@@ -251,7 +251,7 @@ pub fn run_cli(args: &[&str], stdin: &[u8]) -> Output {
 
 /// Asserts that `weir ARGS` succeeded; the message shows both streams when it did not.
 #[track_caller]
-pub fn assert_cli_succeeded(args: &[&str], output: &Output) {
+pub(crate) fn assert_cli_succeeded(args: &[&str], output: &Output) {
     assert!(
         output.status.success(),
         "weir {args:?} failed with {}\nstdout: {}\nstderr: {}",
@@ -264,7 +264,7 @@ pub fn assert_cli_succeeded(args: &[&str], output: &Output) {
 /// Asserts that `weir ARGS` failed with exit code 1, as a refused command does; returns
 /// its stderr.
 #[track_caller]
-pub fn assert_cli_exit_1(args: &[&str], output: &Output) -> String {
+pub(crate) fn assert_cli_exit_1(args: &[&str], output: &Output) -> String {
     assert_eq!(
         output.status.code(),
         Some(1),
@@ -307,18 +307,18 @@ fn wait_bounded(mut child: Child, limit: Duration) -> Output {
 
 /// An answer read off the wire by the raw client.
 #[derive(Debug, Clone)]
-pub struct RawResponse {
+pub(crate) struct RawResponse {
     /// The status code.
-    pub status: u16,
+    pub(crate) status: u16,
     /// Header names (lower-cased) and values, in order.
-    pub headers: Vec<(String, Vec<u8>)>,
+    pub(crate) headers: Vec<(String, Vec<u8>)>,
     /// The body (`Content-Length` bytes, or up to the end of the connection).
-    pub body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl RawResponse {
     /// The value of a header, as text.
-    pub fn header(&self, name: &str) -> Option<String> {
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -326,7 +326,7 @@ impl RawResponse {
     }
 
     /// The body as JSON; panics with the body when it is not JSON.
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|err| {
             panic!(
                 "answer {} is not JSON ({err}): {}",
@@ -337,14 +337,14 @@ impl RawResponse {
     }
 
     /// The body as text (lossy).
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }
 
 /// A raw HTTP/1.1 request: method, path, extra headers and a body. `Host`,
 /// `Content-Length` (unless given) and `Connection: close` are added.
-pub struct RawRequest {
+pub(crate) struct RawRequest {
     method: String,
     path: String,
     headers: Vec<(String, Vec<u8>)>,
@@ -353,7 +353,7 @@ pub struct RawRequest {
 
 impl RawRequest {
     /// A request without headers or body.
-    pub fn new(method: &str, path: &str) -> RawRequest {
+    pub(crate) fn new(method: &str, path: &str) -> RawRequest {
         RawRequest {
             method: method.to_owned(),
             path: path.to_owned(),
@@ -363,26 +363,26 @@ impl RawRequest {
     }
 
     /// Adds a header; the value is sent byte for byte (it may be invalid UTF-8).
-    pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> RawRequest {
+    pub(crate) fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> RawRequest {
         self.headers
             .push((name.to_owned(), value.as_ref().to_vec()));
         self
     }
 
     /// Sets the body.
-    pub fn body(mut self, body: impl Into<Vec<u8>>) -> RawRequest {
+    pub(crate) fn body(mut self, body: impl Into<Vec<u8>>) -> RawRequest {
         self.body = body.into();
         self
     }
 
     /// Sets a JSON body with its content type.
-    pub fn json(self, body: &str) -> RawRequest {
+    pub(crate) fn json(self, body: &str) -> RawRequest {
         self.header("content-type", "application/json")
             .body(body.as_bytes().to_vec())
     }
 
     /// The bytes on the wire.
-    pub fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = format!(
             "{} {} HTTP/1.1\r\nhost: localhost\r\n",
             self.method, self.path
@@ -407,19 +407,19 @@ impl RawRequest {
     }
 
     /// Sends the request to `addr` and reads the answer.
-    pub fn send(&self, addr: SocketAddr) -> io::Result<RawResponse> {
+    pub(crate) fn send(&self, addr: SocketAddr) -> io::Result<RawResponse> {
         exchange(addr, self.encode())
     }
 }
 
 /// `GET path` over a fresh connection.
-pub fn get(addr: SocketAddr, path: &str) -> io::Result<RawResponse> {
+pub(crate) fn get(addr: SocketAddr, path: &str) -> io::Result<RawResponse> {
     RawRequest::new("GET", path).send(addr)
 }
 
 /// Writes `request` and reads one answer. The request is written from another thread so
 /// that a server answering early (413, 431) and closing is read rather than deadlocked on.
-pub fn exchange(addr: SocketAddr, request: Vec<u8>) -> io::Result<RawResponse> {
+pub(crate) fn exchange(addr: SocketAddr, request: Vec<u8>) -> io::Result<RawResponse> {
     let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(RAW_TIMEOUT))?;
     stream.set_write_timeout(Some(RAW_TIMEOUT))?;
@@ -437,7 +437,7 @@ pub fn exchange(addr: SocketAddr, request: Vec<u8>) -> io::Result<RawResponse> {
 }
 
 /// Reads one answer off `stream` (head, then `Content-Length` bytes or up to the close).
-pub fn read_response(mut stream: &TcpStream) -> io::Result<RawResponse> {
+pub(crate) fn read_response(mut stream: &TcpStream) -> io::Result<RawResponse> {
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 16 * 1024];
     let head_end = loop {
@@ -547,13 +547,13 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// Asserts that `response` is the documented error: this status, a JSON body with this
 /// `code` and a non-empty `message`.
 #[track_caller]
-pub fn assert_error(response: &RawResponse, status: u16, code: &str) {
+pub(crate) fn assert_error(response: &RawResponse, status: u16, code: &str) {
     assert_error_in(response, status, &[code]);
 }
 
 /// Like [`assert_error`], for the cases where the contract allows more than one code.
 #[track_caller]
-pub fn assert_error_in(response: &RawResponse, status: u16, codes: &[&str]) {
+pub(crate) fn assert_error_in(response: &RawResponse, status: u16, codes: &[&str]) {
     assert_eq!(
         response.status,
         status,
@@ -583,7 +583,7 @@ pub fn assert_error_in(response: &RawResponse, status: u16, codes: &[&str]) {
 
 /// Asserts that a client call failed with the documented API error.
 #[track_caller]
-pub fn assert_api_error<T: std::fmt::Debug>(
+pub(crate) fn assert_api_error<T: std::fmt::Debug>(
     result: Result<T, weir_client::ClientError>,
     status: u16,
     code: &str,
@@ -603,16 +603,4 @@ pub fn assert_api_error<T: std::fmt::Debug>(
         }
         other => panic!("expected {status} {code}, got {other:?}"),
     }
-}
-
-/// A directory entry listing, for failure messages about the data directory.
-pub fn list_dir(path: &Path) -> String {
-    let mut out = String::new();
-    if let Ok(entries) = std::fs::read_dir(path) {
-        for entry in entries.flatten() {
-            let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
-            out.push_str(&format!("{} ({len} bytes)\n", entry.path().display()));
-        }
-    }
-    out
 }

@@ -11,8 +11,6 @@
 //! (`commit`, `rollback`), `404` for any other, records every request, and closes each
 //! connection after its answer. It stops when dropped.
 
-#![allow(dead_code, unreachable_pub)]
-
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -28,10 +26,10 @@ use tempfile::TempDir;
 use crate::support::{Broker, RawRequest, RawResponse};
 
 /// Bound on every wait for the broker or a plugin to get somewhere.
-pub const WAIT: Duration = Duration::from_secs(60);
+pub(crate) const WAIT: Duration = Duration::from_secs(60);
 
 /// Pause between two probes of a bounded polling loop.
-pub const POLL_PAUSE: Duration = Duration::from_millis(25);
+pub(crate) const POLL_PAUSE: Duration = Duration::from_millis(25);
 
 /// Most pages one queue read walks through (1000 messages each).
 const MAX_PAGES: usize = 1000;
@@ -47,10 +45,10 @@ const SERVICE_MAX_REQUEST: usize = 64 * 1024;
 
 /// The components built by `./scripts/test` (`cargo build --release --target
 /// wasm32-wasip2` in `plugins/`).
-pub const COMPONENTS: &str = "../../plugins/target/wasm32-wasip2/release";
+pub(crate) const COMPONENTS: &str = "../../plugins/target/wasm32-wasip2/release";
 
 /// The bytes of a guest component, e.g. `component("forwarder")`.
-pub fn component(name: &str) -> Vec<u8> {
+pub(crate) fn component(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join(COMPONENTS)
         .join(format!("{name}.wasm"));
@@ -65,7 +63,7 @@ pub fn component(name: &str) -> Vec<u8> {
 
 /// `bytes` with a custom section appended: the same component behaving the same way, but
 /// other bytes (another sha256, so another module version when uploaded again).
-pub fn with_custom_section(bytes: &[u8], name: &str, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn with_custom_section(bytes: &[u8], name: &str, payload: &[u8]) -> Vec<u8> {
     let mut contents = Vec::new();
     leb128(&mut contents, name.len() as u64);
     contents.extend_from_slice(name.as_bytes());
@@ -91,15 +89,16 @@ fn leb128(out: &mut Vec<u8>, mut value: u64) {
 
 /// A broker started with `--config FILE` holding `toml`, plus `extra_args`. The
 /// configuration directory is kept for restarts and removed with this value.
-pub struct ConfiguredBroker {
+pub(crate) struct ConfiguredBroker {
     /// The broker (dropped, and so killed, before the configuration directory).
-    pub broker: Broker,
-    config_dir: TempDir,
+    pub(crate) broker: Broker,
+    /// Held only to be removed on drop.
+    _config_dir: TempDir,
 }
 
 impl ConfiguredBroker {
     /// Writes the configuration file and starts the broker with it.
-    pub fn start(toml: &str, extra_args: &[&str]) -> ConfiguredBroker {
+    pub(crate) fn start(toml: &str, extra_args: &[&str]) -> ConfiguredBroker {
         let config_dir = tempfile::Builder::new()
             .prefix("weir-config-")
             .tempdir()
@@ -110,11 +109,14 @@ impl ConfiguredBroker {
         let mut args = vec!["--config", path.as_str()];
         args.extend_from_slice(extra_args);
         let broker = Broker::start(&args);
-        ConfiguredBroker { broker, config_dir }
+        ConfiguredBroker {
+            broker,
+            _config_dir: config_dir,
+        }
     }
 
     /// A client of this broker without a token.
-    pub fn api(&self) -> Api {
+    pub(crate) fn api(&self) -> Api {
         Api::new(self.broker.addr())
     }
 }
@@ -122,7 +124,11 @@ impl ConfiguredBroker {
 /// Runs `probe` until it answers `Some`, pausing [`POLL_PAUSE`] between tries; panics
 /// with `what` when `limit` passes first.
 #[track_caller]
-pub fn eventually<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn eventually<T>(
+    what: &str,
+    limit: Duration,
+    mut probe: impl FnMut() -> Option<T>,
+) -> T {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(value) = probe() {
@@ -135,19 +141,19 @@ pub fn eventually<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Opt
 
 /// A JSON client over raw HTTP/1.1, one connection per request.
 #[derive(Clone, Debug)]
-pub struct Api {
+pub(crate) struct Api {
     addr: SocketAddr,
     token: Option<String>,
 }
 
 impl Api {
     /// A client sending no token.
-    pub fn new(addr: SocketAddr) -> Api {
+    pub(crate) fn new(addr: SocketAddr) -> Api {
         Api { addr, token: None }
     }
 
     /// A client sending `Authorization: Bearer <token>`.
-    pub fn with_token(addr: SocketAddr, token: &str) -> Api {
+    pub(crate) fn with_token(addr: SocketAddr, token: &str) -> Api {
         Api {
             addr,
             token: Some(token.to_owned()),
@@ -155,7 +161,7 @@ impl Api {
     }
 
     /// Sends `request` (with the token, if any); panics when the exchange itself fails.
-    pub fn send(&self, request: RawRequest) -> RawResponse {
+    pub(crate) fn send(&self, request: RawRequest) -> RawResponse {
         let request = match &self.token {
             Some(token) => request.header("authorization", format!("Bearer {token}")),
             None => request,
@@ -166,32 +172,32 @@ impl Api {
     }
 
     /// `method path` without a body.
-    pub fn call(&self, method: &str, path: &str) -> RawResponse {
+    pub(crate) fn call(&self, method: &str, path: &str) -> RawResponse {
         self.send(RawRequest::new(method, path))
     }
 
     /// `GET path`.
-    pub fn get(&self, path: &str) -> RawResponse {
+    pub(crate) fn get(&self, path: &str) -> RawResponse {
         self.call("GET", path)
     }
 
     /// `DELETE path`.
-    pub fn delete(&self, path: &str) -> RawResponse {
+    pub(crate) fn delete(&self, path: &str) -> RawResponse {
         self.call("DELETE", path)
     }
 
     /// `method path` with a JSON body.
-    pub fn json(&self, method: &str, path: &str, body: &Value) -> RawResponse {
+    pub(crate) fn json(&self, method: &str, path: &str, body: &Value) -> RawResponse {
         self.send(RawRequest::new(method, path).json(&body.to_string()))
     }
 
     /// `POST path` with a JSON body.
-    pub fn post(&self, path: &str, body: &Value) -> RawResponse {
+    pub(crate) fn post(&self, path: &str, body: &Value) -> RawResponse {
         self.json("POST", path, body)
     }
 
     /// `PUT /v1/modules/{name}?world={world}` with the component as the body.
-    pub fn upload(&self, name: &str, world: &str, bytes: &[u8]) -> RawResponse {
+    pub(crate) fn upload(&self, name: &str, world: &str, bytes: &[u8]) -> RawResponse {
         self.send(
             RawRequest::new("PUT", &format!("/v1/modules/{name}?world={world}"))
                 .header("content-type", "application/wasm")
@@ -202,13 +208,13 @@ impl Api {
     /// Uploads a component that must be taken as a new version (`201`); answers its
     /// ModuleInfo.
     #[track_caller]
-    pub fn upload_new(&self, name: &str, world: &str, bytes: &[u8]) -> Value {
+    pub(crate) fn upload_new(&self, name: &str, world: &str, bytes: &[u8]) -> Value {
         expect(self.upload(name, world, bytes), 201, "upload")
     }
 
     /// Creates a topic.
     #[track_caller]
-    pub fn create_topic(&self, name: &str, queues: u32) {
+    pub(crate) fn create_topic(&self, name: &str, queues: u32) {
         expect(
             self.post("/v1/topics", &json!({"name": name, "queues": queues})),
             201,
@@ -218,14 +224,14 @@ impl Api {
 
     /// Creates a consumer group from a full spec (`{"name","topic",...}`).
     #[track_caller]
-    pub fn create_group(&self, spec: &Value) {
+    pub(crate) fn create_group(&self, spec: &Value) {
         expect(self.post("/v1/groups", spec), 201, "create group");
     }
 
     /// Sends one message in the JSON form (`{"body": ...}` plus attributes); answers the
     /// send result.
     #[track_caller]
-    pub fn send_message(&self, topic: &str, message: &Value) -> Value {
+    pub(crate) fn send_message(&self, topic: &str, message: &Value) -> Value {
         expect(
             self.post(&format!("/v1/topics/{topic}/messages"), message),
             200,
@@ -235,13 +241,13 @@ impl Api {
 
     /// Creates a binding (`POST /v1/bindings`); answers the BindingConfig.
     #[track_caller]
-    pub fn bind(&self, spec: &Value) -> Value {
+    pub(crate) fn bind(&self, spec: &Value) -> Value {
         expect(self.post("/v1/bindings", spec), 201, "bind")
     }
 
     /// Changes a binding (`PUT /v1/bindings/{name}`); answers the BindingConfig.
     #[track_caller]
-    pub fn rebind(&self, name: &str, spec: &Value) -> Value {
+    pub(crate) fn rebind(&self, name: &str, spec: &Value) -> Value {
         expect(
             self.json("PUT", &format!("/v1/bindings/{name}"), spec),
             200,
@@ -251,7 +257,7 @@ impl Api {
 
     /// The BindingStatus of `name`.
     #[track_caller]
-    pub fn binding(&self, name: &str) -> Value {
+    pub(crate) fn binding(&self, name: &str) -> Value {
         expect(
             self.get(&format!("/v1/bindings/{name}")),
             200,
@@ -261,7 +267,7 @@ impl Api {
 
     /// The total lag of a (clustering) group.
     #[track_caller]
-    pub fn lag(&self, group: &str) -> u64 {
+    pub(crate) fn lag(&self, group: &str) -> u64 {
         let lag = expect(self.get(&format!("/v1/groups/{group}/lag")), 200, "lag");
         lag["total"]
             .as_u64()
@@ -270,7 +276,7 @@ impl Api {
 
     /// The group as `GET /v1/groups/{group}` describes it.
     #[track_caller]
-    pub fn group(&self, group: &str) -> Value {
+    pub(crate) fn group(&self, group: &str) -> Value {
         expect(
             self.get(&format!("/v1/groups/{group}")),
             200,
@@ -280,7 +286,7 @@ impl Api {
 
     /// Every message stored in the queues of `topic`, read by offset.
     #[track_caller]
-    pub fn read_topic(&self, topic: &str) -> Vec<Value> {
+    pub(crate) fn read_topic(&self, topic: &str) -> Vec<Value> {
         let description = expect(
             self.get(&format!("/v1/topics/{topic}")),
             200,
@@ -319,7 +325,7 @@ impl Api {
 
     /// The number of messages stored in `topic`, from its description.
     #[track_caller]
-    pub fn topic_messages(&self, topic: &str) -> u64 {
+    pub(crate) fn topic_messages(&self, topic: &str) -> u64 {
         let description = expect(
             self.get(&format!("/v1/topics/{topic}")),
             200,
@@ -332,7 +338,7 @@ impl Api {
 
     /// Receives up to `max` messages from `group`, waiting up to `wait_ms`.
     #[track_caller]
-    pub fn receive(&self, group: &str, max: u32, wait_ms: u64) -> Vec<Value> {
+    pub(crate) fn receive(&self, group: &str, max: u32, wait_ms: u64) -> Vec<Value> {
         let answer = expect(
             self.post(
                 &format!("/v1/groups/{group}/receive"),
@@ -349,7 +355,7 @@ impl Api {
 
     /// Acks `receipts` and checks every one was taken.
     #[track_caller]
-    pub fn ack(&self, group: &str, receipts: &[String]) {
+    pub(crate) fn ack(&self, group: &str, receipts: &[String]) {
         let answer = expect(
             self.post(
                 &format!("/v1/groups/{group}/ack"),
@@ -367,7 +373,7 @@ impl Api {
 
     /// Every dead letter of `group`.
     #[track_caller]
-    pub fn dead_letters(&self, group: &str) -> Vec<Value> {
+    pub(crate) fn dead_letters(&self, group: &str) -> Vec<Value> {
         let page = expect(
             self.get(&format!(
                 "/v1/groups/{group}/dlq?offset=0&max={MAX_DEAD_LETTERS}"
@@ -383,7 +389,7 @@ impl Api {
 
     /// The `/metrics` text.
     #[track_caller]
-    pub fn metrics(&self) -> String {
+    pub(crate) fn metrics(&self) -> String {
         let answer = self.get("/metrics");
         assert_eq!(answer.status, 200, "/metrics: {}", answer.text());
         answer.text()
@@ -392,7 +398,7 @@ impl Api {
 
 /// Checks the status of `response` and answers its JSON body (`null` for an empty one).
 #[track_caller]
-pub fn expect(response: RawResponse, status: u16, what: &str) -> Value {
+pub(crate) fn expect(response: RawResponse, status: u16, what: &str) -> Value {
     assert_eq!(
         response.status,
         status,
@@ -408,7 +414,7 @@ pub fn expect(response: RawResponse, status: u16, what: &str) -> Value {
 }
 
 /// The run state of a BindingStatus (`running`, `paused`, `quarantined`).
-pub fn run_state(status: &Value) -> String {
+pub(crate) fn run_state(status: &Value) -> String {
     status["config"]["run"]["state"]
         .as_str()
         .unwrap_or_else(|| panic!("a binding status without config.run.state: {status}"))
@@ -416,7 +422,7 @@ pub fn run_state(status: &Value) -> String {
 }
 
 /// A counter of a BindingStatus's metrics.
-pub fn counter(status: &Value, name: &str) -> u64 {
+pub(crate) fn counter(status: &Value, name: &str) -> u64 {
     status["metrics"][name]
         .as_u64()
         .unwrap_or_else(|| panic!("a binding status without metrics.{name}: {status}"))
@@ -424,7 +430,7 @@ pub fn counter(status: &Value, name: &str) -> u64 {
 
 /// Lines of a Prometheus text that are samples (not comments) and name `binding` as a
 /// label value.
-pub fn binding_samples<'a>(metrics: &'a str, binding: &str) -> Vec<&'a str> {
+pub(crate) fn binding_samples<'a>(metrics: &'a str, binding: &str) -> Vec<&'a str> {
     let label = format!("\"{binding}\"");
     metrics
         .lines()
@@ -433,7 +439,7 @@ pub fn binding_samples<'a>(metrics: &'a str, binding: &str) -> Vec<&'a str> {
 }
 
 /// The value of a sample line (`name{labels} value`).
-pub fn sample_value(line: &str) -> f64 {
+pub(crate) fn sample_value(line: &str) -> f64 {
     line.rsplit(' ')
         .next()
         .and_then(|value| value.trim().parse().ok())
@@ -442,7 +448,7 @@ pub fn sample_value(line: &str) -> f64 {
 
 /// What the transaction service answers for one transaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// `200 commit`.
     Commit,
     /// `200 rollback`.
@@ -457,7 +463,7 @@ struct ServiceState {
 }
 
 /// A producer's transaction service on `127.0.0.1`, asked by `http-tx-checker`.
-pub struct TxService {
+pub(crate) struct TxService {
     addr: SocketAddr,
     state: Arc<Mutex<ServiceState>>,
     stop: Arc<AtomicBool>,
@@ -466,7 +472,7 @@ pub struct TxService {
 
 impl TxService {
     /// Binds a free port on 127.0.0.1 and serves until dropped.
-    pub fn start() -> TxService {
+    pub(crate) fn start() -> TxService {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the transaction service");
         let addr = listener.local_addr().expect("service address");
         listener
@@ -497,12 +503,12 @@ impl TxService {
     }
 
     /// The URL prefix of the service, `http://127.0.0.1:PORT/tx/`.
-    pub fn prefix(&self) -> String {
+    pub(crate) fn prefix(&self) -> String {
         format!("http://{}/tx/", self.addr)
     }
 
     /// Sets the answer for `transaction`.
-    pub fn decide(&self, transaction: &str, decision: Decision) {
+    pub(crate) fn decide(&self, transaction: &str, decision: Decision) {
         self.state
             .lock()
             .unwrap()
@@ -511,7 +517,7 @@ impl TxService {
     }
 
     /// The request paths received so far.
-    pub fn requests(&self) -> Vec<String> {
+    pub(crate) fn requests(&self) -> Vec<String> {
         self.state.lock().unwrap().requests.clone()
     }
 }

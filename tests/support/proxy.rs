@@ -26,7 +26,7 @@ const FIRST_BYTES_WAIT: Duration = Duration::from_secs(10);
 
 /// What the proxy does with one connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
+pub(crate) enum Fault {
     /// Passes bytes both ways.
     Pass,
     /// Reads the start of the request, then closes: the broker never sees it.
@@ -51,17 +51,17 @@ const FAULTS: [Fault; 5] = [
 
 /// Weights of each fault in the random mix, in [`FAULTS`] order.
 #[derive(Debug, Clone, Copy)]
-pub struct FaultMix {
-    pub pass: u32,
-    pub drop_request: u32,
-    pub stall: u32,
-    pub cut_answer: u32,
-    pub busy: u32,
+pub(crate) struct FaultMix {
+    pub(crate) pass: u32,
+    pub(crate) drop_request: u32,
+    pub(crate) stall: u32,
+    pub(crate) cut_answer: u32,
+    pub(crate) busy: u32,
 }
 
 impl FaultMix {
     /// Every connection passes.
-    pub fn none() -> FaultMix {
+    pub(crate) fn none() -> FaultMix {
         FaultMix {
             pass: 1,
             drop_request: 0,
@@ -107,7 +107,7 @@ impl Chooser {
 }
 
 /// A running proxy; stopped when dropped.
-pub struct Proxy {
+pub(crate) struct Proxy {
     addr: SocketAddr,
     counts: Arc<[AtomicU64; 5]>,
     stop: Option<oneshot::Sender<()>>,
@@ -118,7 +118,7 @@ impl Proxy {
     /// A proxy to `upstream` whose first connections get the `script`ed faults, and the
     /// others faults drawn from `mix` with an RNG seeded with `seed`. A stalled
     /// connection is held at most `stall`.
-    pub fn start(
+    pub(crate) fn start(
         upstream: SocketAddr,
         script: Vec<Fault>,
         mix: FaultMix,
@@ -176,18 +176,13 @@ impl Proxy {
         }
     }
 
-    /// The proxy's address.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// `http://127.0.0.1:PORT` of the proxy.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
     /// How many connections got `fault` so far.
-    pub fn count(&self, fault: Fault) -> u64 {
+    pub(crate) fn count(&self, fault: Fault) -> u64 {
         let index = FAULTS.iter().position(|f| *f == fault).unwrap_or(0);
         self.counts[index].load(Ordering::Relaxed)
     }

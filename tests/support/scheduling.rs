@@ -8,8 +8,6 @@
 //! records every call, and keeps connections alive as the broker's pooled client expects.
 //! Its tasks are aborted when it is dropped.
 
-#![allow(dead_code, unreachable_pub)]
-
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -28,10 +26,10 @@ use crate::support::Broker;
 
 /// Clock granularity allowed when comparing two broker timestamps in a "not early"
 /// check: both are whole milliseconds read from the system clock.
-pub const CLOCK_GRANULARITY_MS: i64 = 1;
+pub(crate) const CLOCK_GRANULARITY_MS: i64 = 1;
 
 /// Pause between two probes of a bounded polling loop.
-pub const POLL_PAUSE: Duration = Duration::from_millis(25);
+pub(crate) const POLL_PAUSE: Duration = Duration::from_millis(25);
 
 /// Most pages one queue read walks through (1000 messages each).
 const MAX_PAGES: usize = 1000;
@@ -44,7 +42,7 @@ const CALLBACK_MAX_REQUEST: usize = 1 << 20;
 
 /// Milliseconds since the Unix epoch on this machine's clock (the broker's clock too:
 /// it runs on the same machine).
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("the clock is after 1970")
@@ -54,15 +52,16 @@ pub fn now_ms() -> i64 {
 /// A broker started with `--config FILE`, the file holding `[limits]` with `limits`
 /// (TOML lines such as `tx_check_after_ms = 200`). The configuration directory is kept
 /// for restarts and removed with this value.
-pub struct ConfiguredBroker {
+pub(crate) struct ConfiguredBroker {
     /// The broker (dropped, and so killed, before the configuration directory).
-    pub broker: Broker,
-    config_dir: TempDir,
+    pub(crate) broker: Broker,
+    /// Held only to be removed on drop.
+    _config_dir: TempDir,
 }
 
 impl ConfiguredBroker {
     /// Writes the configuration file and starts the broker with it.
-    pub fn start(limits: &str) -> ConfiguredBroker {
+    pub(crate) fn start(limits: &str) -> ConfiguredBroker {
         let config_dir = tempfile::Builder::new()
             .prefix("weir-config-")
             .tempdir()
@@ -71,13 +70,16 @@ impl ConfiguredBroker {
         std::fs::write(&path, format!("[limits]\n{limits}\n")).expect("write the configuration");
         let path = path.to_str().expect("a UTF-8 temporary path").to_owned();
         let broker = Broker::start(&["--config", &path]);
-        ConfiguredBroker { broker, config_dir }
+        ConfiguredBroker {
+            broker,
+            _config_dir: config_dir,
+        }
     }
 }
 
 /// Runs `probe` until it answers `Some`, pausing [`POLL_PAUSE`] between tries; panics
 /// with `what` when `limit` passes first.
-pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut probe: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -94,7 +96,7 @@ where
 
 /// Every message stored in the queues of `topic`, read by offset from each queue's
 /// oldest offset to its end.
-pub async fn read_topic(client: &Client, topic: &str) -> Vec<Message> {
+pub(crate) async fn read_topic(client: &Client, topic: &str) -> Vec<Message> {
     let description = client
         .describe_topic(topic)
         .await
@@ -121,7 +123,7 @@ pub async fn read_topic(client: &Client, topic: &str) -> Vec<Message> {
 }
 
 /// How many times each id is stored in `topic`.
-pub async fn copies_by_id(client: &Client, topic: &str) -> HashMap<String, usize> {
+pub(crate) async fn copies_by_id(client: &Client, topic: &str) -> HashMap<String, usize> {
     let mut copies = HashMap::new();
     for message in read_topic(client, topic).await {
         *copies.entry(message.id).or_default() += 1;
@@ -130,7 +132,7 @@ pub async fn copies_by_id(client: &Client, topic: &str) -> HashMap<String, usize
 }
 
 /// The value of an unlabelled gauge in the broker's `/metrics` text.
-pub async fn gauge(client: &Client, name: &str) -> f64 {
+pub(crate) async fn gauge(client: &Client, name: &str) -> f64 {
     let text = client.metrics().await.expect("scrape /metrics");
     text.lines()
         .find_map(|line| {
@@ -143,7 +145,7 @@ pub async fn gauge(client: &Client, name: &str) -> f64 {
 
 /// The code of an API error, panicking on success or another kind of error.
 #[track_caller]
-pub fn api_code<T: std::fmt::Debug>(result: Result<T, ClientError>) -> (u16, String) {
+pub(crate) fn api_code<T: std::fmt::Debug>(result: Result<T, ClientError>) -> (u16, String) {
     match result {
         Err(ClientError::Api { status, code, .. }) => (status, code),
         other => panic!("expected an API error, got {other:?}"),
@@ -152,7 +154,7 @@ pub fn api_code<T: std::fmt::Debug>(result: Result<T, ClientError>) -> (u16, Str
 
 /// What the callback answers to one check-back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reply {
+pub(crate) enum Reply {
     /// `{"state":"commit"}`.
     Commit,
     /// `{"state":"rollback"}`.
@@ -174,7 +176,7 @@ struct CallbackState {
 }
 
 /// A check-back callback on `127.0.0.1`, answering per transaction id.
-pub struct CallbackServer {
+pub(crate) struct CallbackServer {
     addr: SocketAddr,
     state: Arc<Mutex<CallbackState>>,
     accept: JoinHandle<()>,
@@ -183,7 +185,7 @@ pub struct CallbackServer {
 impl CallbackServer {
     /// Binds a free port on 127.0.0.1 and serves until dropped. A transaction without a
     /// script is answered `unknown`.
-    pub async fn start() -> CallbackServer {
+    pub(crate) async fn start() -> CallbackServer {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the callback server");
@@ -209,12 +211,12 @@ impl CallbackServer {
     }
 
     /// The URL to register as a producer group's `callback_url`.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}/tx-check", self.addr)
     }
 
     /// Sets the replies for `transaction`: one per check-back, the last one repeating.
-    pub fn script(&self, transaction: &str, replies: &[Reply]) {
+    pub(crate) fn script(&self, transaction: &str, replies: &[Reply]) {
         assert!(!replies.is_empty(), "a script has at least one reply");
         self.state
             .lock()
@@ -224,7 +226,7 @@ impl CallbackServer {
     }
 
     /// The check-backs received for `transaction`, in order.
-    pub fn calls(&self, transaction: &str) -> Vec<Value> {
+    pub(crate) fn calls(&self, transaction: &str) -> Vec<Value> {
         self.state
             .lock()
             .unwrap()
@@ -235,12 +237,12 @@ impl CallbackServer {
     }
 
     /// How many check-backs `transaction` got.
-    pub fn call_count(&self, transaction: &str) -> usize {
+    pub(crate) fn call_count(&self, transaction: &str) -> usize {
         self.calls(transaction).len()
     }
 
     /// Requests that were not well-formed check-backs.
-    pub fn errors(&self) -> Vec<String> {
+    pub(crate) fn errors(&self) -> Vec<String> {
         self.state.lock().unwrap().errors.clone()
     }
 }
