@@ -358,3 +358,80 @@ async fn async_mode_wait_durable_resolves_at_the_next_flush() {
         Err(StoreError::Closed)
     ));
 }
+
+#[test]
+fn the_newest_snapshot_of_a_queue_or_a_key_is_read_back_and_an_unreadable_one_is_named() {
+    use weir_store::{SnapshotError, SnapshotSlot};
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let snapshot = |i: usize, text: &str, key: &str| {
+        let mut m = message(i, 0);
+        m.body = bytes::Bytes::from(text.to_owned());
+        m.keys = vec![key.to_owned()];
+        m
+    };
+    let decode = |body: &[u8]| -> Result<String, String> {
+        std::str::from_utf8(body)
+            .map(str::to_owned)
+            .map_err(|err| err.to_string())
+    };
+    let queue = SnapshotSlot::Queue {
+        topic: "sys",
+        queue: 1,
+    };
+    assert!(
+        store
+            .read_snapshot(queue, "table", decode)
+            .unwrap()
+            .is_none()
+    );
+
+    store
+        .append(
+            "sys",
+            &[(1, snapshot(1, "v1", "a")), (0, snapshot(2, "other", "b"))],
+        )
+        .unwrap();
+    let outcome = store.append("sys", &[(1, snapshot(3, "v2", "a"))]).unwrap();
+    let newest = store
+        .read_snapshot(queue, "table", decode)
+        .unwrap()
+        .unwrap();
+    assert_eq!(newest.value, "v2");
+    assert_eq!(newest.position, outcome.appended[0].position);
+
+    let by_key = |key| SnapshotSlot::Key { topic: "sys", key };
+    let a = store
+        .read_snapshot(by_key("a"), "state", decode)
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.value, "v2");
+    let b = store
+        .read_snapshot(by_key("b"), "state", decode)
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.value, "other");
+    assert!(
+        store
+            .read_snapshot(by_key("c"), "state", decode)
+            .unwrap()
+            .is_none()
+    );
+
+    // A newer record its owner cannot decode is an error naming it, not an older value.
+    let mut broken = snapshot(4, "", "a");
+    broken.body = bytes::Bytes::from_static(&[0xff, 0xfe]);
+    let outcome = store.append("sys", &[(1, broken)]).unwrap();
+    match store.read_snapshot(queue, "the topic table", decode) {
+        Err(SnapshotError::Unreadable {
+            what,
+            position,
+            reason,
+        }) => {
+            assert_eq!(what, "the topic table");
+            assert_eq!(position, outcome.appended[0].position);
+            assert!(reason.contains("utf-8"), "{reason}");
+        }
+        other => panic!("expected an unreadable snapshot, got {other:?}"),
+    }
+}
