@@ -43,11 +43,7 @@ impl PluginHost {
             .persist(self.inner.registry.infos(), configs)
             .await?;
         let live = self.inner.live(config.clone(), None);
-        self.inner
-            .bindings
-            .write()
-            .insert(config.name.clone(), Arc::clone(&live));
-        self.inner.start(&live);
+        self.inner.install(&live);
         tracing::info!(
             binding = config.name,
             module = config.module,
@@ -83,11 +79,7 @@ impl PluginHost {
             .await?;
         old.stop().await;
         let live = self.inner.live(config.clone(), Some(&old));
-        self.inner
-            .bindings
-            .write()
-            .insert(config.name.clone(), Arc::clone(&live));
-        self.inner.start(&live);
+        self.inner.install(&live);
         tracing::info!(
             binding = config.name,
             module = config.module,
@@ -272,6 +264,15 @@ impl Inner {
             log_budget: LogBudget::new(self.config.log_rates, Instant::now()),
         });
         LiveBinding::new(config, services, self.config.quarantine_after)
+    }
+
+    /// Puts `live` in the binding table, in place of any binding of its name, and
+    /// starts it.
+    pub(crate) fn install(self: &Arc<Self>, live: &Arc<LiveBinding>) {
+        self.bindings
+            .write()
+            .insert(live.name().to_string(), Arc::clone(live));
+        self.start(live);
     }
 
     /// Starts a binding's tasks (consumers only; checkers and filters are called).

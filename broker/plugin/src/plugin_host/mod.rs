@@ -223,11 +223,7 @@ impl PluginHost {
                 Some(state) => inner.live_with_state(config, Arc::new(state)),
                 None => inner.live(config, None),
             };
-            inner
-                .bindings
-                .write()
-                .insert(live.name().to_string(), Arc::clone(&live));
-            inner.start(&live);
+            inner.install(&live);
         }
         let snapshots =
             snapshots::run_snapshots(Arc::downgrade(&inner), inner.state_stop.subscribe());
