@@ -45,11 +45,9 @@ struct ResendAll {
 pub(crate) fn list(app: &App, group: &str, query: Option<&str>) -> Result<HttpResponse, ApiError> {
     let offset = number(query, "offset", 0)?;
     let max = number(query, "max", DEFAULT_DEAD_LETTER_PAGE)?;
-    let limit = app.broker.limits().max_read_messages;
-    let max = crate::groups::in_range("max", max, 1, limit as u64)?;
-    let page = app
-        .broker
-        .dead_letters(group, offset, usize::try_from(max).unwrap_or(limit))?;
+    let page =
+        app.broker
+            .dead_letters(group, offset, usize::try_from(max).unwrap_or(usize::MAX))?;
     Ok(json(StatusCode::OK, &DeadLetterPageJson::from(&page)))
 }
 

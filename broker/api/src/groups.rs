@@ -326,18 +326,6 @@ impl Reset {
     }
 }
 
-/// Checks that a number is within `min..=max`; `400 INVALID_ARGUMENT` naming the field
-/// otherwise.
-pub(crate) fn in_range(field: &str, value: u64, min: u64, max: u64) -> Result<u64, ApiError> {
-    if (min..=max).contains(&value) {
-        Ok(value)
-    } else {
-        Err(ApiError::invalid_argument(format!(
-            "{field} must be {min} to {max}, got {value}"
-        )))
-    }
-}
-
 /// An optional text query parameter; `400 INVALID_ARGUMENT` when it is not valid
 /// percent-encoding.
 pub(crate) fn text_param(query: Option<&str>, name: &str) -> Result<Option<String>, ApiError> {

@@ -12,12 +12,10 @@ use std::time::Duration;
 use http::{Request, StatusCode};
 use serde::{Deserialize, Serialize};
 use weir_core::TxOutcome;
-use weir_core::limits::{MAX_RECEIVE_MESSAGES, MAX_RECEIVE_WAIT_MS};
 use weir_core::topic::TopicName;
 
 use crate::app::{HttpResponse, json, no_content};
 use crate::body::{RequestBody, read_json};
-use crate::groups::in_range;
 use crate::query::number;
 use crate::routes::query_param;
 use crate::wire::{HalfJson, ProducerGroupJson};
@@ -68,16 +66,10 @@ pub(crate) async fn resume(app: &App, transaction: &str) -> Result<HttpResponse,
 
 /// The undecided transactions, oldest first: `?max=N` (1 to the read limit, default 100).
 pub(crate) fn list(app: &App, query: Option<&str>) -> Result<HttpResponse, ApiError> {
-    let limit = app.broker.limits().max_read_messages;
-    let max = in_range(
-        "max",
-        number(query, "max", DEFAULT_TRANSACTIONS_PAGE)?,
-        1,
-        limit as u64,
-    )?;
+    let max = number(query, "max", DEFAULT_TRANSACTIONS_PAGE)?;
     let halves = app
         .broker
-        .transactions(usize::try_from(max).unwrap_or(limit))?;
+        .transactions(usize::try_from(max).unwrap_or(usize::MAX))?;
     #[derive(Serialize)]
     struct Transactions<'a> {
         transactions: Vec<HalfJson<'a>>,
@@ -152,19 +144,13 @@ pub(crate) async fn poll_checks(
             "invalid producer group name '{group}': 1 to 127 characters of A-Z a-z 0-9 _ -"
         ))
     })?;
-    let max = in_range(
-        "max",
-        number(query, "max", DEFAULT_CHECKS_MAX)?,
-        1,
-        MAX_RECEIVE_MESSAGES as u64,
-    )?;
-    let wait_ms = in_range("wait_ms", wait_ms(query)?, 0, MAX_RECEIVE_WAIT_MS)?;
+    let max = number(query, "max", DEFAULT_CHECKS_MAX)?;
     let halves = app
         .broker
         .poll_checks(
             group,
-            usize::try_from(max).unwrap_or(MAX_RECEIVE_MESSAGES),
-            Duration::from_millis(wait_ms),
+            usize::try_from(max).unwrap_or(usize::MAX),
+            Duration::from_millis(wait_ms(query)?),
         )
         .await?;
     #[derive(Serialize)]

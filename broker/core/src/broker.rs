@@ -9,6 +9,7 @@ use weir_store::{FlushPolicy, Message, Store, StoreConfig, StoredMessage};
 
 use crate::dedup::{DedupFilter, DedupHook, PendingKeys};
 use crate::group::state::{Group, Groups};
+use crate::limits::check_range;
 use crate::message::MESSAGE_GROUP_PROPERTY;
 use crate::schedule::Scheduler;
 use crate::schedule::delayed::Delays;
@@ -368,13 +369,7 @@ impl Broker {
     }
 
     fn check_max(&self, max: usize) -> Result<usize, CoreError> {
-        if max == 0 || max > self.limits.max_read_messages {
-            return Err(CoreError::InvalidArgument(format!(
-                "max must be 1 to {}, got {max}",
-                self.limits.max_read_messages
-            )));
-        }
-        Ok(max)
+        check_range("max", max, 1, self.limits.max_read_messages)
     }
 
     pub(crate) fn message_of(&self, draft: MessageDraft, now: i64) -> Message {

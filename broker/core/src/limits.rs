@@ -4,6 +4,8 @@
 //! Each limit exists so that one client cannot make the broker spend unbounded memory or
 //! disk on a single request, and so that every record still fits the store's format.
 
+use crate::CoreError;
+
 /// Largest message body: 4 MiB, RocketMQ's default. Larger payloads belong in object
 /// storage with a reference in the message.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -126,6 +128,32 @@ pub const MAX_BROADCAST_MEMBERS: usize = 1024;
 pub const MAX_CONSUMER_NAME_BYTES: usize = 128;
 /// Most consumer groups per broker.
 pub const MAX_GROUPS: usize = 10_000;
+
+/// Checks a number a request gives against its limits (`min..=max`); an
+/// [`InvalidArgument`](CoreError::InvalidArgument) naming the field otherwise. Every
+/// limit a request can pass is checked here, in the core, once: the ingresses only parse.
+pub(crate) fn check_range<T>(field: &str, value: T, min: T, max: T) -> Result<T, CoreError>
+where
+    T: PartialOrd + std::fmt::Display + Copy,
+{
+    if value < min || value > max {
+        return Err(CoreError::InvalidArgument(format!(
+            "{field} must be {min} to {max}, got {value}"
+        )));
+    }
+    Ok(value)
+}
+
+/// Checks how long a long poll may wait: at most [`MAX_RECEIVE_WAIT_MS`].
+pub(crate) fn check_wait(wait: std::time::Duration) -> Result<(), CoreError> {
+    check_range(
+        "wait_ms",
+        wait.as_millis(),
+        0,
+        u128::from(MAX_RECEIVE_WAIT_MS),
+    )
+    .map(drop)
+}
 
 /// Longest delay of a delayed message: 40 days.
 pub const MAX_DELAY_MS: u64 = 40 * 24 * 3_600_000;

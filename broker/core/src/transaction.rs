@@ -24,6 +24,7 @@ use tokio::sync::Notify;
 use weir_store::{Message, StoredMessage};
 
 use crate::broker::now_ms;
+use crate::limits::{MAX_RECEIVE_MESSAGES, check_range, check_wait};
 use crate::message::property;
 use crate::schedule::Timer;
 use crate::schedule::ledger::{ENTRY_QUEUE, FIRST_STEP_KIND, Ledger, LedgerEvent};
@@ -511,14 +512,18 @@ impl Broker {
         tx.asked.notify_waiters();
     }
 
-    /// Check-backs waiting for a producer of `producer_group` (long poll up to `wait`).
-    /// Producers answer with [`commit`](Self::commit) or [`rollback`](Self::rollback).
+    /// Check-backs waiting for a producer of `producer_group` (long poll up to `wait`,
+    /// at most [`MAX_RECEIVE_WAIT_MS`](crate::limits::MAX_RECEIVE_WAIT_MS); 1 to
+    /// [`MAX_RECEIVE_MESSAGES`] of them). Producers answer with [`commit`](Self::commit)
+    /// or [`rollback`](Self::rollback).
     pub async fn poll_checks(
         &self,
         producer_group: &str,
         max: usize,
         wait: Duration,
     ) -> Result<Vec<HalfMessage>, CoreError> {
+        check_range("max", max, 1, MAX_RECEIVE_MESSAGES)?;
+        check_wait(wait)?;
         let tx = self.tx_state();
         let deadline = tokio::time::Instant::now() + wait;
         loop {
@@ -556,8 +561,10 @@ impl Broker {
         }
     }
 
-    /// Undecided transactions (parked ones included), oldest first, at most `max`.
+    /// Undecided transactions (parked ones included), oldest first, at most `max` (1 to
+    /// the read limit, [`Limits::max_read_messages`](crate::Limits::max_read_messages)).
     pub fn transactions(&self, max: usize) -> Result<Vec<HalfMessage>, CoreError> {
+        check_range("max", max, 1, self.limits().max_read_messages)?;
         let tx = self.tx_state();
         let mut found = Vec::new();
         let mut result = Ok(());

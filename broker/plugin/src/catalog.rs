@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use weir_core::CoreError;
 use weir_store::{Message, SnapshotError, SnapshotSlot, Store};
 
 use crate::PluginError;
@@ -109,7 +110,11 @@ impl Catalog {
             Ok::<_, weir_store::StoreError>(outcome)
         })
         .await
-        .map_err(|_| PluginError::Core(weir_store::StoreError::Closed.into()))?
+        .map_err(|_| {
+            PluginError::Core(CoreError::Interrupted {
+                step: "appending to the plugin catalog",
+            })
+        })?
         .map_err(|e| PluginError::Core(e.into()))?;
         if let Some(appended) = outcome.appended.first() {
             self.position.store(appended.position, Ordering::Release);

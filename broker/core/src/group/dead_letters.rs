@@ -15,7 +15,7 @@ use super::outcomes::{DeadLetter, DeadLetterPage};
 use super::state::Group;
 use super::{dlq_topic, retry_topic};
 use crate::broker::now_ms;
-use crate::limits::MAX_DEAD_LETTER_REASON_BYTES;
+use crate::limits::{MAX_DEAD_LETTER_REASON_BYTES, check_range};
 use crate::{Broker, CoreError, MessageIdGenerator};
 
 /// Properties the broker sets on dead letters and on resent messages.
@@ -124,12 +124,7 @@ impl Broker {
         max: usize,
     ) -> Result<DeadLetterPage, CoreError> {
         let group = self.groups().get(group)?;
-        if max == 0 || max > self.limits().max_read_messages {
-            return Err(CoreError::InvalidArgument(format!(
-                "max must be 1 to {}, got {max}",
-                self.limits().max_read_messages
-            )));
-        }
+        check_range("max", max, 1, self.limits().max_read_messages)?;
         let topic = dlq_topic(&group.config().name);
         let range = self.store().queue_range(&topic, 0);
         let from = offset.max(range.min);

@@ -7,7 +7,7 @@
 //! and answers; when nothing is deliverable it waits for a send, a due timer or the end
 //! of its wait.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::outcomes::{Delivery, ReceiveRequest};
 use super::settle::Settle;
@@ -15,7 +15,7 @@ use super::spec::check_invisible;
 use super::state::Group;
 use crate::broker::now_ms;
 use crate::dedup::{self, DedupScope};
-use crate::limits::{MAX_CONSUMER_NAME_BYTES, MAX_RECEIVE_MESSAGES, MAX_RECEIVE_WAIT_MS};
+use crate::limits::{MAX_CONSUMER_NAME_BYTES, MAX_RECEIVE_MESSAGES, check_range, check_wait};
 use crate::{Broker, CoreError};
 
 impl Broker {
@@ -131,18 +131,8 @@ impl Broker {
 /// Checks the numbers of a receive request: how many messages, how long to wait, and
 /// the invisible time when it sets one.
 fn check_request(request: &ReceiveRequest) -> Result<(), CoreError> {
-    if request.max == 0 || request.max > MAX_RECEIVE_MESSAGES {
-        return Err(CoreError::InvalidArgument(format!(
-            "max must be 1 to {MAX_RECEIVE_MESSAGES}, got {}",
-            request.max
-        )));
-    }
-    if request.wait > Duration::from_millis(MAX_RECEIVE_WAIT_MS) {
-        return Err(CoreError::InvalidArgument(format!(
-            "wait_ms must be 0 to {MAX_RECEIVE_WAIT_MS}, got {}",
-            request.wait.as_millis()
-        )));
-    }
+    check_range("max", request.max, 1, MAX_RECEIVE_MESSAGES)?;
+    check_wait(request.wait)?;
     if let Some(ms) = request.invisible_ms {
         check_invisible(ms)?;
     }

@@ -9,6 +9,7 @@ use crate::CoreError;
 use crate::limits::{
     DEFAULT_BACKOFF_MS, DEFAULT_INVISIBLE_MS, DEFAULT_MAX_ATTEMPTS, MAX_BACKOFF_STEPS,
     MAX_DELIVERY_ATTEMPTS, MAX_FILTER_TAGS, MAX_INVISIBLE_MS, MAX_TAG_BYTES, MIN_INVISIBLE_MS,
+    check_range,
 };
 
 /// A group name that passed validation: the same rules as topic names.
@@ -215,12 +216,7 @@ impl GroupConfig {
 
 /// Checks an invisible time against [`MIN_INVISIBLE_MS`] and [`MAX_INVISIBLE_MS`].
 pub(crate) fn check_invisible(ms: u64) -> Result<(), CoreError> {
-    if !(MIN_INVISIBLE_MS..=MAX_INVISIBLE_MS).contains(&ms) {
-        return Err(CoreError::InvalidArgument(format!(
-            "invisible_ms must be {MIN_INVISIBLE_MS} to {MAX_INVISIBLE_MS}, got {ms}"
-        )));
-    }
-    Ok(())
+    check_range("invisible_ms", ms, MIN_INVISIBLE_MS, MAX_INVISIBLE_MS).map(drop)
 }
 
 #[cfg(test)]

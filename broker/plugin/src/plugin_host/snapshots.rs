@@ -13,6 +13,7 @@ use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
 use tokio::sync::watch;
+use weir_core::CoreError;
 use weir_store::{Message, SnapshotError, SnapshotSlot, Store};
 
 use super::Inner;
@@ -138,7 +139,11 @@ impl Inner {
             let store = Arc::clone(self.broker.store());
             tokio::task::spawn_blocking(move || store.flush())
                 .await
-                .map_err(|_| PluginError::Core(weir_store::StoreError::Closed.into()))?
+                .map_err(|_| {
+                    PluginError::Core(CoreError::Interrupted {
+                        step: "flushing the bindings' state snapshots",
+                    })
+                })?
                 .map_err(|e| PluginError::Core(e.into()))?;
         }
         first_error.map_or(Ok(()), Err)
