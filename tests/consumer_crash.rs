@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
-use rand::{Rng, RngCore, SeedableRng};
+use rand::{Rng, SeedableRng};
 use support::Broker;
 use weir_client::{
     AckResult, Client, ClientError, NewGroup, OutgoingMessage, ReceiveOptions, Received, SendStatus,
@@ -111,33 +111,36 @@ impl Ledger {
     }
 }
 
-fn seed() -> u64 {
-    match std::env::var("WEIR_TEST_SEED") {
-        Ok(text) => text.parse().expect("WEIR_TEST_SEED is a u64"),
-        Err(_) => rand::rng().next_u64(),
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .expect("build a runtime")
-}
-
 fn is_connection_error(err: &ClientError) -> bool {
     matches!(err, ClientError::Transport(_))
 }
 
+/// A ledger that collects what must not happen while the broker is up.
+trait ErrorLog {
+    fn errors(&mut self) -> &mut Vec<String>;
+}
+
+impl ErrorLog for Ledger {
+    fn errors(&mut self) -> &mut Vec<String> {
+        &mut self.errors
+    }
+}
+
+impl ErrorLog for FifoLedger {
+    fn errors(&mut self) -> &mut Vec<String> {
+        &mut self.errors
+    }
+}
+
 /// Runs `call` until it gets an answer, retrying connection errors for at most
 /// [`RETRY_PATIENCE`]; `None` when the broker stayed unreachable that long.
-async fn with_retries<T, F, Fut>(
-    ledger: &Mutex<Ledger>,
+async fn with_retries<L, T, F, Fut>(
+    ledger: &Mutex<L>,
     what: &str,
     mut call: F,
 ) -> Option<Result<T, ClientError>>
 where
+    L: ErrorLog,
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, ClientError>>,
 {
@@ -146,7 +149,7 @@ where
         match call().await {
             Err(err) if is_connection_error(&err) => {
                 if started.elapsed() > RETRY_PATIENCE {
-                    ledger.lock().unwrap().errors.push(format!(
+                    ledger.lock().unwrap().errors().push(format!(
                         "{what}: the broker stayed unreachable for {RETRY_PATIENCE:?}: {err}"
                     ));
                     return None;
@@ -337,11 +340,11 @@ async fn take_batch(
 }
 
 fn at_least_once_across_kills(flush: &[&str]) {
-    let seed = seed();
+    let seed = support::seed();
     eprintln!("at_least_once_across_kills({flush:?}): WEIR_TEST_SEED={seed}");
     let mut rng = StdRng::seed_from_u64(seed);
     let mut broker = Broker::start(flush);
-    let rt = runtime();
+    let rt = support::multi_thread_runtime();
     let client = broker.client();
     rt.block_on(async {
         client
@@ -624,19 +627,19 @@ async fn fifo_consume(
     let mut rng = StdRng::seed_from_u64(seed);
     let options = ReceiveOptions::new(RECEIVE_MAX, WAIT_MS);
     while !stop.load(Ordering::Relaxed) {
-        let batch = match with_retries_fifo(&ledger, || client.receive(FIFO_GROUP, &options)).await
-        {
-            Some(Ok(batch)) => batch,
-            Some(Err(err)) => {
-                ledger
-                    .lock()
-                    .unwrap()
-                    .errors
-                    .push(format!("receive: {err}"));
-                return;
-            }
-            None => return,
-        };
+        let batch =
+            match with_retries(&ledger, "receive", || client.receive(FIFO_GROUP, &options)).await {
+                Some(Ok(batch)) => batch,
+                Some(Err(err)) => {
+                    ledger
+                        .lock()
+                        .unwrap()
+                        .errors
+                        .push(format!("receive: {err}"));
+                    return;
+                }
+                None => return,
+            };
         if batch.is_empty() {
             continue;
         }
@@ -652,7 +655,7 @@ async fn fifo_consume(
         let pause = rng.random_range(0..=HANDLING_MAX_MS);
         tokio::time::sleep(Duration::from_millis(pause)).await;
         let receipts: Vec<String> = batch.iter().map(|m| m.receipt.clone()).collect();
-        match with_retries_fifo(&ledger, || client.ack(FIFO_GROUP, &receipts)).await {
+        match with_retries(&ledger, "ack", || client.ack(FIFO_GROUP, &receipts)).await {
             Some(Ok(result)) => {
                 // Expired receipts (the kill outlasted the invisible time) come again.
                 let unexpected: Vec<_> = result
@@ -677,39 +680,13 @@ async fn fifo_consume(
     }
 }
 
-/// [`with_retries`] for the FIFO ledger.
-async fn with_retries_fifo<T, F, Fut>(
-    ledger: &Mutex<FifoLedger>,
-    mut call: F,
-) -> Option<Result<T, ClientError>>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, ClientError>>,
-{
-    let started = Instant::now();
-    loop {
-        match call().await {
-            Err(err) if is_connection_error(&err) => {
-                if started.elapsed() > RETRY_PATIENCE {
-                    ledger.lock().unwrap().errors.push(format!(
-                        "the broker stayed unreachable for {RETRY_PATIENCE:?}: {err}"
-                    ));
-                    return None;
-                }
-                tokio::time::sleep(RETRY_PAUSE).await;
-            }
-            answer => return Some(answer),
-        }
-    }
-}
-
 #[test]
 fn fifo_group_keeps_message_group_order_across_kill_9() {
-    let seed = seed();
+    let seed = support::seed();
     eprintln!("fifo_group_keeps_message_group_order_across_kill_9: WEIR_TEST_SEED={seed}");
     let mut rng = StdRng::seed_from_u64(seed);
     let mut broker = Broker::start(&["--flush", "sync"]);
-    let rt = runtime();
+    let rt = support::multi_thread_runtime();
     rt.block_on(async {
         let client = broker.client();
         client

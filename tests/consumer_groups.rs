@@ -17,28 +17,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
-use rand::{Rng, RngCore, SeedableRng};
+use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use support::{Broker, RawRequest, assert_api_error, assert_error, get};
 use weir_client::{
     Client, ClientError, Lag, NewGroup, OutgoingMessage, ReceiveOptions, Received, ResetRequest,
     SendStatus,
 };
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .expect("build a runtime")
-}
-
-fn seed() -> u64 {
-    match std::env::var("WEIR_TEST_SEED") {
-        Ok(text) => text.parse().expect("WEIR_TEST_SEED is a u64"),
-        Err(_) => rand::rng().next_u64(),
-    }
-}
 
 fn receipts(batch: &[Received]) -> Vec<String> {
     batch.iter().map(|m| m.receipt.clone()).collect()
@@ -168,10 +153,10 @@ async fn fifo_consumer(
 
 #[test]
 fn fifo_group_keeps_order_per_message_group_and_dead_letters_the_poison() {
-    let seed = seed();
+    let seed = support::seed();
     eprintln!("fifo: WEIR_TEST_SEED={seed}");
     let broker = Broker::start(&[]);
-    let rt = runtime();
+    let rt = support::multi_thread_runtime();
     let client = broker.client();
     let mut expected: BTreeMap<String, Vec<String>> = BTreeMap::new();
     rt.block_on(async {
@@ -369,7 +354,7 @@ fn redelivery_waits_for_the_backoff_and_the_invisible_time() {
     const TOPIC: &str = "timing";
     const GROUP: &str = "slow";
     let broker = Broker::start(&[]);
-    let rt = runtime();
+    let rt = support::multi_thread_runtime();
     let client = broker.client();
     rt.block_on(async {
         client.create_topic(TOPIC, Some(1)).await.expect("topic");
@@ -522,7 +507,7 @@ fn broadcasting_members_each_get_every_message_once() {
     const GROUP: &str = "readers";
     const N: usize = 30;
     let broker = Broker::start(&[]);
-    let rt = runtime();
+    let rt = support::multi_thread_runtime();
     let client = broker.client();
     rt.block_on(async {
         client.create_topic(TOPIC, Some(3)).await.expect("topic");
@@ -606,7 +591,7 @@ fn lag_and_offsets_are_exact_and_resets_move_them() {
     const TOPIC: &str = "ledger";
     const GROUP: &str = "audit";
     let broker = Broker::start(&[]);
-    let rt = runtime();
+    let rt = support::multi_thread_runtime();
     let client = broker.client();
     rt.block_on(async {
         client.create_topic(TOPIC, Some(2)).await.expect("topic");
@@ -833,7 +818,7 @@ fn queues_added_while_producers_run_lose_nothing() {
     const GROUP: &str = "all";
     const MESSAGES: usize = 400;
     let broker = Broker::start(&[]);
-    let rt = runtime();
+    let rt = support::multi_thread_runtime();
     let client = broker.client();
     rt.block_on(async {
         client.create_topic(TOPIC, Some(2)).await.expect("topic");
@@ -974,7 +959,7 @@ fn raw_receipt(broker: &Broker, group: &str) -> String {
 #[test]
 fn bad_input_is_refused_and_the_server_keeps_serving() {
     let broker = Broker::start(&[]);
-    let rt = runtime();
+    let rt = support::multi_thread_runtime();
     let client = broker.client();
     rt.block_on(async {
         client.create_topic("t", Some(1)).await.expect("topic");
@@ -1267,7 +1252,7 @@ fn a_client_hanging_up_during_a_long_poll_loses_nothing() {
     use std::io::Write as _;
 
     let broker = Broker::start(&[]);
-    let rt = runtime();
+    let rt = support::multi_thread_runtime();
     let client = broker.client();
     rt.block_on(async {
         client.create_topic("t", Some(1)).await.expect("topic");

@@ -64,21 +64,6 @@ enum Mode {
     Async,
 }
 
-fn seed() -> u64 {
-    match std::env::var("WEIR_TEST_SEED") {
-        Ok(text) => text.parse().expect("WEIR_TEST_SEED is a u64"),
-        Err(_) => rand::rng().next_u64(),
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .expect("build a runtime")
-}
-
 fn token_of(message: &Message) -> String {
     message
         .properties
@@ -380,14 +365,14 @@ async fn assert_sends_continue(
 }
 
 fn crash_cycles(mode: Mode, cycles: u32) {
-    let seed = seed();
+    let seed = support::seed();
     eprintln!("crash_cycles({mode:?}): WEIR_TEST_SEED={seed}");
     let flush = match mode {
         Mode::Sync => "sync",
         Mode::Async => "async",
     };
     let mut broker = Broker::start(&["--flush", flush, "--segment-bytes", SEGMENT_BYTES]);
-    let rt = runtime();
+    let rt = support::multi_thread_runtime();
     let mut ledger = Ledger::default();
     rt.block_on(async {
         broker
@@ -493,8 +478,8 @@ fn sigterm_exits_cleanly_and_keeps_everything() {
         "--segment-bytes",
         SEGMENT_BYTES,
     ]);
-    let rt = runtime();
-    let mut rng = StdRng::seed_from_u64(seed());
+    let rt = support::multi_thread_runtime();
+    let mut rng = StdRng::seed_from_u64(support::seed());
     let mut ledger = Ledger::default();
     let client = broker.client();
     rt.block_on(async {

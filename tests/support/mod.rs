@@ -604,3 +604,21 @@ pub(crate) fn assert_api_error<T: std::fmt::Debug>(
         other => panic!("expected {status} {code}, got {other:?}"),
     }
 }
+
+/// The seed of a randomized test: `WEIR_TEST_SEED` when set (to replay a failure), a
+/// fresh random one otherwise. Tests print it before they start.
+pub(crate) fn seed() -> u64 {
+    match std::env::var("WEIR_TEST_SEED") {
+        Ok(text) => text.parse().expect("WEIR_TEST_SEED is a u64"),
+        Err(_) => rand::RngCore::next_u64(&mut rand::rng()),
+    }
+}
+
+/// A multi-threaded runtime for tests that drive many clients at once.
+pub(crate) fn multi_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("build a runtime")
+}
