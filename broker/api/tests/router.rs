@@ -1,9 +1,12 @@
 //! The router without a socket: requests in, responses out, over a real broker in a
 //! temporary directory.
 
+use std::collections::BTreeSet;
+
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
+use serde_json::json;
 use weir_api::{Access, ApiLimits, App, BodyLimit, ROUTES};
 use weir_core::{Broker, BrokerConfig, Limits, StoreConfig};
 
@@ -113,43 +116,96 @@ fn the_openapi_document_and_the_route_table_agree() {
     }
 }
 
+/// A route template of the table with a sample value for each parameter: topic `t`,
+/// queue `0`, group `g`, message `message`, and names of a transaction, producer group,
+/// module and binding that nothing has.
+fn sample_path(template: &str, message: &str) -> String {
+    template
+        .split('/')
+        .map(|segment| match segment {
+            "{topic}" => "t",
+            "{queue}" => "0",
+            "{group}" => "g",
+            "{id}" => message,
+            "{transaction}" => "x",
+            "{name}" => "n",
+            other if other.starts_with('{') => panic!("no sample value for {other} in {template}"),
+            other => other,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Topic `t` with one queue, group `g` on it, and a message in it: its id (the
+/// resources [`sample_path`] names).
+async fn sample_resources(app: &App) -> String {
+    let (status, _) = call(app, "POST", "/v1/topics", &[JSON], r#"{"name":"t"}"#).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = post(app, "/v1/groups", json!({"name": "g", "topic": "t"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, sent) = call(app, "POST", "/v1/topics/t/messages", &[], "m").await;
+    assert_eq!(status, StatusCode::OK, "{sent}");
+    sent["id"].as_str().unwrap().to_string()
+}
+
+/// Every distinct path template of the table, in table order, with its methods.
+fn paths_and_methods() -> Vec<(&'static str, BTreeSet<&'static str>)> {
+    let mut paths: Vec<(&'static str, BTreeSet<&'static str>)> = Vec::new();
+    for route in ROUTES {
+        match paths.iter_mut().find(|(path, _)| *path == route.path) {
+            Some((_, methods)) => {
+                methods.insert(route.method);
+            }
+            None => paths.push((route.path, BTreeSet::from([route.method]))),
+        }
+    }
+    paths
+}
+
 #[tokio::test]
-async fn head_answers_like_get_without_a_body_and_405_lists_the_methods() {
+async fn every_path_refuses_the_methods_it_lacks_with_405_and_its_allow_list() {
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path());
-    let (status, _) = call(&app, "POST", "/v1/topics", &[JSON], r#"{"name":"t"}"#).await;
-    assert_eq!(status, StatusCode::CREATED);
-    for path in ["/v1/topics/t", "/healthz", "/v1/topics/nope"] {
-        let get = app
-            .handle(Request::get(path).body(Full::new(Bytes::new())).unwrap())
-            .await;
-        let head = app
-            .handle(Request::head(path).body(Full::new(Bytes::new())).unwrap())
-            .await;
-        assert_eq!(head.status(), get.status(), "{path}");
-        assert_eq!(
-            head.headers().get("content-type"),
-            get.headers().get("content-type")
-        );
-        let get_body = get.into_body().collect().await.unwrap().to_bytes();
-        assert_eq!(
-            head.headers()
-                .get("content-length")
-                .unwrap()
+    for (template, methods) in paths_and_methods() {
+        let path = sample_path(template, "m");
+        // The table's methods, and HEAD wherever GET is.
+        let mut allowed = methods.clone();
+        if methods.contains("GET") {
+            allowed.insert("HEAD");
+        }
+        for method in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] {
+            if allowed.contains(method) {
+                continue;
+            }
+            let request = Request::builder().method(method).uri(&path);
+            let response = app
+                .handle(request.body(Full::new(Bytes::new())).unwrap())
+                .await;
+            assert_eq!(
+                response.status(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}"
+            );
+            let allow: BTreeSet<&str> = response.headers()["allow"]
                 .to_str()
-                .unwrap(),
-            get_body.len().to_string(),
-            "{path}"
-        );
-        assert!(
-            head.into_body()
-                .collect()
-                .await
                 .unwrap()
-                .to_bytes()
-                .is_empty()
-        );
+                .split(", ")
+                .collect();
+            assert_eq!(allow, allowed, "Allow of {method} {path}");
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            if method == "HEAD" {
+                assert!(bytes.is_empty(), "HEAD {path}");
+            } else {
+                let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                assert_eq!(json["code"], "METHOD_NOT_ALLOWED", "{method} {path}");
+                assert!(
+                    json["message"].as_str().is_some_and(|m| !m.is_empty()),
+                    "{method} {path}: {json}"
+                );
+            }
+        }
     }
+    // The header lists the table's methods in table order, HEAD last.
     let cases = [
         ("PUT", "/v1/topics", "GET, POST, HEAD"),
         ("GET", "/v1/groups/g/ack", "POST"),
@@ -167,6 +223,60 @@ async fn head_answers_like_get_without_a_body_and_405_lists_the_methods() {
             "{method} {path}"
         );
         assert_eq!(response.headers()["allow"], allow, "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn head_answers_like_get_without_a_body_on_every_get_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    let message = sample_resources(&app).await;
+    // Operations whose body changes with every request (request counts, uptime): their
+    // length is not compared.
+    let changing = ["metrics", "status"];
+    let mut paths: Vec<(String, &str)> = ROUTES
+        .iter()
+        .filter(|route| route.method == "GET")
+        .map(|route| (sample_path(route.path, &message), route.operation))
+        .collect();
+    paths.push(("/v1/topics/nope".to_string(), "describeTopic"));
+    for (path, operation) in paths {
+        let get = app
+            .handle(Request::get(&path).body(Full::new(Bytes::new())).unwrap())
+            .await;
+        let head = app
+            .handle(Request::head(&path).body(Full::new(Bytes::new())).unwrap())
+            .await;
+        assert_eq!(head.status(), get.status(), "{path}");
+        let mut head_headers = head.headers().clone();
+        let length = head_headers.remove("content-length");
+        let mut get_headers = get.headers().clone();
+        get_headers.remove("content-length");
+        assert_eq!(head_headers, get_headers, "{path}");
+        assert_eq!(
+            head.headers().get("content-type"),
+            get.headers().get("content-type")
+        );
+        // The length the body would have had, where it is known: a streamed answer (an
+        // export) has none.
+        let known = hyper::body::Body::size_hint(get.body()).exact();
+        let length = length.map(|l| l.to_str().unwrap().parse::<u64>().unwrap());
+        assert_eq!(length.is_some(), known.is_some(), "{path}: content-length");
+        let get_body = get.into_body().collect().await.unwrap().to_bytes();
+        if let Some(length) = length
+            && !changing.contains(&operation)
+        {
+            assert_eq!(length, get_body.len() as u64, "{path}");
+        }
+        assert!(
+            head.into_body()
+                .collect()
+                .await
+                .unwrap()
+                .to_bytes()
+                .is_empty(),
+            "{path}"
+        );
     }
 }
 
