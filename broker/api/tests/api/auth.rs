@@ -6,7 +6,9 @@ use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 use weir_api::{Access, ApiLimits, App, Auth, ROUTES, TokenConfig};
-use weir_core::{Broker, BrokerConfig, Limits, StoreConfig};
+use weir_core::{Limits, StoreConfig};
+
+use crate::support;
 
 const ADMIN: &str = "admin-secret-0001";
 const ORDERS: &str = "orders-secret-0001";
@@ -23,17 +25,6 @@ fn token(name: &str, secret: &str) -> TokenConfig {
 }
 
 fn app(dir: &std::path::Path) -> App {
-    let mut store = StoreConfig::new(dir);
-    store.segment_size = 1 << 20;
-    store.index_slots = 1024;
-    store.index_entries = 4096;
-    store.queue_entries_per_file = 1024;
-    let limits = Limits::default();
-    let broker = Broker::open(BrokerConfig {
-        store,
-        limits: limits.clone(),
-    })
-    .unwrap();
     let auth = Auth::new(vec![
         TokenConfig {
             admin: true,
@@ -47,7 +38,7 @@ fn app(dir: &std::path::Path) -> App {
         token("reader", READER),
     ])
     .unwrap();
-    App::new(broker, ApiLimits::for_core(&limits)).with_auth(auth)
+    support::app(dir).with_auth(auth)
 }
 
 struct Answer {
@@ -378,11 +369,7 @@ async fn without_auth_every_route_is_open() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = StoreConfig::new(dir.path());
     store.segment_size = 1 << 20;
-    let broker = Broker::open(BrokerConfig {
-        store,
-        limits: Limits::default(),
-    })
-    .unwrap();
+    let broker = support::open_broker(store, &Limits::default());
     let app = App::new(broker, ApiLimits::for_core(&Limits::default()));
     let answer = call(
         &app,
@@ -395,26 +382,6 @@ async fn without_auth_every_route_is_open() {
     assert_eq!(answer.status, StatusCode::CREATED);
     let answer = call(&app, Some("anything"), "GET", "/v1/status", Value::Null).await;
     assert_eq!(answer.status, StatusCode::OK);
-}
-
-/// A route template of the table with a sample value for each parameter: topic `t`,
-/// queue `0`, group `g`, message `message`, and names of a transaction, producer group,
-/// module and binding that nothing has.
-fn sample_path(template: &str, message: &str) -> String {
-    template
-        .split('/')
-        .map(|segment| match segment {
-            "{topic}" => "t",
-            "{queue}" => "0",
-            "{group}" => "g",
-            "{id}" => message,
-            "{transaction}" => "x",
-            "{name}" => "n",
-            other if other.starts_with('{') => panic!("no sample value for {other} in {template}"),
-            other => other,
-        })
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 const PRODUCER: &str = "producer-secret-001";
@@ -446,18 +413,7 @@ fn app_with_one_role_each(dir: &std::path::Path) -> App {
         },
     ])
     .unwrap();
-    let mut store = StoreConfig::new(dir);
-    store.segment_size = 1 << 20;
-    store.index_slots = 1024;
-    store.index_entries = 4096;
-    store.queue_entries_per_file = 1024;
-    let limits = Limits::default();
-    let broker = Broker::open(BrokerConfig {
-        store,
-        limits: limits.clone(),
-    })
-    .unwrap();
-    App::new(broker, ApiLimits::for_core(&limits)).with_auth(auth)
+    support::app(dir).with_auth(auth)
 }
 
 /// The tokens a row's access refuses (`403`) and the one it names (admitted). Where the
@@ -512,7 +468,7 @@ async fn every_row_admits_what_it_declares() {
 
     // Refusals first: they change nothing, so every row sees the same resources.
     for route in ROUTES {
-        let path = sample_path(route.path, &message);
+        let path = support::sample_path(route.path, &message);
         let body = row_body(route.access);
         let answer = call(&app, None, route.method, &path, body.clone()).await;
         if route.access == Access::Public {
@@ -549,7 +505,7 @@ async fn every_row_admits_what_it_declares() {
         let (_, Some(secret)) = refused_and_admitted(route.access) else {
             continue;
         };
-        let path = sample_path(route.path, &message);
+        let path = support::sample_path(route.path, &message);
         let answer = call(
             &app,
             Some(secret),
