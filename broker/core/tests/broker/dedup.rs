@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use weir_core::dedup::{DedupFuture, DedupScope};
 use weir_core::{
-    Broker, BrokerConfig, DedupFilter, DedupKeys, Delivery, GroupSpec, Limits, MessageDraft,
-    ReceiveRequest, StartFrom, StoreConfig,
+    Broker, DedupFilter, DedupKeys, Delivery, GroupSpec, MessageDraft, ReceiveRequest, StartFrom,
 };
+
+use crate::support;
 
 /// Keys messages of topic `t` and deliveries to group `g` by their body; bodies
 /// starting with `-` have no key.
@@ -58,16 +59,7 @@ impl DedupFilter for BodyKeys {
 }
 
 fn open(dir: &std::path::Path, filter: &Arc<BodyKeys>) -> Arc<Broker> {
-    let mut store = StoreConfig::new(dir);
-    store.segment_size = 1 << 20;
-    store.index_slots = 1024;
-    store.index_entries = 4096;
-    store.queue_entries_per_file = 1024;
-    let broker = Broker::open(BrokerConfig {
-        store,
-        limits: Limits::default(),
-    })
-    .unwrap();
+    let broker = support::open(dir);
     broker.set_dedup_filter(Arc::clone(filter) as Arc<dyn DedupFilter>);
     broker
 }

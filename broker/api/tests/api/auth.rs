@@ -1,11 +1,14 @@
-//! Access control through the router: which tokens reach which routes.
+//! Access control through the router: which tokens reach which routes, and on every row
+//! of the route table, that the access check refuses and admits what the row declares.
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
-use weir_api::{ApiLimits, App, Auth, TokenConfig};
-use weir_core::{Broker, BrokerConfig, Limits, StoreConfig};
+use weir_api::{Access, ApiLimits, App, Auth, ROUTES, TokenConfig};
+use weir_core::{Limits, StoreConfig};
+
+use crate::support;
 
 const ADMIN: &str = "admin-secret-0001";
 const ORDERS: &str = "orders-secret-0001";
@@ -22,17 +25,6 @@ fn token(name: &str, secret: &str) -> TokenConfig {
 }
 
 fn app(dir: &std::path::Path) -> App {
-    let mut store = StoreConfig::new(dir);
-    store.segment_size = 1 << 20;
-    store.index_slots = 1024;
-    store.index_entries = 4096;
-    store.queue_entries_per_file = 1024;
-    let limits = Limits::default();
-    let broker = Broker::open(BrokerConfig {
-        store,
-        limits: limits.clone(),
-    })
-    .unwrap();
     let auth = Auth::new(vec![
         TokenConfig {
             admin: true,
@@ -46,7 +38,7 @@ fn app(dir: &std::path::Path) -> App {
         token("reader", READER),
     ])
     .unwrap();
-    App::new(broker, ApiLimits::for_core(&limits)).with_auth(auth)
+    support::app(dir).with_auth(auth)
 }
 
 struct Answer {
@@ -377,11 +369,7 @@ async fn without_auth_every_route_is_open() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = StoreConfig::new(dir.path());
     store.segment_size = 1 << 20;
-    let broker = Broker::open(BrokerConfig {
-        store,
-        limits: Limits::default(),
-    })
-    .unwrap();
+    let broker = support::open_broker(store, &Limits::default());
     let app = App::new(broker, ApiLimits::for_core(&Limits::default()));
     let answer = call(
         &app,
@@ -394,4 +382,143 @@ async fn without_auth_every_route_is_open() {
     assert_eq!(answer.status, StatusCode::CREATED);
     let answer = call(&app, Some("anything"), "GET", "/v1/status", Value::Null).await;
     assert_eq!(answer.status, StatusCode::OK);
+}
+
+const PRODUCER: &str = "producer-secret-001";
+const CONSUMER: &str = "consumer-secret-001";
+const NO_ROLES: &str = "no-roles-secret-001";
+const ELSEWHERE: &str = "elsewhere-secret-01";
+
+/// Tokens with one role each on topic `t`, one without roles, one with both roles on
+/// another topic only.
+fn app_with_one_role_each(dir: &std::path::Path) -> App {
+    let auth = Auth::new(vec![
+        TokenConfig {
+            admin: true,
+            ..token("ops", ADMIN)
+        },
+        TokenConfig {
+            produce: vec!["t".into()],
+            ..token("producer", PRODUCER)
+        },
+        TokenConfig {
+            consume: vec!["t".into()],
+            ..token("consumer", CONSUMER)
+        },
+        token("nobody", NO_ROLES),
+        TokenConfig {
+            produce: vec!["other".into()],
+            consume: vec!["other".into()],
+            ..token("elsewhere", ELSEWHERE)
+        },
+    ])
+    .unwrap();
+    support::app(dir).with_auth(auth)
+}
+
+/// The tokens a row's access refuses (`403`) and the one it names (admitted). Where the
+/// row names a topic, group or message, a role on another topic or of the other kind is
+/// refused.
+fn refused_and_admitted(access: Access) -> (&'static [&'static str], Option<&'static str>) {
+    match access {
+        Access::Public => (&[], None),
+        Access::Authenticated => (&[], Some(NO_ROLES)),
+        Access::Admin => (&[PRODUCER, CONSUMER, NO_ROLES, ELSEWHERE], Some(ADMIN)),
+        Access::Produce | Access::ProduceDelayed => {
+            (&[CONSUMER, NO_ROLES, ELSEWHERE], Some(PRODUCER))
+        }
+        Access::AnyProduce => (&[CONSUMER, NO_ROLES], Some(PRODUCER)),
+        Access::Consume
+        | Access::ConsumeGroup
+        | Access::ConsumeMessage
+        | Access::ConsumeTopicInBody => (&[PRODUCER, NO_ROLES, ELSEWHERE], Some(CONSUMER)),
+    }
+}
+
+/// The body a row is called with: group creation names the topic it is checked against.
+fn row_body(access: Access) -> Value {
+    match access {
+        Access::ConsumeTopicInBody => json!({"name": "g2", "topic": "t"}),
+        _ => Value::Null,
+    }
+}
+
+#[tokio::test]
+async fn every_row_admits_what_it_declares() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with_one_role_each(dir.path());
+    for (uri, body) in [
+        ("/v1/topics", json!({"name": "t", "queues": 1})),
+        ("/v1/groups", json!({"name": "g", "topic": "t"})),
+    ] {
+        let answer = call(&app, Some(ADMIN), "POST", uri, body).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    }
+    // A delayed message: messages and delayed messages are both checked by its topic.
+    let request = Request::post("/v1/topics/t/messages")
+        .header("authorization", format!("Bearer {ADMIN}"))
+        .header("weir-delay-ms", "600000")
+        .body(Full::new(Bytes::from("m")))
+        .unwrap();
+    let response = app.handle(request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let sent: Value = serde_json::from_slice(&bytes).unwrap();
+    let message = sent["id"].as_str().unwrap().to_string();
+
+    // Refusals first: they change nothing, so every row sees the same resources.
+    for route in ROUTES {
+        let path = support::sample_path(route.path, &message);
+        let body = row_body(route.access);
+        let answer = call(&app, None, route.method, &path, body.clone()).await;
+        if route.access == Access::Public {
+            assert!(
+                answer.status != StatusCode::UNAUTHORIZED && answer.status != StatusCode::FORBIDDEN,
+                "{route:?} is public: {} {}",
+                answer.status,
+                answer.body
+            );
+        } else {
+            assert_eq!(
+                answer.status,
+                StatusCode::UNAUTHORIZED,
+                "{route:?} without a token"
+            );
+            assert_eq!(answer.body["code"], "UNAUTHORIZED", "{route:?}");
+            assert_eq!(answer.www_authenticate.as_deref(), Some("Bearer"));
+        }
+        let (refused, _) = refused_and_admitted(route.access);
+        for secret in refused {
+            let answer = call(&app, Some(secret), route.method, &path, body.clone()).await;
+            assert_eq!(
+                answer.status,
+                StatusCode::FORBIDDEN,
+                "{route:?} with {secret}: {}",
+                answer.body
+            );
+            assert_eq!(answer.body["code"], "FORBIDDEN", "{route:?}");
+        }
+    }
+    // Then the token with the role each row names gets past the check: what the route
+    // then answers (200, 400, 404, ...) is its own business.
+    for route in ROUTES {
+        let (_, Some(secret)) = refused_and_admitted(route.access) else {
+            continue;
+        };
+        let path = support::sample_path(route.path, &message);
+        let answer = call(
+            &app,
+            Some(secret),
+            route.method,
+            &path,
+            row_body(route.access),
+        )
+        .await;
+        assert!(
+            answer.status != StatusCode::UNAUTHORIZED && answer.status != StatusCode::FORBIDDEN,
+            "{route:?} with {secret}: {} {}",
+            answer.status,
+            answer.body
+        );
+    }
 }

@@ -10,8 +10,10 @@ use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 use weir_api::{ApiLimits, App};
-use weir_core::{Broker, BrokerConfig, Limits, StoreConfig};
+use weir_core::{Broker, Limits};
 use weir_plugin::{PluginHost, PluginHostConfig};
+
+use crate::support;
 
 /// The bytes of a guest component, e.g. `ack_all`.
 fn component(name: &str) -> Vec<u8> {
@@ -27,16 +29,7 @@ fn component(name: &str) -> Vec<u8> {
 }
 
 fn broker(dir: &Path) -> Arc<Broker> {
-    let mut store = StoreConfig::new(dir.join("store"));
-    store.segment_size = 1 << 20;
-    store.index_slots = 1024;
-    store.index_entries = 4096;
-    store.queue_entries_per_file = 1024;
-    Broker::open(BrokerConfig {
-        store,
-        limits: Limits::default(),
-    })
-    .unwrap()
+    support::open_broker(support::small_store(&dir.join("store")), &Limits::default())
 }
 
 /// An app with a plugin host whose module limit is `max_module_bytes`.

@@ -1,20 +1,9 @@
 //! The broker over a real store in a temporary directory: topics, sends, queue choice,
 //! queries, and what survives a reopen.
 
-use weir_core::{Broker, BrokerConfig, CoreError, Limits, MessageDraft, SendStatus, StoreConfig};
+use weir_core::{CoreError, Limits, MessageDraft, SendStatus};
 
-fn open(dir: &std::path::Path) -> std::sync::Arc<Broker> {
-    let mut store = StoreConfig::new(dir);
-    store.segment_size = 1 << 20;
-    store.index_slots = 1024;
-    store.index_entries = 4096;
-    store.queue_entries_per_file = 1024;
-    Broker::open(BrokerConfig {
-        store,
-        limits: Limits::default(),
-    })
-    .unwrap()
-}
+use crate::support::{open, open_broker, small_store};
 
 fn draft(body: &str) -> MessageDraft {
     MessageDraft::new(body.to_string())
@@ -176,18 +165,11 @@ async fn batches_are_all_or_none() {
 async fn retention_keeps_the_topic_table_readable() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let mut store = StoreConfig::new(dir.path());
+        let mut store = small_store(dir.path());
         store.segment_size = 64 * 1024;
-        store.index_slots = 1024;
-        store.index_entries = 4096;
-        store.queue_entries_per_file = 1024;
         // Everything is immediately expired: only the active segment stays.
         store.retention = Some(std::time::Duration::ZERO);
-        let broker = Broker::open(BrokerConfig {
-            store,
-            limits: Limits::default(),
-        })
-        .unwrap();
+        let broker = open_broker(store, Limits::default());
         broker.create_topic("t", 1).await.unwrap();
         let body = "x".repeat(1000);
         for _ in 0..300 {

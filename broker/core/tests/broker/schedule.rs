@@ -1,24 +1,12 @@
 //! Delayed messages and idempotent sends over a real store: never delivered early,
 //! pending delays survive a reopen, cancel, limits, and one copy per client id.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use weir_core::message::delay_level_ms;
-use weir_core::{Broker, BrokerConfig, CoreError, Limits, MessageDraft, StoreConfig};
+use weir_core::{Broker, CoreError, MessageDraft};
 
-fn open(dir: &std::path::Path) -> Arc<Broker> {
-    let mut store = StoreConfig::new(dir);
-    store.segment_size = 1 << 20;
-    store.index_slots = 1024;
-    store.index_entries = 4096;
-    store.queue_entries_per_file = 1024;
-    Broker::open(BrokerConfig {
-        store,
-        limits: Limits::default(),
-    })
-    .unwrap()
-}
+use crate::support::open;
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -8,22 +8,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use weir_core::{
-    Broker, BrokerConfig, CoreError, HalfMessage, Limits, MessageDraft, StoreConfig,
-    TransactionChecker, TxOutcome, TxState,
+    Broker, CoreError, HalfMessage, Limits, MessageDraft, TransactionChecker, TxOutcome, TxState,
 };
 
-fn open_with(dir: &std::path::Path, limits: Limits) -> Arc<Broker> {
-    let mut store = StoreConfig::new(dir);
-    store.segment_size = 1 << 20;
-    store.index_slots = 1024;
-    store.index_entries = 4096;
-    store.queue_entries_per_file = 1024;
-    Broker::open(BrokerConfig { store, limits }).unwrap()
-}
-
-fn open(dir: &std::path::Path) -> Arc<Broker> {
-    open_with(dir, Limits::default())
-}
+use crate::support::{open, open_with};
 
 fn quick_checks(max_checks: u32) -> Limits {
     Limits {

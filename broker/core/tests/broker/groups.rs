@@ -6,22 +6,11 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use weir_core::{
-    Broker, BrokerConfig, CoreError, Delivery, GroupMode, GroupSpec, Limits, MessageDraft,
-    ReceiveRequest, ResetTarget, StartFrom, StoreConfig,
+    Broker, CoreError, Delivery, GroupMode, GroupSpec, MessageDraft, ReceiveRequest, ResetTarget,
+    StartFrom,
 };
 
-fn open(dir: &std::path::Path) -> std::sync::Arc<Broker> {
-    let mut store = StoreConfig::new(dir);
-    store.segment_size = 1 << 20;
-    store.index_slots = 1024;
-    store.index_entries = 4096;
-    store.queue_entries_per_file = 1024;
-    Broker::open(BrokerConfig {
-        store,
-        limits: Limits::default(),
-    })
-    .unwrap()
-}
+use crate::support::open;
 
 fn spec(name: &str, topic: &str) -> GroupSpec {
     GroupSpec {

@@ -1,0 +1,6 @@
+//! The wire contract of Weir's HTTP API, shared by the broker (`weir-api`) and its
+//! client (`weir-client`) so that the two cannot drift apart.
+//!
+//! This crate owns shapes and names only; it must not depend on any broker crate.
+
+pub mod codes;
