@@ -389,12 +389,22 @@ fn bad_uploads_and_bindings_are_refused_and_register_nothing() {
         413,
         "MODULE_TOO_LARGE",
     );
-    // No world, or an unknown one.
-    assert_error(
-        &api.send(support::RawRequest::new("PUT", "/v1/modules/fw").body(forwarder.clone())),
-        400,
-        "INVALID_WORLD",
-    );
+    // An import the broker does not provide is refused before compiling, with or
+    // without a world, in words that fit any language.
+    for path in ["/v1/modules/foreign", "/v1/modules/foreign?world=consumer"] {
+        let refused =
+            api.send(support::RawRequest::new("PUT", path).body(component("foreign_import")));
+        assert_error(&refused, 422, "UNSUPPORTED_IMPORT");
+        let message = refused.json()["message"].as_str().unwrap().to_string();
+        assert!(
+            message.contains("example:missing/clock@0.1.0") && message.contains("docs/plugins.md"),
+            "the refusal names the import and where the provided ones are listed: {message}"
+        );
+        for rust_only in ["cargo", "export_consumer", "wasm32-wasip2"] {
+            assert!(!message.contains(rust_only), "language-neutral: {message}");
+        }
+    }
+    // An unknown world.
     assert_error(
         &api.upload("fw", "producer-plugin", &forwarder),
         400,
@@ -411,8 +421,15 @@ fn bad_uploads_and_bindings_are_refused_and_register_nothing() {
         "a refused upload registers nothing"
     );
 
-    // A good upload; then another world under its name.
+    // A good upload; the same component without a world is told one from its exports;
+    // then another world under its name.
     api.upload_new("fw", "consumer-plugin", &forwarder);
+    let inferred = expect(
+        api.send(support::RawRequest::new("PUT", "/v1/modules/fw2").body(forwarder.clone())),
+        201,
+        "upload without a world",
+    );
+    assert_eq!(inferred["world"], "consumer-plugin", "{inferred}");
     assert_error(
         &api.upload("fw", "tx-checker-plugin", &component("http_tx_checker")),
         409,

@@ -240,6 +240,9 @@ impl From<ModuleRejection> for ApiError {
             }
             ModuleRejection::WrongSignature { .. } => unprocessable("WRONG_SIGNATURE"),
             ModuleRejection::UnsupportedImport { .. } => unprocessable("UNSUPPORTED_IMPORT"),
+            ModuleRejection::NoWorld { .. } => unprocessable("MISSING_EXPORT"),
+            ModuleRejection::AmbiguousWorld { .. } => Self::bad_request("INVALID_WORLD", message),
+            ModuleRejection::AsyncAbi => unprocessable("ASYNC_ABI_UNSUPPORTED"),
         }
     }
 }
@@ -256,7 +259,7 @@ impl From<PluginError> for ApiError {
             PluginError::ModuleInUse { .. } => {
                 Self::new(StatusCode::CONFLICT, "MODULE_IN_USE", message)
             }
-            PluginError::WorldMismatch { .. } => {
+            PluginError::WorldMismatch { .. } | PluginError::WorldChanged { .. } => {
                 Self::new(StatusCode::CONFLICT, "WORLD_MISMATCH", message)
             }
             PluginError::BindingNotFound(_) => {

@@ -37,7 +37,7 @@ fn plugins(app: &App) -> Result<&Plugins, ApiError> {
     })
 }
 
-/// `PUT /v1/modules/{name}?world=...`: the body is the component. `201` with the new
+/// `PUT /v1/modules/{name}[?world=...]`: the body is the component. `201` with the new
 /// version, or `200` with the newest version when it has the same bytes.
 pub(crate) async fn upload(
     app: &App,
@@ -45,15 +45,11 @@ pub(crate) async fn upload(
     request: Request<RequestBody>,
 ) -> Result<HttpResponse, ApiError> {
     let plugins = plugins(app)?;
+    // Without `?world=`, the world is the one whose interface the component exports.
     let world = match query_param(request.uri().query(), "world") {
-        Some(Ok(world)) => world.parse::<World>().map_err(invalid_world)?,
+        Some(Ok(world)) => Some(world.parse::<World>().map_err(invalid_world)?),
         Some(Err(())) => return Err(invalid_world("the world parameter is not valid UTF-8")),
-        None => {
-            return Err(invalid_world(
-                "the world parameter is missing: add ?world=consumer-plugin, \
-                 dedup-filter-plugin or tx-checker-plugin",
-            ));
-        }
+        None => None,
     };
     let bytes = read_body(request.into_body()).await?;
     let newest = newest_version(&plugins.host, name);

@@ -66,6 +66,32 @@ pub enum ModuleRejection {
         /// The linker's message, naming the import.
         reason: String,
     },
+    /// The upload names no world and the component exports none of the worlds'
+    /// interfaces.
+    #[error(
+        "the component exports none of the interfaces of weir:plugin \
+         (weir:plugin/consumer, dedup-filter or tx-checker @0.1); it exports {exports:?}. \
+         Build it for one of the worlds of wit/plugin.wit"
+    )]
+    NoWorld {
+        /// What it exports.
+        exports: Vec<String>,
+    },
+    /// The upload names no world and the component exports the interfaces of several.
+    #[error(
+        "the component exports the interfaces of several worlds ({worlds:?}): name the one to use with ?world= (--world)"
+    )]
+    AmbiguousWorld {
+        /// The worlds whose interfaces it exports.
+        worlds: Vec<World>,
+    },
+    /// The component uses the component-model async ABI, which the broker does not run.
+    #[error(
+        "the component uses the component-model async ABI, which the broker does not run: \
+         build it with synchronous exports and imports (for jco's QuickJS backend: \
+         --backend-qjs-disable-async)"
+    )]
+    AsyncAbi,
 }
 
 /// Why an operation of the plugin host did not happen.
@@ -108,6 +134,19 @@ pub enum PluginError {
         expected: World,
         /// The module's world.
         actual: World,
+    },
+    /// An upload is of another world than the versions already under its name.
+    #[error(
+        "module '{module}' holds versions of a {existing}, and this component is a \
+         {uploaded}: upload it under another name, or delete the old versions first"
+    )]
+    WorldChanged {
+        /// The module name.
+        module: String,
+        /// The world of the versions already uploaded.
+        existing: World,
+        /// The world of this upload.
+        uploaded: World,
     },
     /// No binding has this name.
     #[error("binding '{0}' does not exist")]

@@ -26,6 +26,7 @@ mod error;
 mod escape;
 mod host;
 mod http;
+pub mod inspect;
 mod instance;
 pub mod limits;
 mod live;

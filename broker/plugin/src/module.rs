@@ -82,8 +82,9 @@ pub(crate) fn check_bytes(bytes: &[u8], limit: usize) -> Result<(), ModuleReject
     };
     match bytes {
         [0, b'a', b's', b'm', 1, 0, 0, 0, ..] => not(
-            "this is a core WebAssembly module; build for wasm32-wasip2 or wrap it with \
-             `wasm-tools component new`",
+            "this is a core WebAssembly module; make a component of it with \
+             `wasm-tools component new` (with the WASI preview 1 adapter if it was built for \
+             wasip1), or build for a component target such as wasm32-wasip2",
         ),
         [0, b'a', b's', b'm', _, _, 1, 0, ..] => Ok(()),
         [0, b'a', b's', b'm', ..] => not("unknown WebAssembly binary layer or version"),

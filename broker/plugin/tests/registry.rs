@@ -131,7 +131,11 @@ async fn uploads_get_versions_and_the_same_bytes_again_are_the_same_version() {
         env.host
             .upload("m", World::TxChecker, component("http_tx_checker"))
             .await,
-        Err(PluginError::WorldMismatch { .. })
+        Err(PluginError::WorldChanged {
+            existing: World::Consumer,
+            uploaded: World::TxChecker,
+            ..
+        })
     ));
     assert!(matches!(
         env.host.upload("bad name", World::Consumer, vec![]).await,
@@ -298,5 +302,62 @@ async fn module_files_that_cannot_be_created_refuse_the_upload_and_nothing_else(
     let env = Env::open(dir.path()).await;
     assert_eq!(env.host.module("m").unwrap()[0].info, info);
     assert_eq!(env.host.module("kept").unwrap()[0].info, kept);
+    env.close().await;
+}
+
+#[tokio::test]
+async fn what_a_component_declares_is_read_before_compiling() {
+    use weir_plugin::inspect::Declared;
+
+    let ack = Declared::read(&component("ack_all")).unwrap();
+    assert!(
+        ack.imports
+            .iter()
+            .any(|i| i.starts_with("weir:plugin/host@0.1.")),
+        "{ack:?}"
+    );
+    assert!(
+        ack.imports.iter().any(|i| i.starts_with("wasi:")),
+        "{ack:?}"
+    );
+    assert!(!ack.uses_async_abi);
+    assert_eq!(ack.world(), Ok(World::Consumer));
+    assert_eq!(ack.check_runnable(), Ok(()));
+    for (name, world) in [
+        ("json_dedup", World::DedupFilter),
+        ("forwarder", World::Consumer),
+        ("http_tx_checker", World::TxChecker),
+    ] {
+        let declared = Declared::read(&component(name)).unwrap();
+        assert_eq!(declared.world(), Ok(world), "{name}: {declared:?}");
+        assert_eq!(declared.check_runnable(), Ok(()), "{name}");
+    }
+
+    // Refused before anything is compiled, world named or not.
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::open(dir.path()).await;
+    for world in [None, Some(World::Consumer)] {
+        match rejection(
+            env.host
+                .upload("f", world, component("foreign_import"))
+                .await,
+        ) {
+            ModuleRejection::UnsupportedImport { reason } => {
+                assert!(reason.contains("example:missing/clock@0.1.0"), "{reason}")
+            }
+            other => panic!("expected an unsupported import, got {other:?}"),
+        }
+    }
+    // Without a world, the exports tell it.
+    let info = env
+        .host
+        .upload("d", None, component("json_dedup"))
+        .await
+        .unwrap();
+    assert_eq!(info.world, World::DedupFilter);
+    assert!(
+        env.host.module("f").is_err(),
+        "a refused upload registers nothing"
+    );
     env.close().await;
 }

@@ -223,7 +223,7 @@ async fn bad_uploads_get_stable_codes() {
             400,
             "NOT_A_COMPONENT",
         ),
-        ("/v1/modules/m", b"\0asm".to_vec(), 400, "INVALID_WORLD"),
+        ("/v1/modules/m", b"\0asm".to_vec(), 400, "NOT_A_COMPONENT"),
         (
             "/v1/modules/m?world=producer",
             b"\0asm".to_vec(),

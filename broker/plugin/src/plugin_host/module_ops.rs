@@ -4,44 +4,56 @@ use std::sync::Arc;
 
 use crate::artifacts::sha256_hex;
 use crate::binding::check_name;
+use crate::inspect::Declared;
 use crate::limits::MAX_MODULE_VERSIONS;
 use crate::module;
 use crate::registry::{self, ModuleInfo, ModuleStatus, Slot};
 use crate::{PluginError, PluginHost, World};
 
 impl PluginHost {
-    /// Uploads a module version claiming `world`. It is checked, compiled once and its
-    /// files written; it is durable and usable when this returns. Uploading the bytes of
-    /// the newest version again answers that version instead of adding one. Bindings
-    /// that follow the newest version switch to it at their next batch.
+    /// Uploads a module version claiming `world` (or, given none, the world whose
+    /// interface the component exports). What the component declares is checked before
+    /// anything is compiled (its imports, its exports, the async ABI: see
+    /// [`inspect`](crate::inspect)), so a refusal is quick whatever its size; then it is
+    /// compiled once and its files written; it is durable and usable when this returns.
+    /// Uploading the bytes of the newest version again answers that version instead of
+    /// adding one. Bindings that follow the newest version switch to it at their next
+    /// batch.
     ///
     /// # Errors
     ///
     /// [`PluginError::Rejected`] with the reason when the module is refused;
-    /// [`PluginError::WorldMismatch`] when earlier versions of the name claim another
+    /// [`PluginError::WorldChanged`] when earlier versions of the name claim another
     /// world.
     pub async fn upload(
         &self,
         name: &str,
-        world: World,
+        world: impl Into<Option<World>>,
         bytes: Vec<u8>,
     ) -> Result<ModuleInfo, PluginError> {
         check_name(name)?;
         module::check_bytes(&bytes, self.inner.config.max_module_bytes)?;
+        let declared = Declared::read(&bytes)?;
+        declared.check_runnable()?;
+        let world = match world.into() {
+            Some(world) => world,
+            None => declared.world()?,
+        };
         let sha256 = sha256_hex(&bytes);
         let latest = self.inner.registry.slot(name, None).ok();
         if let Some(latest) = &latest {
             if latest.info.world != world {
-                return Err(PluginError::WorldMismatch {
+                return Err(PluginError::WorldChanged {
                     module: name.to_string(),
-                    expected: world,
-                    actual: latest.info.world,
+                    existing: latest.info.world,
+                    uploaded: world,
                 });
             }
             if latest.info.sha256 == sha256 && latest.loaded.is_ok() {
                 return Ok(latest.info.clone());
             }
         }
+        declared.check_exports(world)?;
         if self.inner.registry.count() >= MAX_MODULE_VERSIONS {
             return Err(PluginError::TooMany(format!(
                 "the broker holds the maximum of {MAX_MODULE_VERSIONS} module versions"
