@@ -380,7 +380,21 @@ fn put_long(buf: &mut BytesMut, field: &'static str, value: &[u8]) -> Result<(),
 ///
 /// [`DecodeError`] for any input that is not exactly one batch of at most
 /// `max_messages` messages.
-pub fn decode(mut input: Bytes, max_messages: usize) -> Result<Vec<Message>, DecodeError> {
+pub fn decode(input: Bytes, max_messages: usize) -> Result<Vec<Message>, DecodeError> {
+    decode_with(input, max_messages, |message| message)
+}
+
+/// Decodes a batch as [`decode`] does, turning each message into what the caller keeps
+/// with `map` as it is read, so that the batch is collected once.
+///
+/// # Errors
+///
+/// As [`decode`].
+pub fn decode_with<T>(
+    mut input: Bytes,
+    max_messages: usize,
+    mut map: impl FnMut(Message) -> T,
+) -> Result<Vec<T>, DecodeError> {
     if input.len() < HEADER_LEN || input.get(..4) != Some(MAGIC.as_slice()) {
         return Err(DecodeError::MissingHeader);
     }
@@ -399,7 +413,7 @@ pub fn decode(mut input: Bytes, max_messages: usize) -> Result<Vec<Message>, Dec
             FieldError::Truncated(field) => DecodeError::Truncated { index, field },
             FieldError::NotUtf8(field) => DecodeError::NotUtf8 { index, field },
         })?;
-        messages.push(message);
+        messages.push(map(message));
     }
     if input.has_remaining() {
         return Err(DecodeError::TrailingBytes(input.remaining()));
@@ -734,6 +748,16 @@ mod tests {
         let decoded = decode(input.clone(), 1).unwrap();
         let body = decoded[0].body.as_ptr();
         assert_eq!(body, input[input.len() - 5..].as_ptr());
+    }
+
+    #[test]
+    fn decode_with_maps_each_message_as_it_is_read() {
+        let input = encoded(&[bare(b"a"), bare(b"bcd")]);
+        assert_eq!(
+            decode_with(input.clone(), 2, |m| m.body.len()),
+            Ok(vec![1, 3])
+        );
+        assert!(decode_with(input.slice(..input.len() - 1), 2, |m| m).is_err());
     }
 
     #[test]
