@@ -1,36 +1,18 @@
-//! The binary message-list format (`application/vnd.weir.messages`): reads by offset and
-//! receives answered without JSON's escaping and base64 costs. A client asks for it with
-//! `Accept: application/vnd.weir.messages`; without it the answer is JSON.
-//!
-//! ```text
-//! list     := magic "WRM1", count u32, next_offset u64, max_offset u64,
-//!             message * count                                  (integers little-endian)
-//! message  := id_len u16, id, topic_len u16, topic, queue u32, offset u64,
-//!             born_ms i64, store_ms i64,
-//!             tag_len u16, tag, group_len u16, group,
-//!             key_count u16, (key_len u16, key) * key_count,
-//!             prop_count u16, (name_len u16, name, value_len u32, value) * prop_count,
-//!             body_len u32, body,
-//!             receipt_len u16, receipt, attempt u32, first_delivery_ms i64, resent u8
-//! ```
-//!
-//! A length of 0 means "absent" for tag, group and receipt. Reads carry no receipt
-//! (length 0, attempt 0); receives carry next_offset and max_offset 0. Every length fits
-//! its field by the broker's limits (ids, keys, tags, names ≤ 128 bytes, values ≤ 16 KiB,
-//! bodies ≤ 4 MiB).
+//! Answers in the binary message-list format (`application/vnd.weir.messages`, laid out
+//! and encoded by `weir_wire::message_list`): reads by offset and receives, when the
+//! request asks for it with `Accept: application/vnd.weir.messages`; without it the
+//! answer is JSON. This module owns the mapping of stored messages and deliveries onto
+//! the format: a message's group is its `MESSAGE_GROUP_PROPERTY`, not a property.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use http::{HeaderMap, Response, StatusCode};
 use weir_core::message::MESSAGE_GROUP_PROPERTY;
 use weir_core::{Delivery, StoredMessage};
+use weir_wire::message_list::{self, CONTENT_TYPE, Entry};
 
+use crate::ApiError;
 use crate::app::HttpResponse;
 use crate::response::ResponseBody;
-
-/// The media type of the binary message-list format.
-pub const CONTENT_TYPE: &str = "application/vnd.weir.messages";
-/// The four bytes a list starts with.
-pub const MAGIC: &[u8; 4] = b"WRM1";
 
 /// Whether the request asks for the binary format.
 pub(crate) fn wanted(headers: &HeaderMap) -> bool {
@@ -41,137 +23,126 @@ pub(crate) fn wanted(headers: &HeaderMap) -> bool {
         .any(|v| v.contains(CONTENT_TYPE))
 }
 
-struct Receipt<'a> {
-    receipt: &'a str,
-    attempt: u32,
-    first_delivery_ms: i64,
-    resent: bool,
-}
-
-fn put_short(out: &mut BytesMut, text: &str) {
-    out.put_u16_le(text.len() as u16);
-    out.put_slice(text.as_bytes());
-}
-
-fn encoded_len(stored: &StoredMessage) -> usize {
-    let m = &stored.message;
-    96 + m.id.len()
-        + stored.topic.len()
-        + m.tag.as_ref().map_or(0, String::len)
-        + m.keys.iter().map(|k| k.len() + 2).sum::<usize>()
-        + m.properties
-            .iter()
-            .map(|(n, v)| n.len() + v.len() + 6)
-            .sum::<usize>()
-        + m.body.len()
-}
-
-fn put_message(
-    out: &mut BytesMut,
-    id: &str,
-    topic: &str,
+/// One stored message as the format lists it: read by offset, or delivered.
+#[derive(Clone, Copy)]
+struct Listed<'a> {
+    id: &'a str,
+    topic: &'a str,
     queue: u32,
     offset: u64,
-    stored: &StoredMessage,
-    receipt: Option<Receipt<'_>>,
-) {
-    let m = &stored.message;
-    put_short(out, id);
-    put_short(out, topic);
-    out.put_u32_le(queue);
-    out.put_u64_le(offset);
-    out.put_i64_le(m.born_ms);
-    out.put_i64_le(stored.store_ms);
-    put_short(out, m.tag.as_deref().unwrap_or(""));
-    let group = m
-        .properties
-        .iter()
-        .find(|(n, _)| n == MESSAGE_GROUP_PROPERTY)
-        .map_or("", |(_, v)| v.as_str());
-    put_short(out, group);
-    out.put_u16_le(m.keys.len() as u16);
-    for key in &m.keys {
-        put_short(out, key);
-    }
-    let properties = m
-        .properties
-        .iter()
-        .filter(|(n, _)| n != MESSAGE_GROUP_PROPERTY);
-    out.put_u16_le(properties.clone().count() as u16);
-    for (name, value) in properties {
-        put_short(out, name);
-        out.put_u32_le(value.len() as u32);
-        out.put_slice(value.as_bytes());
-    }
-    out.put_u32_le(m.body.len() as u32);
-    out.put_slice(&m.body);
-    match receipt {
-        Some(r) => {
-            put_short(out, r.receipt);
-            out.put_u32_le(r.attempt);
-            out.put_i64_le(r.first_delivery_ms);
-            out.put_u8(u8::from(r.resent));
-        }
-        None => {
-            out.put_u16_le(0);
-            out.put_u32_le(0);
-            out.put_i64_le(0);
-            out.put_u8(0);
-        }
-    }
+    stored: &'a StoredMessage,
+    delivery: Option<message_list::Delivery<'a>>,
 }
 
-fn header(count: usize, next_offset: u64, max_offset: u64, capacity: usize) -> BytesMut {
-    let mut out = BytesMut::with_capacity(24 + capacity);
-    out.put_slice(MAGIC);
-    out.put_u32_le(count as u32);
-    out.put_u64_le(next_offset);
-    out.put_u64_le(max_offset);
-    out
-}
-
-/// Encodes messages read by offset.
-pub(crate) fn encode_read(messages: &[StoredMessage], next_offset: u64, max_offset: u64) -> Bytes {
-    let capacity = messages.iter().map(encoded_len).sum();
-    let mut out = header(messages.len(), next_offset, max_offset, capacity);
-    for stored in messages {
-        put_message(
-            &mut out,
-            &stored.message.id,
-            &stored.topic,
-            stored.queue,
-            stored.queue_offset,
+impl<'a> Listed<'a> {
+    fn read(stored: &'a StoredMessage) -> Self {
+        Listed {
+            id: &stored.message.id,
+            topic: &stored.topic,
+            queue: stored.queue,
+            offset: stored.queue_offset,
             stored,
-            None,
-        );
+            delivery: None,
+        }
     }
-    out.freeze()
-}
 
-/// Encodes received deliveries.
-pub(crate) fn encode_deliveries(deliveries: &[Delivery]) -> Bytes {
-    let capacity = deliveries
-        .iter()
-        .map(|d| encoded_len(&d.stored) + d.receipt.len())
-        .sum();
-    let mut out = header(deliveries.len(), 0, 0, capacity);
-    for d in deliveries {
-        put_message(
-            &mut out,
-            &d.id,
-            &d.topic,
-            d.queue,
-            d.offset,
-            &d.stored,
-            Some(Receipt {
+    fn delivered(d: &'a Delivery) -> Self {
+        Listed {
+            id: &d.id,
+            topic: &d.topic,
+            queue: d.queue,
+            offset: d.offset,
+            stored: &d.stored,
+            delivery: Some(message_list::Delivery {
                 receipt: &d.receipt,
                 attempt: d.attempt,
                 first_delivery_ms: d.first_delivery_ms,
                 resent: d.resent,
             }),
-        );
+        }
     }
-    out.freeze()
+}
+
+impl Entry for Listed<'_> {
+    fn id(&self) -> &str {
+        self.id
+    }
+
+    fn topic(&self) -> &str {
+        self.topic
+    }
+
+    fn queue(&self) -> u32 {
+        self.queue
+    }
+
+    fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    fn born_ms(&self) -> i64 {
+        self.stored.message.born_ms
+    }
+
+    fn store_ms(&self) -> i64 {
+        self.stored.store_ms
+    }
+
+    fn tag(&self) -> Option<&str> {
+        self.stored.message.tag.as_deref()
+    }
+
+    fn message_group(&self) -> Option<&str> {
+        self.stored
+            .message
+            .properties
+            .iter()
+            .find(|(n, _)| n == MESSAGE_GROUP_PROPERTY)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn keys(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.stored.message.keys.iter().map(String::as_str)
+    }
+
+    fn properties(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
+        self.stored
+            .message
+            .properties
+            .iter()
+            .filter(|(n, _)| n != MESSAGE_GROUP_PROPERTY)
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    fn body(&self) -> &[u8] {
+        &self.stored.message.body
+    }
+
+    fn delivery(&self) -> Option<message_list::Delivery<'_>> {
+        self.delivery
+    }
+}
+
+/// The broker's limits keep every field within the format; a message that is not is a
+/// bug, answered as an internal error rather than a corrupt list.
+fn unencodable(err: message_list::EncodeError) -> ApiError {
+    tracing::error!(%err, "a stored message does not fit the binary message list");
+    ApiError::internal()
+}
+
+/// Encodes messages read by offset.
+pub(crate) fn encode_read(
+    messages: &[StoredMessage],
+    next_offset: u64,
+    max_offset: u64,
+) -> Result<Bytes, ApiError> {
+    message_list::encode(messages.iter().map(Listed::read), next_offset, max_offset)
+        .map_err(unencodable)
+}
+
+/// Encodes received deliveries.
+pub(crate) fn encode_deliveries(deliveries: &[Delivery]) -> Result<Bytes, ApiError> {
+    message_list::encode(deliveries.iter().map(Listed::delivered), 0, 0).map_err(unencodable)
 }
 
 /// A `200` answer with an encoded list.
@@ -209,7 +180,7 @@ mod tests {
                 flags: 0,
             },
         };
-        let bytes = encode_read(&[stored], 8, 9);
+        let bytes = encode_read(&[stored], 8, 9).unwrap();
         let mut expected = Vec::new();
         expected.extend_from_slice(b"WRM1");
         expected.extend_from_slice(&1u32.to_le_bytes());
