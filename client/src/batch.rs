@@ -1,19 +1,10 @@
-//! The encoder of the binary batch format (`Content-Type: application/vnd.weir.batch`).
+//! Binary batches (`Content-Type: application/vnd.weir.batch`) of outgoing messages,
+//! encoded once and sent any number of times.
 //!
-//! This module owns the byte layout, documented in `docs/http-api.md`; it only encodes
-//! (the broker decodes). All integers are little-endian, strings UTF-8, and a length of 0
-//! means "absent":
-//!
-//! ```text
-//! batch    := magic "WRB1" (4 bytes), count u32, message * count
-//! message  := id_len u16, id bytes,
-//!             tag_len u16, tag bytes,
-//!             group_len u16, group bytes,
-//!             queue u32           (0xFFFF_FFFF = let the broker choose),
-//!             key_count u16, (key_len u16, key bytes) * key_count,
-//!             prop_count u16, (name_len u16, name, value_len u32, value) * prop_count,
-//!             body_len u32, body bytes
-//! ```
+//! The byte layout and its encoder are `weir_wire::batch`, shared with the broker's
+//! decoder and documented in `docs/http-api.md`; this module owns what the client adds:
+//! an [`OutgoingMessage`] as a batch entry, the refusal of delayed messages (the format
+//! has no field for a delay), and fresh ids for each send.
 //!
 //! A message without an id is encoded without one (`id_len` 0), as given; when the batch
 //! is sent, the client splices a fresh id into each such message
@@ -27,19 +18,20 @@
 
 use std::sync::Arc;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
+use weir_wire::batch::{self, BatchEncoder, EncodeError};
 
 use crate::message_id::new_message_id;
 use crate::{ClientError, OutgoingMessage};
 
 /// The `Content-Type` of a binary batch body.
-pub const BATCH_CONTENT_TYPE: &str = "application/vnd.weir.batch";
+pub const BATCH_CONTENT_TYPE: &str = batch::CONTENT_TYPE;
 
 /// The four bytes every binary batch starts with.
-pub const BATCH_MAGIC: &[u8; 4] = b"WRB1";
+pub const BATCH_MAGIC: &[u8; 4] = batch::MAGIC;
 
 /// The `queue` value that lets the broker choose the queue.
-pub const ANY_QUEUE: u32 = 0xFFFF_FFFF;
+pub const ANY_QUEUE: u32 = batch::ANY_QUEUE;
 
 /// A batch already encoded in the binary format, ready to be sent any number of times.
 ///
@@ -50,10 +42,43 @@ pub struct EncodedBatch {
     bytes: Bytes,
     count: u32,
     body_bytes: u64,
-    /// Where the `id_len` field of each message without an id is, in `bytes`.
+    /// Where each message without an id starts, in `bytes`.
     absent_ids: Arc<[usize]>,
     /// The id of the first message when it has one.
     first_id: Option<String>,
+}
+
+impl batch::Entry for OutgoingMessage {
+    fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    fn tag(&self) -> Option<&str> {
+        self.tag.as_deref()
+    }
+
+    fn message_group(&self) -> Option<&str> {
+        self.message_group.as_deref()
+    }
+
+    fn queue(&self) -> Option<u32> {
+        self.queue
+    }
+
+    fn keys(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.keys.iter().map(String::as_str)
+    }
+
+    /// In name order: the client keeps properties in a map.
+    fn properties(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
+        self.properties
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+    }
+
+    fn body(&self) -> &[u8] {
+        &self.body
+    }
 }
 
 impl EncodedBatch {
@@ -66,28 +91,32 @@ impl EncodedBatch {
     /// properties, a message pins queue `0xFFFF_FFFF`, a message is delayed (the format
     /// has no field for it), or there are more than `u32::MAX` messages.
     pub fn encode(messages: &[OutgoingMessage]) -> Result<EncodedBatch, ClientError> {
-        let count = u32::try_from(messages.len())
-            .map_err(|_| ClientError::InvalidMessage("too many messages for one batch".into()))?;
-        let capacity = 8 + messages.iter().map(encoded_len).sum::<usize>();
-        let mut buf = BytesMut::with_capacity(capacity);
-        buf.put_slice(BATCH_MAGIC);
-        buf.put_u32_le(count);
+        if messages.len() > batch::MAX_MESSAGES {
+            return Err(ClientError::InvalidMessage(
+                EncodeError::TooManyMessages.to_string(),
+            ));
+        }
+        let capacity = messages.iter().map(batch::encoded_len).sum();
+        let mut encoder = BatchEncoder::with_capacity(capacity);
         let mut body_bytes = 0u64;
-        let mut absent_ids = Vec::new();
         for (index, message) in messages.iter().enumerate() {
-            if message.id.is_none() {
-                absent_ids.push(buf.len());
-            }
-            encode_message(&mut buf, message).map_err(|reason| {
+            let refused = |reason: &dyn std::fmt::Display| {
                 ClientError::InvalidMessage(format!("batch message {index}: {reason}"))
-            })?;
+            };
+            if message.delay.is_some() {
+                return Err(refused(
+                    &"the binary batch format cannot carry a delay; send delayed messages                       as JSON (Client::send_batch)",
+                ));
+            }
+            encoder.push(message).map_err(|err| refused(&err))?;
             body_bytes += message.body.len() as u64;
         }
+        let encoded = encoder.finish();
         Ok(EncodedBatch {
-            bytes: buf.freeze(),
-            count,
+            bytes: encoded.bytes,
+            count: encoded.count,
             body_bytes,
-            absent_ids: absent_ids.into(),
+            absent_ids: encoded.missing_ids.into(),
             first_id: messages.first().and_then(|m| m.id.clone()),
         })
     }
@@ -99,24 +128,14 @@ impl EncodedBatch {
         if self.absent_ids.is_empty() {
             return (self.bytes.clone(), self.first_id.clone());
         }
-        let id_len = new_message_id().len();
-        let mut out = BytesMut::with_capacity(self.bytes.len() + self.absent_ids.len() * id_len);
-        let mut first_id = self.first_id.clone();
-        let mut copied = 0;
-        for &at in self.absent_ids.iter() {
-            out.put_slice(&self.bytes[copied..at]);
-            let id = new_message_id();
-            // Ids are 32 ASCII bytes, within the u16 length prefix.
-            out.put_u16_le(id.len() as u16);
-            out.put_slice(id.as_bytes());
-            if first_id.is_none() && at == 8 {
-                first_id = Some(id);
-            }
-            // Skip the absent id's `id_len` (0).
-            copied = at + 2;
-        }
-        out.put_slice(&self.bytes[copied..]);
-        (out.freeze(), first_id)
+        let ids: Vec<String> = self.absent_ids.iter().map(|_| new_message_id()).collect();
+        let first_id = match self.absent_ids.first() {
+            Some(&batch::HEADER_LEN) if self.first_id.is_none() => Some(ids[0].clone()),
+            _ => self.first_id.clone(),
+        };
+        let bytes = batch::fill_ids(&self.bytes, &self.absent_ids, &ids)
+            .expect("message ids are 32 ASCII bytes, within the u16 length prefix");
+        (bytes, first_id)
     }
 
     /// The encoded bytes, to be used as the request body.
@@ -133,88 +152,6 @@ impl EncodedBatch {
     pub fn body_bytes(&self) -> u64 {
         self.body_bytes
     }
-}
-
-/// The encoded size of one message, to size the buffer once.
-fn encoded_len(message: &OutgoingMessage) -> usize {
-    let strings = [&message.id, &message.tag, &message.message_group];
-    2 * 3
-        + strings
-            .iter()
-            .map(|s| s.as_deref().map_or(0, str::len))
-            .sum::<usize>()
-        + 4
-        + 2
-        + message.keys.iter().map(|k| 2 + k.len()).sum::<usize>()
-        + 2
-        + message
-            .properties
-            .iter()
-            .map(|(n, v)| 2 + n.len() + 4 + v.len())
-            .sum::<usize>()
-        + 4
-        + message.body.len()
-}
-
-fn encode_message(buf: &mut BytesMut, message: &OutgoingMessage) -> Result<(), String> {
-    if message.delay.is_some() {
-        return Err(
-            "the binary batch format cannot carry a delay; send delayed messages \
-                    as JSON (Client::send_batch)"
-                .to_owned(),
-        );
-    }
-    put_short_str(buf, "id", message.id.as_deref().unwrap_or(""))?;
-    put_short_str(buf, "tag", message.tag.as_deref().unwrap_or(""))?;
-    put_short_str(
-        buf,
-        "message group",
-        message.message_group.as_deref().unwrap_or(""),
-    )?;
-    let queue = match message.queue {
-        Some(ANY_QUEUE) => return Err(format!("queue {ANY_QUEUE} is reserved for 'any queue'")),
-        Some(queue) => queue,
-        None => ANY_QUEUE,
-    };
-    buf.put_u32_le(queue);
-    buf.put_u16_le(count_u16("keys", message.keys.len())?);
-    for key in &message.keys {
-        put_short_str(buf, "key", key)?;
-    }
-    buf.put_u16_le(count_u16("properties", message.properties.len())?);
-    for (name, value) in &message.properties {
-        put_short_str(buf, "property name", name)?;
-        put_long_bytes(buf, "property value", value.as_bytes())?;
-    }
-    put_long_bytes(buf, "body", &message.body)
-}
-
-fn count_u16(what: &str, count: usize) -> Result<u16, String> {
-    u16::try_from(count).map_err(|_| format!("{count} {what} is more than the format's 65535"))
-}
-
-fn put_short_str(buf: &mut BytesMut, what: &str, value: &str) -> Result<(), String> {
-    let len = u16::try_from(value.len()).map_err(|_| {
-        format!(
-            "{what} is {} bytes, more than the format's 65535",
-            value.len()
-        )
-    })?;
-    buf.put_u16_le(len);
-    buf.put_slice(value.as_bytes());
-    Ok(())
-}
-
-fn put_long_bytes(buf: &mut BytesMut, what: &str, value: &[u8]) -> Result<(), String> {
-    let len = u32::try_from(value.len()).map_err(|_| {
-        format!(
-            "{what} is {} bytes, more than the format's 4 GiB",
-            value.len()
-        )
-    })?;
-    buf.put_u32_le(len);
-    buf.put_slice(value);
-    Ok(())
 }
 
 #[cfg(test)]
@@ -267,7 +204,7 @@ mod tests {
             0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0, // empty message
         ];
         assert_eq!(batch.bytes().as_ref(), expected);
-        let sized = 8 + messages.iter().map(encoded_len).sum::<usize>();
+        let sized = 8 + messages.iter().map(batch::encoded_len).sum::<usize>();
         assert_eq!(batch.bytes().len(), sized, "the buffer is sized exactly");
     }
 

@@ -926,13 +926,13 @@ impl Client {
     ) -> Result<Vec<Received>, ClientError> {
         let mut request =
             self.json_request(Method::POST, &group_path(group, "/receive"), options)?;
-        crate::frames::accept(&mut request);
+        crate::message_list::accept(&mut request);
         let (_, body) = self.execute(request).await?;
-        let list = crate::frames::decode(body)?;
+        let list = crate::message_list::decode(body)?;
         Ok(list
-            .entries
+            .messages
             .into_iter()
-            .map(crate::frames::Entry::into_received)
+            .map(crate::message_list::into_received)
             .collect())
     }
 

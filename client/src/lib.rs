@@ -104,12 +104,10 @@ mod consumer;
 mod delayed;
 mod endpoint;
 mod error;
-mod frames;
-#[doc(hidden)]
-pub mod fuzzing;
 mod groups;
 mod message;
 mod message_id;
+mod message_list;
 mod plugins;
 mod prepared;
 mod producer_groups;

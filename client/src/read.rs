@@ -95,12 +95,16 @@ impl Client {
         }
         let mut request = self.replayable_get(&path)?;
         let mut probe = self.empty_request(Method::GET, &path)?;
-        crate::frames::accept(&mut probe);
+        crate::message_list::accept(&mut probe);
         request.headers = probe.headers().clone();
         let tried = self.execute_retrying(&request, Retried::Read).await;
-        let list = crate::frames::decode(tried.result?)?;
+        let list = crate::message_list::decode(tried.result?)?;
         Ok(ReadResult {
-            messages: list.entries.into_iter().map(|e| e.message).collect(),
+            messages: list
+                .messages
+                .into_iter()
+                .map(crate::message_list::into_message)
+                .collect(),
             next_offset: list.next_offset,
             max_offset: list.max_offset,
         })

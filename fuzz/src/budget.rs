@@ -3,8 +3,9 @@
 //! which reserves memory for what its input only claims (a count of 2^32 in a 12-byte
 //! body) fails the run instead of passing unnoticed.
 //!
-//! Shared by the cargo-fuzz binaries (`fuzz/src/lib.rs`) and the corpus replay in the
-//! test suite (`tests/fuzz_corpus.rs`), which includes this file by path.
+//! Shared by the cargo-fuzz binaries (`fuzz/src/lib.rs`), the corpus replay in the
+//! test suite (`tests/fuzz_corpus.rs`) and the binary formats' allocation tests
+//! (`wire/tests/allocation.rs`); the last two include this file by path.
 #![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};

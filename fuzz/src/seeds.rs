@@ -68,29 +68,27 @@ fn record() -> Vec<Vec<u8>> {
     out
 }
 
-type BatchFields = weir_client::fuzzing::BatchFields;
-
 fn batch() -> Vec<Vec<u8>> {
-    let bare: BatchFields = (None, None, None, None, vec![], vec![], b"hi".to_vec());
-    let full: BatchFields = (
-        Some("0001AB".into()),
-        Some("created".into()),
-        Some("customer-7".into()),
-        Some(3),
-        vec!["order-42".into(), "k".into()],
-        vec![("a".into(), "1".into()), ("source".into(), "web".into())],
-        vec![0, 1, 2, 255],
-    );
-    let empty_body: BatchFields = (
-        Some("id".into()),
-        None,
-        None,
-        Some(0),
-        vec![],
-        vec![],
-        vec![],
-    );
-    let batches: Vec<Vec<BatchFields>> = vec![
+    use weir_wire::batch::Message;
+    let bare = Message {
+        body: bytes::Bytes::from_static(b"hi"),
+        ..Message::default()
+    };
+    let full = Message {
+        id: Some("0001AB".into()),
+        tag: Some("created".into()),
+        message_group: Some("customer-7".into()),
+        queue: Some(3),
+        keys: vec!["order-42".into(), "k".into()],
+        properties: vec![("a".into(), "1".into()), ("source".into(), "web".into())],
+        body: bytes::Bytes::from_static(&[0, 1, 2, 255]),
+    };
+    let empty_body = Message {
+        id: Some("id".into()),
+        queue: Some(0),
+        ..Message::default()
+    };
+    let batches: Vec<Vec<Message>> = vec![
         vec![],
         vec![bare.clone()],
         vec![full.clone()],
@@ -99,7 +97,7 @@ fn batch() -> Vec<Vec<u8>> {
     ];
     let mut out: Vec<Vec<u8>> = batches
         .iter()
-        .map(|b| weir_client::fuzzing::encode_batch(b).expect("seed"))
+        .map(|b| weir_wire::batch::encode(b).expect("seed").bytes.to_vec())
         .collect();
     // A count the body cannot hold.
     let mut claim = b"WRB1".to_vec();
@@ -109,46 +107,54 @@ fn batch() -> Vec<Vec<u8>> {
     out
 }
 
-type ListEntry = (
-    weir_api::fuzzing::ListedPosition,
-    weir_api::fuzzing::ListedContent,
-    weir_api::fuzzing::ListedDelivery,
-);
-
 fn message_list() -> Vec<Vec<u8>> {
-    let read: ListEntry = (
-        (
-            "0001AA".into(),
-            "orders".into(),
-            0,
-            7,
-            1_750_000_000_000,
-            1_750_000_000_001,
-        ),
-        (None, None, vec![], vec![], b"hello".to_vec()),
-        (String::new(), 0, 0, false),
-    );
-    let full: ListEntry = (
-        ("0001AB".into(), "orders".into(), 3, 42, 1000, 1001),
-        (
-            Some("created".into()),
-            Some("customer-7".into()),
-            vec!["order-42".into()],
-            vec![("source".into(), "web".into())],
-            vec![0, 255, b'x'],
-        ),
-        ("1.0.3.2a.1".into(), 2, 999, true),
-    );
+    use weir_wire::message_list::{List, Message};
+    let read = Message {
+        id: "0001AA".into(),
+        topic: "orders".into(),
+        queue: 0,
+        offset: 7,
+        born_ms: 1_750_000_000_000,
+        store_ms: 1_750_000_000_001,
+        body: bytes::Bytes::from_static(b"hello"),
+        ..Message::default()
+    };
+    let full = Message {
+        id: "0001AB".into(),
+        topic: "orders".into(),
+        queue: 3,
+        offset: 42,
+        born_ms: 1000,
+        store_ms: 1001,
+        tag: Some("created".into()),
+        message_group: Some("customer-7".into()),
+        keys: vec!["order-42".into()],
+        properties: vec![("source".into(), "web".into())],
+        body: bytes::Bytes::from_static(&[0, 255, b'x']),
+        receipt: "1.0.3.2a.1".into(),
+        attempt: 2,
+        first_delivery_ms: 999,
+        resent: true,
+    };
+    let list = |next_offset, max_offset, messages| List {
+        messages,
+        next_offset,
+        max_offset,
+    };
     let lists = [
-        (0, 0, vec![]),
-        (8, 9, vec![read.clone()]),
-        (10, 20, vec![read.clone(), read.clone()]),
-        (0, 0, vec![full.clone()]),
-        (0, 0, vec![full, read]),
+        list(0, 0, vec![]),
+        list(8, 9, vec![read.clone()]),
+        list(10, 20, vec![read.clone(), read.clone()]),
+        list(0, 0, vec![full.clone()]),
+        list(0, 0, vec![full, read]),
     ];
     let mut out: Vec<Vec<u8>> = lists
         .iter()
-        .map(weir_api::fuzzing::encode_message_list)
+        .map(|l| {
+            weir_wire::message_list::encode(l.messages.iter(), l.next_offset, l.max_offset)
+                .expect("seed")
+                .to_vec()
+        })
         .collect();
     let mut claim = b"WRM1".to_vec();
     claim.extend(u32::MAX.to_le_bytes());

@@ -7,18 +7,15 @@ pub fn record(data: &[u8]) {
     weir_store::fuzzing::record(data);
 }
 
-/// `batch`: the broker's binary batch decoder against the client's encoder.
+/// `batch`: the binary batch decoder (with the broker's default message limit) against
+/// its encoder.
 pub fn batch(data: &[u8]) {
-    weir_api::fuzzing::batch(data, weir_client::fuzzing::encode_batch);
+    weir_wire::fuzzing::batch(data, weir_core::Limits::default().max_batch_messages);
 }
 
-/// `message_list`: the client's message-list decoder against the broker's encoder.
+/// `message_list`: the binary message-list decoder against its encoder.
 pub fn message_list(data: &[u8]) {
-    weir_client::fuzzing::message_list(
-        data,
-        weir_api::fuzzing::encode_message_list,
-        weir_api::fuzzing::GROUP_PROPERTY,
-    );
+    weir_wire::fuzzing::message_list(data);
 }
 
 /// `receipt`: receipt handles.

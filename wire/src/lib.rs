@@ -3,4 +3,8 @@
 //!
 //! This crate owns shapes and names only; it must not depend on any broker crate.
 
+pub mod batch;
 pub mod codes;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod message_list;

@@ -1,10 +1,6 @@
-//! The bodies of the API's fuzz targets (`fuzz/`): the binary batch decoder, the
-//! `weir-*` header parser and the JSON request bodies, plus the broker's message-list
-//! encoder for the client's `message_list` target. Here so that the fuzzer and the corpus
-//! replay of the test suite run the same checks.
-//!
-//! The client's side of a format is handed in as a function over plain std types (the
-//! tuples of `weir_client::fuzzing`), since neither crate depends on the other.
+//! The bodies of the API's fuzz targets (`fuzz/`): the `weir-*` header parser and the
+//! JSON request bodies. Here so that the fuzzer and the corpus replay of the test suite
+//! run the same checks. (The binary formats' targets are `weir_wire::fuzzing`.)
 //!
 //! Not part of the API: hidden from its docs and free to change.
 
@@ -15,147 +11,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request};
 use http_body_util::{BodyExt, Full};
-use weir_core::message::MESSAGE_GROUP_PROPERTY;
-use weir_core::{Broker, BrokerConfig, Delivery, Limits, MessageDraft, StoreConfig, StoredMessage};
-use weir_store::Message;
+use weir_core::{Broker, BrokerConfig, Limits, MessageDraft, StoreConfig};
 
 use crate::{ApiLimits, App};
-
-/// One message of a binary batch: id, tag, message group, queue, keys, properties, body
-/// (the same tuple as `weir_client::fuzzing::BatchFields`).
-pub type BatchFields = (
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<u32>,
-    Vec<String>,
-    Vec<(String, String)>,
-    Vec<u8>,
-);
-
-/// A message list as `weir_client::fuzzing::ListFields` spells it: next_offset,
-/// max_offset, and per message (id, topic, queue, offset, born_ms, store_ms), (tag,
-/// group, keys, properties, body), (receipt, attempt, first_delivery_ms, resent).
-pub type ListFields = (
-    u64,
-    u64,
-    Vec<(ListedPosition, ListedContent, ListedDelivery)>,
-);
-/// Where a listed message is.
-pub type ListedPosition = (String, String, u32, u64, i64, i64);
-/// What a listed message carries.
-pub type ListedContent = (
-    Option<String>,
-    Option<String>,
-    Vec<String>,
-    Vec<(String, String)>,
-    Vec<u8>,
-);
-/// A listed message's delivery.
-pub type ListedDelivery = (String, u32, i64, bool);
-
-/// The name of the property the broker writes as a listed message's group.
-pub const GROUP_PROPERTY: &str = MESSAGE_GROUP_PROPERTY;
-
-/// The body of the `batch` target: decodes `data` as the broker does (with the default
-/// message limit), has the client's encoder (`encode`, `weir_client::fuzzing::encode_batch`)
-/// write the decoded messages again, and checks that the broker decodes those bytes to
-/// the same messages, and that a successful decode consumed its input exactly.
-pub fn batch(data: &[u8], encode: fn(&[BatchFields]) -> Result<Vec<u8>, String>) {
-    let max = Limits::default().max_batch_messages;
-    let Ok(drafts) = crate::batch::decode(Bytes::copy_from_slice(data), max) else {
-        return;
-    };
-    assert!(drafts.len() <= max);
-    let fields: Vec<BatchFields> = drafts.iter().map(to_fields).collect();
-    let again = encode(&fields).expect("the client encodes what the broker decoded");
-    let decoded =
-        crate::batch::decode(Bytes::from(again), max).expect("the client's batch decodes");
-    // The client keeps properties in a map: in name order, the last of a name winning.
-    let expected: Vec<BatchFields> = fields
-        .into_iter()
-        .map(|mut f| {
-            let map: std::collections::BTreeMap<_, _> = f.5.into_iter().collect();
-            f.5 = map.into_iter().collect();
-            f
-        })
-        .collect();
-    let decoded: Vec<BatchFields> = decoded.iter().map(to_fields).collect();
-    assert_eq!(decoded, expected);
-}
-
-fn to_fields(d: &MessageDraft) -> BatchFields {
-    assert!(
-        d.born_ms.is_none() && d.deliver_at.is_none(),
-        "not in the format"
-    );
-    (
-        d.id.clone(),
-        d.tag.clone(),
-        d.message_group.clone(),
-        d.queue,
-        d.keys.clone(),
-        d.properties.clone(),
-        d.body.to_vec(),
-    )
-}
-
-/// Writes `list` with the broker's message-list encoder: as a read when no message
-/// carries a delivery, else as received deliveries.
-pub fn encode_message_list(list: &ListFields) -> Vec<u8> {
-    let (next_offset, max_offset, entries) = list;
-    let stored: Vec<(StoredMessage, &ListedDelivery)> = entries
-        .iter()
-        .map(|(position, content, delivery)| {
-            let (id, topic, queue, offset, born_ms, store_ms) = position.clone();
-            let (tag, group, keys, mut properties, body) = content.clone();
-            if let Some(group) = group {
-                properties.push((MESSAGE_GROUP_PROPERTY.to_owned(), group));
-            }
-            let message = Message {
-                id,
-                keys,
-                tag,
-                properties,
-                body: Bytes::from(body),
-                born_ms,
-                flags: 0,
-            };
-            let stored = StoredMessage {
-                topic,
-                queue,
-                queue_offset: offset,
-                position: 0,
-                size: 0,
-                store_ms,
-                message,
-            };
-            (stored, delivery)
-        })
-        .collect();
-    let none = (String::new(), 0, 0, false);
-    if stored.iter().all(|(_, d)| **d == none) {
-        let messages: Vec<StoredMessage> = stored.into_iter().map(|(s, _)| s).collect();
-        return crate::frames::encode_read(&messages, *next_offset, *max_offset).to_vec();
-    }
-    let deliveries: Vec<Delivery> = stored
-        .into_iter()
-        .map(
-            |(stored, (receipt, attempt, first_delivery_ms, resent))| Delivery {
-                id: stored.message.id.clone(),
-                topic: stored.topic.clone(),
-                queue: stored.queue,
-                offset: stored.queue_offset,
-                stored,
-                receipt: receipt.clone(),
-                attempt: *attempt,
-                first_delivery_ms: *first_delivery_ms,
-                resent: *resent,
-            },
-        )
-        .collect();
-    crate::frames::encode_deliveries(&deliveries).to_vec()
-}
 
 /// The clock the `headers` target resolves delays against.
 const NOW_MS: i64 = 1_750_000_000_000;

@@ -185,7 +185,7 @@ pub(crate) async fn receive(
     group: &str,
     request: Request<RequestBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let binary = crate::frames::wanted(request.headers());
+    let binary = crate::message_list::wanted(request.headers());
     let receive: Receive = read_json(request.into_body()).await?;
     let deliveries = app
         .broker
@@ -201,9 +201,9 @@ pub(crate) async fn receive(
         )
         .await?;
     if binary {
-        return Ok(crate::frames::response(crate::frames::encode_deliveries(
-            &deliveries,
-        )));
+        return Ok(crate::message_list::response(
+            crate::message_list::encode_deliveries(&deliveries)?,
+        ));
     }
     /// Serialised straight from the deliveries: no intermediate JSON tree.
     #[derive(serde::Serialize)]

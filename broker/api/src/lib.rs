@@ -14,18 +14,17 @@
 
 mod app;
 mod auth;
-pub mod batch;
 mod body;
 mod checkback;
 pub mod connection;
 mod delayed;
 mod dlq;
 mod error;
-pub mod frames;
 #[doc(hidden)]
 pub mod fuzzing;
 mod groups;
 pub mod headers;
+mod message_list;
 mod metrics;
 mod ops;
 mod plugins;

@@ -131,12 +131,10 @@ pub(crate) fn read_queue(
     let offset = number(query, "offset", 0)?;
     let max = number(query, "max", DEFAULT_READ_MAX as u64)? as usize;
     let batch = app.broker.read(topic, queue, offset, max)?;
-    if crate::frames::wanted(headers) {
-        return Ok(crate::frames::response(crate::frames::encode_read(
-            &batch.messages,
-            batch.next_offset,
-            batch.max_offset,
-        )));
+    if crate::message_list::wanted(headers) {
+        return Ok(crate::message_list::response(
+            crate::message_list::encode_read(&batch.messages, batch.next_offset, batch.max_offset)?,
+        ));
     }
     Ok(json(
         StatusCode::OK,

@@ -10,13 +10,14 @@ use std::time::Instant;
 
 use http::{HeaderMap, Request, StatusCode};
 use weir_core::{CoreError, MessageDraft, SendReceipt};
+use weir_wire::batch;
 
 use crate::app::{HttpResponse, json};
 use crate::body::{RequestBody, read_body};
 use crate::delayed::now_ms;
 use crate::headers::{draft_from_headers, single_send_header};
 use crate::wire::{BatchItemJson, BatchResultJson, HalfSendResultJson, SendJson, SendResultJson};
-use crate::{ApiError, App, batch};
+use crate::{ApiError, App};
 
 /// One message to send, with what makes it a half message if it is one.
 #[derive(Debug)]
@@ -137,7 +138,7 @@ pub(crate) async fn send_batch(
                 return Err(CoreError::BatchTooLarge { count, limit }.into());
             }
         }
-        batch::decode(body, limit)
+        batch::decode_with(body, limit, draft_from_batch)
             .map_err(|err| ApiError::bad_request("INVALID_BATCH", err.to_string()))?
     } else {
         let messages: Vec<SendJson> =
@@ -198,6 +199,30 @@ async fn send(app: &App, topic: &str, drafts: Vec<MessageDraft>) -> Result<SendR
     app.metrics
         .observe_send(topic, count, bytes, started.elapsed());
     Ok(receipt)
+}
+
+/// A message of a binary batch as the core takes it: the format has no times.
+fn draft_from_batch(message: batch::Message) -> MessageDraft {
+    let batch::Message {
+        id,
+        tag,
+        message_group,
+        queue,
+        keys,
+        properties,
+        body,
+    } = message;
+    MessageDraft {
+        id,
+        keys,
+        tag,
+        properties,
+        message_group,
+        queue,
+        born_ms: None,
+        deliver_at: None,
+        body,
+    }
 }
 
 fn media_type(headers: &HeaderMap) -> Option<&str> {
