@@ -14,6 +14,7 @@ mod cli_plugins;
 mod consumer_crash;
 mod consumer_groups;
 mod crash_recovery;
+mod examples;
 mod fuzz_corpus;
 mod http_api;
 mod http_connections;

@@ -1,7 +1,8 @@
 //! The `weir` command-line client against a running broker, through the real binary:
 //! `weir topic create|list|describe|delete`, `weir send` (body argument, `--file`, stdin)
 //! and `weir get` (`--id`, `--key`, `--queue --offset`), in human and `--json` output, and
-//! the exit code and message of a failing command.
+//! the exit code and message of a failing command; the global connection options in any
+//! position.
 
 use crate::support;
 
@@ -348,4 +349,32 @@ fn failing_commands_exit_1_and_say_why() {
     );
     assert_eq!(output.status.code(), Some(1));
     assert!(!output.stderr.is_empty());
+}
+
+#[test]
+fn connection_options_go_before_or_after_the_command() {
+    let broker = Broker::start(&[]);
+    let url = broker.url();
+    let args = ["--server", &url, "--json", "topic", "create", "early"];
+    let output = run_cli(&args, b"");
+    assert_cli_succeeded(&args, &output);
+    let created: Value = serde_json::from_slice(&output.stdout).expect("--json output");
+    assert_eq!(created["name"], "early");
+    let args = ["topic", "--server", &url, "create", "middle"];
+    assert_cli_succeeded(&args, &run_cli(&args, b""));
+    ok(&broker, &["topic", "create", "late"]);
+    let listed = ok(&broker, &["topic", "list"]);
+    for name in ["early", "middle", "late"] {
+        assert!(listed.contains(name), "{listed}");
+    }
+
+    // The broker's own command does not list the client options.
+    let args = ["serve", "--help"];
+    let output = run_cli(&args, b"");
+    assert_cli_succeeded(&args, &output);
+    let help = String::from_utf8(output.stdout).expect("help is UTF-8");
+    assert!(help.contains("--listen"), "{help}");
+    for client_option in ["--server", "--token", "--json"] {
+        assert!(!help.contains(client_option), "{help}");
+    }
 }

@@ -275,7 +275,9 @@ pub(crate) fn assert_cli_exit_1(args: &[&str], output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-fn wait_bounded(mut child: Child, limit: Duration) -> Output {
+/// Waits for `child`, whose stdout and stderr are piped, and returns its output; kills it
+/// and fails the test after `limit`.
+pub(crate) fn wait_bounded(mut child: Child, limit: Duration) -> Output {
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let out_reader = thread::spawn(move || {
@@ -291,7 +293,7 @@ fn wait_bounded(mut child: Child, limit: Duration) -> Output {
     let pause = Duration::from_millis(10);
     let polls = limit.as_millis() / pause.as_millis();
     for _ in 0..polls {
-        if let Some(status) = child.try_wait().expect("poll the CLI") {
+        if let Some(status) = child.try_wait().expect("poll the child process") {
             return Output {
                 status,
                 stdout: out_reader.join().expect("stdout reader"),
@@ -302,7 +304,7 @@ fn wait_bounded(mut child: Child, limit: Duration) -> Output {
     }
     let _ = child.kill();
     let _ = child.wait();
-    panic!("the CLI did not finish within {limit:?}");
+    panic!("the child process did not finish within {limit:?}");
 }
 
 /// An answer read off the wire by the raw client.

@@ -11,22 +11,15 @@ mod cli;
 mod config;
 mod serve;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Weir: a message broker with RocketMQ's reliability model and WebAssembly plugins.
 #[derive(Parser)]
 #[command(name = "weir", version, about, long_about = None)]
 struct Cli {
-    /// Access token sent as `Authorization: Bearer` by the client commands, for a broker
-    /// configured with `[[auth.tokens]]`.
-    #[arg(
-        long,
-        global = true,
-        env = "WEIR_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    token: Option<String>,
+    /// `--server`, `--token` and `--json`: global, so accepted before or after any command.
+    #[command(flatten)]
+    connection: cli::Connection,
     #[command(subcommand)]
     command: Command,
 }
@@ -78,8 +71,41 @@ enum Command {
     Bench(cli::bench::BenchCommand),
 }
 
+/// The commands that do not talk to a broker: the client options stay out of their help
+/// (clap still accepts them there, being global).
+const OFFLINE_COMMANDS: [&str; 2] = ["serve", "plugin"];
+
+/// Parses the command line as [`Parser::parse`] does, with the global client options
+/// hidden from the help of [`OFFLINE_COMMANDS`].
+fn parse_command_line() -> Cli {
+    let mut command = Cli::command();
+    // Building copies the global options into every subcommand; hide them afterwards.
+    command.build();
+    for subcommand in command.get_subcommands_mut() {
+        if OFFLINE_COMMANDS.contains(&subcommand.get_name()) {
+            hide_global_options(subcommand);
+        }
+    }
+    let mut matches = command.get_matches_mut();
+    Cli::from_arg_matches_mut(&mut matches).unwrap_or_else(|err| err.format(&mut command).exit())
+}
+
+/// Hides the global options from the help of `command` and of its subcommands.
+fn hide_global_options(command: &mut clap::Command) {
+    *command = std::mem::take(command).mut_args(|arg| {
+        if arg.is_global_set() {
+            arg.hide(true)
+        } else {
+            arg
+        }
+    });
+    for subcommand in command.get_subcommands_mut() {
+        hide_global_options(subcommand);
+    }
+}
+
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = parse_command_line();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -90,25 +116,26 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    cli::use_token(cli.token);
+    let connection = cli.connection;
+    let connection = &connection;
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
-            Command::Topic(cmd) => cli::topic::run(cmd).await,
-            Command::Send(args) => cli::send::run(args).await,
-            Command::Get(args) => cli::get::run(args).await,
-            Command::Cancel(args) => cli::cancel::run(args).await,
-            Command::Tx(cmd) => cli::tx::run(cmd).await,
-            Command::ProducerGroup(cmd) => cli::producer_group::run(cmd).await,
-            Command::Group(cmd) => cli::group::run(cmd).await,
-            Command::Consume(args) => cli::consume::run(args).await,
-            Command::Lag(args) => cli::lag::run(args).await,
-            Command::Dlq(cmd) => cli::dlq::run(cmd).await,
-            Command::Module(cmd) => cli::module::run(cmd).await,
-            Command::Bind(cmd) => cli::bind::run(cmd).await,
-            Command::Status(args) => cli::status::run(args).await,
+            Command::Topic(cmd) => cli::topic::run(cmd, connection).await,
+            Command::Send(args) => cli::send::run(args, connection).await,
+            Command::Get(args) => cli::get::run(args, connection).await,
+            Command::Cancel(args) => cli::cancel::run(args, connection).await,
+            Command::Tx(cmd) => cli::tx::run(cmd, connection).await,
+            Command::ProducerGroup(cmd) => cli::producer_group::run(cmd, connection).await,
+            Command::Group(cmd) => cli::group::run(cmd, connection).await,
+            Command::Consume(args) => cli::consume::run(args, connection).await,
+            Command::Lag(args) => cli::lag::run(args, connection).await,
+            Command::Dlq(cmd) => cli::dlq::run(cmd, connection).await,
+            Command::Module(cmd) => cli::module::run(cmd, connection).await,
+            Command::Bind(cmd) => cli::bind::run(cmd, connection).await,
+            Command::Status(args) => cli::status::run(args, connection).await,
             Command::Plugin(cmd) => cli::plugin::run(cmd).await,
-            Command::Bench(cmd) => cli::bench::run(cmd).await,
+            Command::Bench(cmd) => cli::bench::run(cmd, connection).await,
         }
     });
     match result {

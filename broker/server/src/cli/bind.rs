@@ -27,37 +27,26 @@ pub(crate) enum BindCommand {
     /// Attach a transaction checker to a producer group's or a topic's transactions.
     TxChecker(TxCheckerArgs),
     /// List the bindings with their state and counters.
-    List {
-        #[command(flatten)]
-        connection: Connection,
-    },
+    List,
     /// Show a binding's settings, health and counters.
     Describe {
         /// The binding name.
         name: String,
-        #[command(flatten)]
-        connection: Connection,
     },
     /// Stop calling a binding's module until it is resumed (kept across restarts).
     Pause {
         /// The binding name.
         name: String,
-        #[command(flatten)]
-        connection: Connection,
     },
     /// Resume a paused or quarantined binding.
     Resume {
         /// The binding name.
         name: String,
-        #[command(flatten)]
-        connection: Connection,
     },
     /// Remove a binding; its module stays registered.
     Rm {
         /// The binding name.
         name: String,
-        #[command(flatten)]
-        connection: Connection,
     },
 }
 
@@ -163,8 +152,6 @@ pub(crate) struct CommonArgs {
     /// Replace the existing binding of this name instead of creating one.
     #[arg(long)]
     update: bool,
-    #[command(flatten)]
-    connection: Connection,
 }
 
 impl CommonArgs {
@@ -218,7 +205,7 @@ struct Removed<'a> {
 }
 
 /// Runs a `weir bind` command.
-pub(crate) async fn run(command: BindCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(command: BindCommand, connection: &Connection) -> anyhow::Result<()> {
     match command {
         BindCommand::Consumer(args) => {
             let target = BindingTarget::Consumer {
@@ -231,7 +218,7 @@ pub(crate) async fn run(command: BindCommand) -> anyhow::Result<()> {
             let request = args
                 .common
                 .request(&args.binding, &args.module, target, grants)?;
-            save(&request, &args.common).await
+            save(&request, &args.common, connection).await
         }
         BindCommand::Dedup(args) => {
             let target = BindingTarget::DedupFilter {
@@ -242,7 +229,7 @@ pub(crate) async fn run(command: BindCommand) -> anyhow::Result<()> {
             let request = args
                 .common
                 .request(&args.binding, &args.module, target, None)?;
-            save(&request, &args.common).await
+            save(&request, &args.common, connection).await
         }
         BindCommand::TxChecker(args) => {
             let target = BindingTarget::TxChecker {
@@ -253,9 +240,9 @@ pub(crate) async fn run(command: BindCommand) -> anyhow::Result<()> {
             let request = args
                 .common
                 .request(&args.binding, &args.module, target, grants)?;
-            save(&request, &args.common).await
+            save(&request, &args.common, connection).await
         }
-        BindCommand::List { connection } => {
+        BindCommand::List => {
             let bindings = connection
                 .client()?
                 .bindings()
@@ -271,7 +258,7 @@ pub(crate) async fn run(command: BindCommand) -> anyhow::Result<()> {
                 |bindings| binding_table(bindings, None),
             )
         }
-        BindCommand::Describe { name, connection } => {
+        BindCommand::Describe { name } => {
             let status =
                 connection.client()?.binding(&name).await.map_err(|err| {
                     explain_plugin(err, format!("cannot describe binding '{name}'"))
@@ -281,7 +268,7 @@ pub(crate) async fn run(command: BindCommand) -> anyhow::Result<()> {
             }
             output::print(&render_status(&status))
         }
-        BindCommand::Pause { name, connection } => {
+        BindCommand::Pause { name } => {
             let status = connection
                 .client()?
                 .pause_binding(&name)
@@ -294,7 +281,7 @@ pub(crate) async fn run(command: BindCommand) -> anyhow::Result<()> {
                 "paused binding '{name}'; resume it with `weir bind resume {name}`\n"
             ))
         }
-        BindCommand::Resume { name, connection } => {
+        BindCommand::Resume { name } => {
             let status = connection
                 .client()?
                 .resume_binding(&name)
@@ -308,7 +295,7 @@ pub(crate) async fn run(command: BindCommand) -> anyhow::Result<()> {
                 status.run.as_str()
             ))
         }
-        BindCommand::Rm { name, connection } => {
+        BindCommand::Rm { name } => {
             connection
                 .client()?
                 .unbind(&name)
@@ -325,8 +312,12 @@ pub(crate) async fn run(command: BindCommand) -> anyhow::Result<()> {
 }
 
 /// Creates the binding, or replaces it with `--update`, and prints what the broker stored.
-async fn save(request: &BindingRequest, common: &CommonArgs) -> anyhow::Result<()> {
-    let client = common.connection.client()?;
+async fn save(
+    request: &BindingRequest,
+    common: &CommonArgs,
+    connection: &Connection,
+) -> anyhow::Result<()> {
+    let client = connection.client()?;
     let name = &request.name;
     let saved = if common.update {
         client
@@ -339,7 +330,7 @@ async fn save(request: &BindingRequest, common: &CommonArgs) -> anyhow::Result<(
             .await
             .map_err(|err| explain_plugin(err, format!("cannot bind '{name}'")))?
     };
-    if common.connection.json {
+    if connection.json {
         return output::print_json(&saved);
     }
     let verb = if common.update { "updated" } else { "bound" };

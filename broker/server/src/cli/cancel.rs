@@ -11,20 +11,17 @@ use super::output;
 pub(crate) struct CancelArgs {
     /// The id of the delayed message.
     id: String,
-    #[command(flatten)]
-    connection: Connection,
 }
 
 /// Runs `weir cancel`.
-pub(crate) async fn run(args: CancelArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: CancelArgs, connection: &Connection) -> anyhow::Result<()> {
     let id = &args.id;
-    let cancelled = args
-        .connection
+    let cancelled = connection
         .client()?
         .cancel(id)
         .await
         .map_err(|err| explain_id(err, format!("cannot cancel message '{id}'"), id))?;
-    if args.connection.json {
+    if connection.json {
         return output::print_json(&cancelled);
     }
     output::print(&cancelled_line(&cancelled))

@@ -1,39 +1,37 @@
-//! The flags shared by every client command: which broker to talk to, with which access
+//! The options shared by every client command: which broker to talk to, with which access
 //! token, and how to print.
 //!
-//! `--server` (or `WEIR_SERVER`) and `--json` belong to each command. `--token` (or
-//! `WEIR_TOKEN`) is a global flag of `weir`, accepted before or after the command; `main`
-//! hands it over with [`use_token`] before running the command, and every client built
-//! here sends it.
-
-use std::sync::OnceLock;
+//! `--server` (or `WEIR_SERVER`), `--token` (or `WEIR_TOKEN`) and `--json` are declared
+//! once, as global options of `weir`: they are accepted before or after any command
+//! (`weir --server URL topic list` and `weir topic list --server URL` alike). `main`
+//! parses them and hands the [`Connection`] to the command it runs.
 
 use weir_client::{Client, ClientBuilder, ClientError};
 
-/// The access token from `--token` or `WEIR_TOKEN`, set once at start.
-static TOKEN: OnceLock<String> = OnceLock::new();
-
-/// Makes every client built by [`Connection`] send `token` as its bearer token.
-pub(crate) fn use_token(token: Option<String>) {
-    if let Some(token) = token {
-        // Called once, from `main`; a second call would change nothing.
-        let _ = TOKEN.set(token);
-    }
-}
-
-/// Where the broker is and how output is printed; flattened into every client command.
+/// Where the broker is, how to authenticate, and how output is printed.
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct Connection {
     /// The broker's base URL.
     #[arg(
         long,
+        global = true,
         env = "WEIR_SERVER",
         default_value = "http://127.0.0.1:7700",
         value_name = "URL"
     )]
     pub(crate) server: String,
+    /// Access token sent as `Authorization: Bearer` by the client commands, for a broker
+    /// configured with `[[auth.tokens]]`.
+    #[arg(
+        long,
+        global = true,
+        env = "WEIR_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub(crate) token: Option<String>,
     /// Print one JSON document instead of human-readable text.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub(crate) json: bool,
 }
 
@@ -49,7 +47,7 @@ impl Connection {
         configure: impl FnOnce(ClientBuilder) -> ClientBuilder,
     ) -> anyhow::Result<Client> {
         let mut builder = configure(Client::builder(self.server.clone()));
-        if let Some(token) = TOKEN.get() {
+        if let Some(token) = &self.token {
             builder = builder.token(token.clone());
         }
         builder.build().map_err(|err| match err {

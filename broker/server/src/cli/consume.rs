@@ -51,8 +51,6 @@ pub(crate) struct ConsumeArgs {
     /// How long received messages stay invisible to the group [default: the group's].
     #[arg(long, value_name = "MS")]
     invisible_ms: Option<u64>,
-    #[command(flatten)]
-    connection: Connection,
 }
 
 /// `--json` output of `weir consume`.
@@ -65,9 +63,9 @@ struct Consumed<'a> {
 }
 
 /// Runs `weir consume`.
-pub(crate) async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: ConsumeArgs, connection: &Connection) -> anyhow::Result<()> {
     let wait_ms = args.wait_ms.unwrap_or(FOLLOW_WAIT_MS).min(MAX_WAIT_MS);
-    let client = args.connection.client_with(|builder| {
+    let client = connection.client_with(|builder| {
         builder.timeout(Some(Duration::from_millis(wait_ms) + TIMEOUT_MARGIN))
     })?;
     let stop = StopToken::new();
@@ -96,7 +94,7 @@ pub(crate) async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         consumer = consumer.invisible_ms(ms);
     }
 
-    let json = args.connection.json;
+    let json = connection.json;
     let mut collected = Vec::new();
     let mut closed = false;
     let group = &args.group;

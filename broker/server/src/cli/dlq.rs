@@ -34,8 +34,6 @@ pub(crate) enum DlqCommand {
         #[arg(long, default_value_t = 100, value_name = "N",
               value_parser = clap::value_parser!(u32).range(1..=1000))]
         max: u32,
-        #[command(flatten)]
-        connection: Connection,
     },
     /// Write all of a group's dead letters as NDJSON, one per line.
     Export {
@@ -44,8 +42,6 @@ pub(crate) enum DlqCommand {
         /// Write to this file instead of stdout.
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
-        #[command(flatten)]
-        connection: Connection,
     },
     /// Send dead letters back to the group: one by id, or all.
     #[command(group(ArgGroup::new("which").required(true).args(["id", "all"])))]
@@ -61,8 +57,6 @@ pub(crate) enum DlqCommand {
         // Not `requires = "all"`: a flag counts as present through its default.
         #[arg(long, value_name = "N", conflicts_with = "id")]
         from_offset: Option<u64>,
-        #[command(flatten)]
-        connection: Connection,
     },
 }
 
@@ -87,26 +81,16 @@ struct ResentAll {
 }
 
 /// Runs a `weir dlq` command.
-pub(crate) async fn run(command: DlqCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(command: DlqCommand, connection: &Connection) -> anyhow::Result<()> {
     match command {
-        DlqCommand::List {
-            group,
-            offset,
-            max,
-            connection,
-        } => list(&group, offset, max, &connection).await,
-        DlqCommand::Export {
-            group,
-            output,
-            connection,
-        } => export(&group, output, &connection).await,
+        DlqCommand::List { group, offset, max } => list(&group, offset, max, connection).await,
+        DlqCommand::Export { group, output } => export(&group, output, connection).await,
         DlqCommand::Resend {
             group,
             id,
             all: _,
             from_offset,
-            connection,
-        } => resend(&group, id.as_deref(), from_offset.unwrap_or(0), &connection).await,
+        } => resend(&group, id.as_deref(), from_offset.unwrap_or(0), connection).await,
     }
 }
 

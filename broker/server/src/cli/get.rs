@@ -35,8 +35,6 @@ pub(crate) struct GetArgs {
     /// At most this many messages (1–1000) [broker default: 32].
     #[arg(long, value_name = "M")]
     max: Option<u32>,
-    #[command(flatten)]
-    connection: Connection,
 }
 
 /// `--json` output of `weir get --key`, in the shape of the broker's answer.
@@ -46,9 +44,9 @@ struct MessageList<'a> {
 }
 
 /// Runs `weir get`.
-pub(crate) async fn run(args: GetArgs) -> anyhow::Result<()> {
-    let client = args.connection.client()?;
-    let json = args.connection.json;
+pub(crate) async fn run(args: GetArgs, connection: &Connection) -> anyhow::Result<()> {
+    let client = connection.client()?;
+    let json = connection.json;
     let topic = args.topic.as_deref().unwrap_or_default();
     if let Some(id) = &args.id {
         let info = client

@@ -23,23 +23,17 @@ pub(crate) enum GroupCommand {
         /// Show the backlog of this consumer instance (broadcasting groups).
         #[arg(long, value_name = "NAME")]
         consumer: Option<String>,
-        #[command(flatten)]
-        connection: Connection,
     },
     /// List the groups.
     List {
         /// Only the groups of this topic.
         #[arg(long, value_name = "TOPIC")]
         topic: Option<String>,
-        #[command(flatten)]
-        connection: Connection,
     },
     /// Delete a group with its progress and delivery state.
     Delete {
         /// The group name.
         name: String,
-        #[command(flatten)]
-        connection: Connection,
     },
     /// Move a group's offsets: replay from the start or a time, or skip the backlog.
     Reset(ResetArgs),
@@ -93,8 +87,6 @@ pub(crate) struct CreateArgs {
     /// Where consumption starts [broker default: latest].
     #[arg(long, value_enum)]
     from: Option<StartFrom>,
-    #[command(flatten)]
-    connection: Connection,
 }
 
 /// Where a reset moves the offsets.
@@ -130,8 +122,6 @@ pub(crate) struct ResetArgs {
     /// Reset the progress of this consumer instance (broadcasting groups).
     #[arg(long, value_name = "NAME")]
     consumer: Option<String>,
-    #[command(flatten)]
-    connection: Connection,
 }
 
 /// `--json` output of `weir group list`, in the shape of `GET /v1/groups`.
@@ -153,17 +143,15 @@ struct ResetAnswer<'a> {
 }
 
 /// Runs a `weir group` command.
-pub(crate) async fn run(command: GroupCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(command: GroupCommand, connection: &Connection) -> anyhow::Result<()> {
     match command {
-        GroupCommand::Create(args) => create(args).await,
-        GroupCommand::Describe {
-            name,
-            consumer,
-            connection,
-        } => describe(&name, consumer.as_deref(), &connection).await,
-        GroupCommand::List { topic, connection } => list(topic.as_deref(), &connection).await,
-        GroupCommand::Delete { name, connection } => delete(&name, &connection).await,
-        GroupCommand::Reset(args) => reset(args).await,
+        GroupCommand::Create(args) => create(args, connection).await,
+        GroupCommand::Describe { name, consumer } => {
+            describe(&name, consumer.as_deref(), connection).await
+        }
+        GroupCommand::List { topic } => list(topic.as_deref(), connection).await,
+        GroupCommand::Delete { name } => delete(&name, connection).await,
+        GroupCommand::Reset(args) => reset(args, connection).await,
     }
 }
 
@@ -213,15 +201,14 @@ impl ResetArgs {
     }
 }
 
-async fn create(args: CreateArgs) -> anyhow::Result<()> {
+async fn create(args: CreateArgs, connection: &Connection) -> anyhow::Result<()> {
     let name = &args.name;
-    let group = args
-        .connection
+    let group = connection
         .client()?
         .create_group(&args.new_group())
         .await
         .map_err(|err| explain_group(err, format!("cannot create group '{name}'"), name))?;
-    if args.connection.json {
+    if connection.json {
         return output::print_json(&group);
     }
     let fifo = if group.fifo { ", FIFO" } else { "" };
@@ -363,16 +350,15 @@ async fn delete(name: &str, connection: &Connection) -> anyhow::Result<()> {
     output::print(&format!("deleted group '{name}'\n"))
 }
 
-async fn reset(args: ResetArgs) -> anyhow::Result<()> {
+async fn reset(args: ResetArgs, connection: &Connection) -> anyhow::Result<()> {
     let request = args.request()?;
     let name = &args.name;
-    let offsets = args
-        .connection
+    let offsets = connection
         .client()?
         .reset_group(name, &request)
         .await
         .map_err(|err| explain_group(err, format!("cannot reset group '{name}'"), name))?;
-    if args.connection.json {
+    if connection.json {
         return output::print_json(&ResetAnswer { queues: &offsets });
     }
     let target = match (args.to, request.timestamp_ms, request.offset) {

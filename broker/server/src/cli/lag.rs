@@ -16,22 +16,19 @@ pub(crate) struct LagArgs {
     /// The backlog of this consumer instance (broadcasting groups).
     #[arg(long, value_name = "NAME")]
     consumer: Option<String>,
-    #[command(flatten)]
-    connection: Connection,
 }
 
 /// Runs `weir lag`.
-pub(crate) async fn run(args: LagArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: LagArgs, connection: &Connection) -> anyhow::Result<()> {
     let group = &args.group;
-    let lag = args
-        .connection
+    let lag = connection
         .client()?
         .lag(group, args.consumer.as_deref())
         .await
         .map_err(|err| {
             explain_group(err, format!("cannot get the lag of group '{group}'"), group)
         })?;
-    if args.connection.json {
+    if connection.json {
         return output::print_json(&lag);
     }
     output::print(&render(&lag))

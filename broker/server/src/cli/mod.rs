@@ -8,8 +8,8 @@
 //! `anyhow` errors whose context says what failed and, where it can, what to do about it;
 //! `main` prints them. No broker behaviour lives here.
 //!
-//! * `connection`: the `--server` and `--json` flags every command takes, and the global
-//!   `--token`;
+//! * `connection`: the global `--server`, `--token` and `--json` options, parsed once by
+//!   `main` and passed to every command;
 //! * `failure`: error messages with hints on what to do next;
 //! * `output`: tables, timestamps, body previews and writing to stdout;
 //! * `times`: time arguments (`--at`) and the local clock;
@@ -38,4 +38,4 @@ mod times;
 pub(crate) mod topic;
 pub(crate) mod tx;
 
-pub(crate) use connection::{Connection, use_token};
+pub(crate) use connection::Connection;

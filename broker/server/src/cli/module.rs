@@ -25,20 +25,13 @@ pub(crate) enum ModuleCommand {
         /// [default: the world of the module's existing versions].
         #[arg(long, value_name = "WORLD")]
         world: Option<PluginWorld>,
-        #[command(flatten)]
-        connection: Connection,
     },
     /// List every version of every module.
-    List {
-        #[command(flatten)]
-        connection: Connection,
-    },
+    List,
     /// Show a module's versions and exports.
     Describe {
         /// The module name.
         name: String,
-        #[command(flatten)]
-        connection: Connection,
     },
     /// Remove a module, or one of its versions; refused while a binding uses it.
     Rm {
@@ -47,8 +40,6 @@ pub(crate) enum ModuleCommand {
         /// Only this version [default: every version].
         #[arg(long, value_name = "N")]
         version: Option<u32>,
-        #[command(flatten)]
-        connection: Connection,
     },
 }
 
@@ -67,15 +58,10 @@ struct Removed<'a> {
 }
 
 /// Runs a `weir module` command.
-pub(crate) async fn run(command: ModuleCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(command: ModuleCommand, connection: &Connection) -> anyhow::Result<()> {
     match command {
-        ModuleCommand::Push {
-            name,
-            file,
-            world,
-            connection,
-        } => push(&name, &file, world, &connection).await,
-        ModuleCommand::List { connection } => {
+        ModuleCommand::Push { name, file, world } => push(&name, &file, world, connection).await,
+        ModuleCommand::List => {
             let modules = connection
                 .client()?
                 .modules()
@@ -89,7 +75,7 @@ pub(crate) async fn run(command: ModuleCommand) -> anyhow::Result<()> {
                 module_table,
             )
         }
-        ModuleCommand::Describe { name, connection } => {
+        ModuleCommand::Describe { name } => {
             let module =
                 connection.client()?.module(&name).await.map_err(|err| {
                     explain_plugin(err, format!("cannot describe module '{name}'"))
@@ -99,11 +85,7 @@ pub(crate) async fn run(command: ModuleCommand) -> anyhow::Result<()> {
             }
             output::print(&render_module(&module))
         }
-        ModuleCommand::Rm {
-            name,
-            version,
-            connection,
-        } => {
+        ModuleCommand::Rm { name, version } => {
             let client = connection.client()?;
             if let Err(err) = client.delete_module(&name, version).await {
                 return Err(removal_error(&client, err, &name, version).await);

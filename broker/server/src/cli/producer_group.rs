@@ -20,27 +20,18 @@ pub(crate) enum ProducerGroupCommand {
         /// `weir tx checks`].
         #[arg(long, value_name = "URL")]
         callback_url: Option<String>,
-        #[command(flatten)]
-        connection: Connection,
     },
     /// Show a producer group.
     Describe {
         /// The group name.
         name: String,
-        #[command(flatten)]
-        connection: Connection,
     },
     /// List the producer groups.
-    List {
-        #[command(flatten)]
-        connection: Connection,
-    },
+    List,
     /// Delete a producer group; its transactions stay and can still be decided.
     Delete {
         /// The group name.
         name: String,
-        #[command(flatten)]
-        connection: Connection,
     },
 }
 
@@ -57,13 +48,12 @@ struct Deleted<'a> {
 }
 
 /// Runs a `weir producer-group` command.
-pub(crate) async fn run(command: ProducerGroupCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(
+    command: ProducerGroupCommand,
+    connection: &Connection,
+) -> anyhow::Result<()> {
     match command {
-        ProducerGroupCommand::Put {
-            name,
-            callback_url,
-            connection,
-        } => {
+        ProducerGroupCommand::Put { name, callback_url } => {
             let group = connection
                 .client()?
                 .put_producer_group(&name, callback_url.as_deref())
@@ -76,7 +66,7 @@ pub(crate) async fn run(command: ProducerGroupCommand) -> anyhow::Result<()> {
             }
             output::print(&saved_line(&group))
         }
-        ProducerGroupCommand::Describe { name, connection } => {
+        ProducerGroupCommand::Describe { name } => {
             let group = connection
                 .client()?
                 .producer_group(&name)
@@ -93,7 +83,7 @@ pub(crate) async fn run(command: ProducerGroupCommand) -> anyhow::Result<()> {
             }
             output::print(&table(std::slice::from_ref(&group)))
         }
-        ProducerGroupCommand::List { connection } => {
+        ProducerGroupCommand::List => {
             let groups = connection
                 .client()?
                 .producer_groups()
@@ -109,7 +99,7 @@ pub(crate) async fn run(command: ProducerGroupCommand) -> anyhow::Result<()> {
                 table,
             )
         }
-        ProducerGroupCommand::Delete { name, connection } => {
+        ProducerGroupCommand::Delete { name } => {
             connection
                 .client()?
                 .delete_producer_group(&name)

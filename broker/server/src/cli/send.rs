@@ -82,8 +82,6 @@ pub(crate) struct SendArgs {
     /// Try the send once (still saying, when it fails, whether the broker has it).
     #[arg(long, conflicts_with = "retries")]
     no_retry: bool,
-    #[command(flatten)]
-    connection: Connection,
 }
 
 impl SendArgs {
@@ -111,7 +109,7 @@ impl SendArgs {
 }
 
 /// Runs `weir send`.
-pub(crate) async fn run(args: SendArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: SendArgs, connection: &Connection) -> anyhow::Result<()> {
     let policy = args.retry_policy();
     let mut message = OutgoingMessage::new(read_body(&args).await?);
     message.delay = args.delay();
@@ -125,9 +123,7 @@ pub(crate) async fn run(args: SendArgs) -> anyhow::Result<()> {
         message.properties.insert(name.to_owned(), value.to_owned());
     }
     let topic = &args.topic;
-    let client = args
-        .connection
-        .client_with(|builder| builder.retry(policy))?;
+    let client = connection.client_with(|builder| builder.retry(policy))?;
     let failed = |err| explain(err, format!("cannot send to topic '{topic}'"), Some(topic));
     // The JSON form keeps property names' case and any body exactly.
     if args.transaction {
@@ -140,7 +136,7 @@ pub(crate) async fn run(args: SendArgs) -> anyhow::Result<()> {
             )
             .await
             .map_err(failed)?;
-        if args.connection.json {
+        if connection.json {
             return output::print_json(&half);
         }
         output::print(&half_line(&half))?;
@@ -160,7 +156,7 @@ pub(crate) async fn run(args: SendArgs) -> anyhow::Result<()> {
         eprintln!("{}", retry_note(&receipt));
     }
     let outcome = outcome_of(receipt)?;
-    if args.connection.json {
+    if connection.json {
         return output::print_json(&outcome);
     }
     output::print(&sent_line(&outcome, times::now_ms()))

@@ -27,19 +27,17 @@ pub(crate) struct StatusArgs {
     /// sample, no rates).
     #[arg(long, default_value_t = 1000, value_name = "MS")]
     interval_ms: u64,
-    #[command(flatten)]
-    connection: Connection,
 }
 
 /// Runs `weir status`.
-pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: StatusArgs, connection: &Connection) -> anyhow::Result<()> {
     if args.interval_ms > MAX_INTERVAL_MS {
         anyhow::bail!(
             "--interval-ms {} is over the limit of {MAX_INTERVAL_MS}",
             args.interval_ms
         );
     }
-    let client = args.connection.client()?;
+    let client = connection.client()?;
     let sample = || async {
         client
             .status()
@@ -47,7 +45,7 @@ pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<()> {
             .map_err(|err| explain_plugin(err, "cannot read the broker's status".to_owned()))
     };
     let first = sample().await?;
-    if args.connection.json {
+    if connection.json {
         return output::print_json(&first);
     }
     if args.interval_ms == 0 {

@@ -20,27 +20,18 @@ pub(crate) enum TopicCommand {
         /// How many queues (1–1024) [broker default: 8].
         #[arg(long, value_name = "N")]
         queues: Option<u32>,
-        #[command(flatten)]
-        connection: Connection,
     },
     /// List all topics.
-    List {
-        #[command(flatten)]
-        connection: Connection,
-    },
+    List,
     /// Show a topic's queues and their offset ranges.
     Describe {
         /// The topic name.
         name: String,
-        #[command(flatten)]
-        connection: Connection,
     },
     /// Delete a topic.
     Delete {
         /// The topic name.
         name: String,
-        #[command(flatten)]
-        connection: Connection,
     },
     /// Grow a topic to more queues (queues are never removed).
     AddQueues {
@@ -49,8 +40,6 @@ pub(crate) enum TopicCommand {
         /// The new total number of queues, or `+N` to add N to the current count.
         #[arg(value_name = "N|+N", allow_hyphen_values = false)]
         queues: QueueCount,
-        #[command(flatten)]
-        connection: Connection,
     },
 }
 
@@ -98,21 +87,13 @@ struct Deleted<'a> {
 }
 
 /// Runs a `weir topic` command.
-pub(crate) async fn run(command: TopicCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(command: TopicCommand, connection: &Connection) -> anyhow::Result<()> {
     match command {
-        TopicCommand::Create {
-            name,
-            queues,
-            connection,
-        } => create(&name, queues, &connection).await,
-        TopicCommand::List { connection } => list(&connection).await,
-        TopicCommand::Describe { name, connection } => describe(&name, &connection).await,
-        TopicCommand::Delete { name, connection } => delete(&name, &connection).await,
-        TopicCommand::AddQueues {
-            name,
-            queues,
-            connection,
-        } => add_queues(&name, queues, &connection).await,
+        TopicCommand::Create { name, queues } => create(&name, queues, connection).await,
+        TopicCommand::List => list(connection).await,
+        TopicCommand::Describe { name } => describe(&name, connection).await,
+        TopicCommand::Delete { name } => delete(&name, connection).await,
+        TopicCommand::AddQueues { name, queues } => add_queues(&name, queues, connection).await,
     }
 }
 

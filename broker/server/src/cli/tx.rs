@@ -36,8 +36,6 @@ pub(crate) enum TxCommand {
         /// At most this many (1–1000) [broker default: 100].
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
         max: Option<u32>,
-        #[command(flatten)]
-        connection: Connection,
     },
     /// Take the check-backs waiting for a producer group and print them; decide each
     /// with `weir tx commit` or `weir tx rollback`.
@@ -52,8 +50,6 @@ pub(crate) enum TxCommand {
         /// At most this many (1–1000) [broker default: 32].
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
         max: Option<u32>,
-        #[command(flatten)]
-        connection: Connection,
     },
 }
 
@@ -62,8 +58,6 @@ pub(crate) enum TxCommand {
 pub(crate) struct Decide {
     /// The transaction id (printed by `weir send --transaction`).
     transaction: String,
-    #[command(flatten)]
-    connection: Connection,
 }
 
 /// `--json` output of `weir tx pending`, in the shape of `GET /v1/transactions`.
@@ -79,18 +73,17 @@ struct CheckList<'a> {
 }
 
 /// Runs a `weir tx` command.
-pub(crate) async fn run(command: TxCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(command: TxCommand, connection: &Connection) -> anyhow::Result<()> {
     match command {
-        TxCommand::Commit(args) => decide(args, Decision::Commit).await,
-        TxCommand::Rollback(args) => decide(args, Decision::Rollback).await,
-        TxCommand::Resume(args) => decide(args, Decision::Resume).await,
-        TxCommand::Pending { max, connection } => pending(max, &connection).await,
+        TxCommand::Commit(args) => decide(args, Decision::Commit, connection).await,
+        TxCommand::Rollback(args) => decide(args, Decision::Rollback, connection).await,
+        TxCommand::Resume(args) => decide(args, Decision::Resume, connection).await,
+        TxCommand::Pending { max } => pending(max, connection).await,
         TxCommand::Checks {
             producer_group,
             wait_ms,
             max,
-            connection,
-        } => checks(&producer_group, wait_ms, max, &connection).await,
+        } => checks(&producer_group, wait_ms, max, connection).await,
     }
 }
 
@@ -102,8 +95,8 @@ enum Decision {
     Resume,
 }
 
-async fn decide(args: Decide, decision: Decision) -> anyhow::Result<()> {
-    let client = args.connection.client()?;
+async fn decide(args: Decide, decision: Decision, connection: &Connection) -> anyhow::Result<()> {
+    let client = connection.client()?;
     let tx = &args.transaction;
     let (outcome, verb) = match decision {
         Decision::Commit => (client.commit(tx).await, "commit"),
@@ -112,7 +105,7 @@ async fn decide(args: Decide, decision: Decision) -> anyhow::Result<()> {
     };
     let outcome =
         outcome.map_err(|err| explain_id(err, format!("cannot {verb} transaction '{tx}'"), tx))?;
-    if args.connection.json {
+    if connection.json {
         return output::print_json(&outcome);
     }
     output::print(&outcome_line(&outcome))

@@ -92,8 +92,6 @@ pub(crate) struct ConsumeArgs {
     /// Speak HTTP/2 (h2c, prior knowledge): all requests over one connection.
     #[arg(long)]
     http2: bool,
-    #[command(flatten)]
-    connection: Connection,
 }
 
 /// Why a run ended.
@@ -149,7 +147,7 @@ struct ConsumeReport {
 }
 
 /// Runs `weir bench consume`.
-pub(super) async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
+pub(super) async fn run(args: ConsumeArgs, connection: &Connection) -> anyhow::Result<()> {
     let duration = args
         .duration
         .map(|secs| seconds("--duration", secs))
@@ -162,14 +160,14 @@ pub(super) async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     }
     let concurrency = usize::try_from(args.concurrency).context("--concurrency is too large")?;
     let wait = Duration::from_millis(args.wait_ms);
-    let client = args.connection.client_with(|builder| {
+    let client = connection.client_with(|builder| {
         builder
             .http2(args.http2)
             .timeout(Some(wait + Duration::from_secs(30)))
     })?;
     ensure_topic(&client, &args.topic, args.queues).await?;
     ensure_group(&client, &args.group, &args.topic, "earliest").await?;
-    let hidden = args.connection.json || !std::io::stderr().is_terminal();
+    let hidden = connection.json || !std::io::stderr().is_terminal();
     if args.prefill > 0 {
         prefill(&client, &args, hidden).await?;
     }
@@ -269,6 +267,7 @@ pub(super) async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
 
     let report = build_report(
         &args,
+        &connection.server,
         target,
         elapsed,
         stopped.unwrap_or(Stopped::Count),
@@ -281,7 +280,7 @@ pub(super) async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
             report.errors.total
         );
     }
-    if args.connection.json {
+    if connection.json {
         output::print_json(&report)
     } else {
         output::print(&report.render())
@@ -417,6 +416,7 @@ async fn offsets_backlog(
 
 fn build_report(
     args: &ConsumeArgs,
+    server: &str,
     target: u64,
     elapsed: Duration,
     stopped: Stopped,
@@ -444,7 +444,7 @@ fn build_report(
         errors.merge(outcome.errors);
     }
     Ok(ConsumeReport {
-        server: args.connection.server.clone(),
+        server: server.to_owned(),
         topic: args.topic.clone(),
         group: args.group.clone(),
         mode: match args.mode {

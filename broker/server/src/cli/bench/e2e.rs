@@ -89,8 +89,6 @@ pub(crate) struct E2eArgs {
     /// Speak HTTP/2 (h2c, prior knowledge): all requests over one connection.
     #[arg(long)]
     http2: bool,
-    #[command(flatten)]
-    connection: Connection,
 }
 
 /// State shared by the tasks and the controller.
@@ -180,7 +178,7 @@ struct E2eReport {
 }
 
 /// Runs `weir bench e2e`.
-pub(super) async fn run(args: E2eArgs) -> anyhow::Result<()> {
+pub(super) async fn run(args: E2eArgs, connection: &Connection) -> anyhow::Result<()> {
     let duration = seconds("--duration", args.duration)?;
     let warmup = seconds("--warmup", args.warmup)?;
     let drain = seconds("--drain", args.drain)?;
@@ -191,7 +189,7 @@ pub(super) async fn run(args: E2eArgs) -> anyhow::Result<()> {
         bail!("--rate must be a number of messages per second above 0");
     }
     let wait = Duration::from_millis(args.wait_ms);
-    let client = args.connection.client_with(|builder| {
+    let client = connection.client_with(|builder| {
         builder
             .http2(args.http2)
             .timeout(Some(wait + Duration::from_secs(30)))
@@ -245,7 +243,7 @@ pub(super) async fn run(args: E2eArgs) -> anyhow::Result<()> {
     }
 
     let measure_from = epoch + warmup;
-    let hidden = args.connection.json || !std::io::stderr().is_terminal();
+    let hidden = connection.json || !std::io::stderr().is_terminal();
     let bar = progress::bar(hidden, None, warmup + duration + drain);
     let counters = {
         let shared = shared.clone();
@@ -294,6 +292,7 @@ pub(super) async fn run(args: E2eArgs) -> anyhow::Result<()> {
     }
     let report = build_report(
         &args,
+        &connection.server,
         produced_until - measure_from,
         interrupted,
         producer_outcomes,
@@ -306,7 +305,7 @@ pub(super) async fn run(args: E2eArgs) -> anyhow::Result<()> {
             report.errors.total
         );
     }
-    if args.connection.json {
+    if connection.json {
         output::print_json(&report)
     } else {
         output::print(&report.render())
@@ -457,6 +456,7 @@ async fn consumer(
 
 fn build_report(
     args: &E2eArgs,
+    server: &str,
     elapsed: Duration,
     interrupted: bool,
     producers: Vec<ProducerOutcome>,
@@ -484,7 +484,7 @@ fn build_report(
         errors.merge(outcome.errors);
     }
     Ok(E2eReport {
-        server: args.connection.server.clone(),
+        server: server.to_owned(),
         topic: args.topic.clone(),
         group: args.group.clone(),
         http2: args.http2,

@@ -26,6 +26,8 @@ mod setup;
 mod soak;
 mod worker;
 
+use crate::cli::Connection;
+
 /// Load generators that print throughput and latency.
 #[derive(clap::Subcommand, Debug)]
 pub(crate) enum BenchCommand {
@@ -42,11 +44,11 @@ pub(crate) enum BenchCommand {
 }
 
 /// Runs a `weir bench` command.
-pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(command: BenchCommand, connection: &Connection) -> anyhow::Result<()> {
     match command {
-        BenchCommand::Produce(args) => produce::run(args).await,
-        BenchCommand::Consume(args) => consume::run(args).await,
-        BenchCommand::E2e(args) => e2e::run(args).await,
-        BenchCommand::Soak(args) => soak::run(args).await,
+        BenchCommand::Produce(args) => produce::run(args, connection).await,
+        BenchCommand::Consume(args) => consume::run(args, connection).await,
+        BenchCommand::E2e(args) => e2e::run(args, connection).await,
+        BenchCommand::Soak(args) => soak::run(args, connection).await,
     }
 }

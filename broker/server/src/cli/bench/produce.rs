@@ -54,12 +54,10 @@ pub(crate) struct ProduceArgs {
     /// Speak HTTP/2 (h2c, prior knowledge): all requests over one connection.
     #[arg(long)]
     http2: bool,
-    #[command(flatten)]
-    connection: Connection,
 }
 
 /// Runs `weir bench produce`.
-pub(super) async fn run(args: ProduceArgs) -> anyhow::Result<()> {
+pub(super) async fn run(args: ProduceArgs, connection: &Connection) -> anyhow::Result<()> {
     let duration = seconds("--duration", args.duration.unwrap_or(10.0))?;
     let warmup = seconds("--warmup", args.warmup)?;
     if args.count == Some(0) {
@@ -69,9 +67,7 @@ pub(super) async fn run(args: ProduceArgs) -> anyhow::Result<()> {
         bail!("--duration must be more than 0 seconds");
     }
     let concurrency = usize::try_from(args.concurrency).context("--concurrency is too large")?;
-    let client = args
-        .connection
-        .client_with(|builder| builder.http2(args.http2))?;
+    let client = connection.client_with(|builder| builder.http2(args.http2))?;
     ensure_topic(&client, &args.topic, args.queues).await?;
     let prepared = Arc::new(prepare(&client, &args)?);
 
@@ -97,7 +93,7 @@ pub(super) async fn run(args: ProduceArgs) -> anyhow::Result<()> {
             histogram.clone(),
         ));
     }
-    let hidden = args.connection.json || !std::io::stderr().is_terminal();
+    let hidden = connection.json || !std::io::stderr().is_terminal();
     let progress = progress::bar(hidden, args.count, warmup + duration);
     let counters = {
         let shared = shared.clone();
@@ -156,6 +152,7 @@ pub(super) async fn run(args: ProduceArgs) -> anyhow::Result<()> {
     }
     let report = build_report(
         &args,
+        &connection.server,
         &prepared,
         outcomes,
         finished - shared.measure_from,
@@ -168,7 +165,7 @@ pub(super) async fn run(args: ProduceArgs) -> anyhow::Result<()> {
             report.errors.total
         );
     }
-    if args.connection.json {
+    if connection.json {
         output::print_json(&report)
     } else {
         output::print(&report.render())
@@ -193,6 +190,7 @@ fn prepare(client: &Client, args: &ProduceArgs) -> anyhow::Result<PreparedSend> 
 
 fn build_report(
     args: &ProduceArgs,
+    server: &str,
     prepared: &PreparedSend,
     outcomes: Vec<WorkerOutcome>,
     elapsed: Duration,
@@ -226,7 +224,7 @@ fn build_report(
     let messages = requests * u64::from(prepared.messages());
     let body_bytes = requests * prepared.body_bytes();
     Ok(Report {
-        server: args.connection.server.clone(),
+        server: server.to_owned(),
         topic: args.topic.clone(),
         http2: args.http2,
         size: args.size,

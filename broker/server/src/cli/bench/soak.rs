@@ -70,8 +70,6 @@ pub(crate) struct SoakArgs {
     /// Body size of each message, in bytes.
     #[arg(long, default_value_t = 256, value_name = "BYTES")]
     size: usize,
-    #[command(flatten)]
-    connection: Connection,
 }
 
 /// Reads `30m`, `90s`, `1h` or plain seconds.
@@ -219,11 +217,11 @@ const PLUGIN_GROUP: &str = "soak-plugin";
 const BINDING: &str = "soak-ack-all";
 
 /// Runs `weir bench soak`.
-pub(super) async fn run(args: SoakArgs) -> anyhow::Result<()> {
+pub(super) async fn run(args: SoakArgs, connection: &Connection) -> anyhow::Result<()> {
     if args.interval > args.duration {
         bail!("--interval must not be longer than --duration");
     }
-    let client = args.connection.client()?;
+    let client = connection.client()?;
     let component = std::fs::read(&args.module).with_context(|| {
         format!(
             "cannot read the consumer component {} (build it with `cargo build --manifest-path \
@@ -296,7 +294,7 @@ pub(super) async fn run(args: SoakArgs) -> anyhow::Result<()> {
     println!(
         "soak: {} against {}, a report every {}s",
         describe(args.duration),
-        args.connection.server,
+        connection.server,
         args.interval.as_secs_f64()
     );
     let started = Instant::now();
