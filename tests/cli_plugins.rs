@@ -314,9 +314,24 @@ fn bad_uploads_and_bindings_fail_with_a_clear_message() {
     assert_eq!(usage.status.code(), Some(2));
     let err = String::from_utf8_lossy(&usage.stderr);
     assert!(err.contains("unknown world 'filter'"), "{err}");
-    let err = fails(&broker, &["module", "push", "new-one", &ack_all]);
-    assert!(err.contains("module 'new-one' is new"), "{err}");
-    assert!(err.contains("--world consumer"), "{err}");
+    // Without --world, the broker tells the world from the component's exports.
+    let pushed = ok_json(&broker, &["module", "push", "new-one", &ack_all]);
+    assert_eq!(pushed["world"], "consumer-plugin", "{pushed}");
+    ok(&broker, &["module", "rm", "new-one"]);
+    // An import the broker does not provide is named.
+    let err = fails(
+        &broker,
+        &[
+            "module",
+            "push",
+            "foreign",
+            &component("foreign_import.wasm"),
+        ],
+    );
+    assert!(
+        err.contains("UNSUPPORTED_IMPORT") && err.contains("example:missing/clock"),
+        "{err}"
+    );
     let err = fails(
         &broker,
         &[

@@ -536,6 +536,7 @@ const WASM_CONTENT_TYPE: HeaderValue = HeaderValue::from_static("application/was
 
 impl Client {
     /// Uploads a component as a new version of module `name`, validated against `world`
+    /// (given `None`, the broker takes the world whose interface the component exports)
     /// and compiled by the broker. Uploading the bytes of the newest version again makes
     /// no new version ([`ModuleUpload::created`] is `false`).
     ///
@@ -543,19 +544,22 @@ impl Client {
     ///
     /// As [`ClientError::Api`]: `MODULE_TOO_LARGE` (413), `NOT_A_COMPONENT`,
     /// `INVALID_WORLD`, `INVALID_NAME` (400), `COMPILE_FAILED`, `MISSING_EXPORT`,
-    /// `WRONG_SIGNATURE`, `UNSUPPORTED_IMPORT` (422), `WORLD_MISMATCH`, `LIMIT_REACHED`
-    /// (409).
+    /// `WRONG_SIGNATURE`, `UNSUPPORTED_IMPORT`, `ASYNC_ABI_UNSUPPORTED` (422),
+    /// `WORLD_MISMATCH`, `LIMIT_REACHED` (409).
     pub async fn upload_module(
         &self,
         name: &str,
-        world: PluginWorld,
+        world: impl Into<Option<PluginWorld>>,
         component: impl Into<Bytes>,
     ) -> Result<ModuleUpload, ClientError> {
-        let path = format!(
-            "{}?world={}",
-            module_path(name),
-            encode_component(world.as_str())
-        );
+        let path = match world.into() {
+            Some(world) => format!(
+                "{}?world={}",
+                module_path(name),
+                encode_component(world.as_str())
+            ),
+            None => module_path(name),
+        };
         let mut request = self.empty_request(Method::PUT, &path)?;
         *request.body_mut() = Full::new(component.into());
         request

@@ -19,10 +19,10 @@ pub(crate) enum ModuleCommand {
     Push {
         /// The module name: 1–127 characters of A-Z a-z 0-9 _ -.
         name: String,
-        /// The component, as `cargo build --release --target wasm32-wasip2` writes it.
+        /// The component (`.wasm`), as the plugin's build writes it.
         file: PathBuf,
         /// The world the component implements: consumer, dedup-filter or tx-checker
-        /// [default: the world of the module's existing versions].
+        /// [default: the one whose interface the component exports].
         #[arg(long, value_name = "WORLD")]
         world: Option<PluginWorld>,
     },
@@ -115,10 +115,6 @@ async fn push(
     let bytes = std::fs::read(file)
         .with_context(|| format!("cannot read the component file {}", file.display()))?;
     let client = connection.client()?;
-    let world = match world {
-        Some(world) => world,
-        None => existing_world(&client, name).await?,
-    };
     let upload = client
         .upload_module(name, world, bytes)
         .await
@@ -127,21 +123,6 @@ async fn push(
         return output::print_json(&upload);
     }
     output::print(&render_upload(&upload))
-}
-
-/// The world of module `name`'s versions, for a push without `--world`.
-async fn existing_world(client: &Client, name: &str) -> anyhow::Result<PluginWorld> {
-    match client.module(name).await {
-        Ok(module) => Ok(module.world),
-        Err(err) if err.code() == Some("MODULE_NOT_FOUND") => anyhow::bail!(
-            "module '{name}' is new: say which world it implements with --world consumer, \
-             --world dedup-filter or --world tx-checker"
-        ),
-        Err(err) => Err(explain_plugin(
-            err,
-            format!("cannot find the world of module '{name}' (or give --world)"),
-        )),
-    }
 }
 
 /// The error of a refused removal; for a module in use, names the bindings using it.
