@@ -61,7 +61,7 @@ install_toolchain() {
 JSON
   if ! (cd "$staging" && npm install --no-audit --no-fund --loglevel=error >&2); then
     rm -rf "$staging"
-    die "npm could not install @bytecodealliance/jco $JCO_VERSION from $(npm config get registry 2>/dev/null || echo 'the npm registry'): check the network or npm's registry setting, or install it yourself into $dir (npm install --prefix $dir @bytecodealliance/jco@$JCO_VERSION @bytecodealliance/componentize-js@$COMPONENTIZE_JS_VERSION)"
+    die "npm could not install @bytecodealliance/jco $JCO_VERSION from $(npm config get registry 2>/dev/null || echo 'the npm registry'): check the network and npm's registry setting (npm config get registry), then build again"
   fi
   touch "$staging/.complete"
   rm -rf "$dir"
