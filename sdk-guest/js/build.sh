@@ -64,9 +64,13 @@ JSON
     die "npm could not install @bytecodealliance/jco $JCO_VERSION from $(npm config get registry 2>/dev/null || echo 'the npm registry'): check the network and npm's registry setting (npm config get registry), then build again"
   fi
   touch "$staging/.complete"
-  rm -rf "$dir"
-  mkdir -p "$(dirname "$dir")"
-  mv "$staging" "$dir"
+  if [[ -f "$dir/.complete" ]]; then
+    rm -rf "$staging" # another build installed it meanwhile
+  else
+    rm -rf "$dir"
+    mkdir -p "$(dirname "$dir")"
+    mv "$staging" "$dir"
+  fi
   echo "$dir"
 }
 
