@@ -1,0 +1,8 @@
+/// <reference path="./interfaces/weir-plugin-host.d.ts" />
+/// <reference path="./interfaces/weir-plugin-tx-checker.d.ts" />
+/// <reference path="./interfaces/weir-plugin-types.d.ts" />
+declare module 'weir:plugin/tx-checker-plugin@0.1.0' {
+  export type * as WeirPluginHost010 from 'weir:plugin/host@0.1.0'; // import weir:plugin/host@0.1.0
+  export type * as WeirPluginTypes010 from 'weir:plugin/types@0.1.0'; // import weir:plugin/types@0.1.0
+  export * as txChecker from 'weir:plugin/tx-checker@0.1.0'; // export weir:plugin/tx-checker@0.1.0
+}

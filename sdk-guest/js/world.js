@@ -1,0 +1,156 @@
+// The boundary between the component's WIT bindings and the SDK, used by the entry module
+// that build.sh generates; not part of the API.
+//
+// The two backends map the WIT differently, and this file absorbs it:
+//   u64 arguments      QuickJS: Number          StarlingMonkey: bigint
+//   option none        QuickJS: null            StarlingMonkey: undefined
+//   result errors      QuickJS: the error value  StarlingMonkey: ComponentError{payload}
+//   import shape       QuickJS: default export   StarlingMonkey: named exports
+
+import { install } from './host.js';
+import { Message, TxState, toBytes } from './weir.js';
+
+function errorText(error) {
+  if (typeof error === 'string') return error;
+  if (error && typeof error.payload === 'string') return error.payload;
+  if (error && error.payload !== undefined) return String(error.payload);
+  return String(error?.message ?? error);
+}
+
+function bytesOf(value) {
+  if (value instanceof Uint8Array) return value;
+  return Uint8Array.from(value);
+}
+
+/** Installs the WIT imports `wit` (the `weir:plugin/host` module) as the SDK's host. */
+export function installHost(witModule, backend) {
+  const wit = witModule.default ?? witModule;
+  const bigints = backend !== 'quickjs';
+  const u64 = bigints ? (n) => BigInt(n) : (n) => n;
+  const none = bigints ? undefined : null;
+  const opt = (v) => (v === undefined || v === null ? none : v);
+  const call = (f) => {
+    try {
+      return f();
+    } catch (error) {
+      throw errorText(error);
+    }
+  };
+  install({
+    log: (level, message) => wit.log(level, message),
+    nowMs: () => Number(wit.nowMs()),
+    stateGet: (key) => {
+      const value = wit.stateGet(key);
+      return value === undefined || value === null ? undefined : bytesOf(value);
+    },
+    stateSet: (key, bytes, ttlMs) => call(() => wit.stateSet(key, bytes, u64(ttlMs))),
+    stateDelete: (key) => wit.stateDelete(key),
+    publish: (m) =>
+      call(() =>
+        wit.publish({
+          topic: m.topic,
+          keys: m.keys,
+          tag: opt(m.tag),
+          messageGroup: opt(m.messageGroup),
+          properties: m.properties,
+          body: m.body,
+        }),
+      ),
+    httpRequest: (method, url, headers, body) => {
+      const [status, answer] = call(() => wit.httpRequest(method, url, headers, body));
+      return [Number(status), bytesOf(answer)];
+    },
+  });
+  return { u64 };
+}
+
+/** The handler `method` of a plugin module: a class, an instance, an object or a function. */
+export function resolveHandler(pluginModule, method) {
+  const plugin = pluginModule.default ?? pluginModule[method] ?? pluginModule;
+  if (typeof plugin === 'function') {
+    if (plugin.prototype && typeof plugin.prototype[method] === 'function') {
+      const instance = new plugin();
+      return instance[method].bind(instance);
+    }
+    return plugin;
+  }
+  if (plugin && typeof plugin[method] === 'function') return plugin[method].bind(plugin);
+  throw new Error(`weir: the plugin's default export has no ${method}() method`);
+}
+
+function toMessage(wit) {
+  return new Message({
+    id: wit.id,
+    topic: wit.topic,
+    queue: wit.queue,
+    offset: wit.offset,
+    keys: wit.keys,
+    tag: wit.tag ?? undefined,
+    messageGroup: wit.messageGroup ?? undefined,
+    properties: wit.properties,
+    body: wit.body === undefined ? undefined : bytesOf(wit.body),
+    bornMs: wit.bornMs,
+    attempt: wit.attempt,
+  });
+}
+
+/** The WIT form of an SDK outcome. */
+function toWitOutcome(outcome, u64) {
+  switch (outcome?.kind) {
+    case 'ack':
+      return { tag: 'ack' };
+    case 'retry':
+      return { tag: 'retry', val: u64(outcome.ms) };
+    case 'dead-letter':
+      return { tag: 'dead-letter', val: outcome.reason };
+    default:
+      throw new Error(`weir: not an Outcome: ${JSON.stringify(outcome)}`);
+  }
+}
+
+/** The `consumer` export. */
+export function consumerExport(pluginModule, witHost, backend) {
+  const { u64 } = installHost(witHost, backend);
+  const handle = resolveHandler(pluginModule, 'handle');
+  return {
+    handle(config, batch) {
+      const outcomes = handle(config, batch.map(toMessage));
+      if (!Array.isArray(outcomes) || outcomes.length !== batch.length) {
+        throw new Error(
+          `weir: handle() answered ${outcomes?.length} outcomes for ${batch.length} messages`,
+        );
+      }
+      return outcomes.map((outcome) => toWitOutcome(outcome, u64));
+    },
+  };
+}
+
+/** The `dedup-filter` export. */
+export function dedupFilterExport(pluginModule, witHost, backend) {
+  installHost(witHost, backend);
+  const none = backend === 'quickjs' ? null : undefined;
+  const dedupKey = resolveHandler(pluginModule, 'dedupKey');
+  return {
+    dedupKey(config, message) {
+      const key = dedupKey(config, toMessage(message));
+      return key === undefined || key === null ? none : String(key);
+    },
+  };
+}
+
+const TX_STATES = new Set(Object.values(TxState));
+
+/** The `tx-checker` export. */
+export function txCheckerExport(pluginModule, witHost, backend) {
+  installHost(witHost, backend);
+  const check = resolveHandler(pluginModule, 'check');
+  return {
+    check(config, half, checks) {
+      const answer = check(config, toMessage(half), Number(checks));
+      if (!TX_STATES.has(answer)) throw new Error(`weir: not a TxState: ${answer}`);
+      return answer;
+    },
+  };
+}
+
+export { toBytes };
