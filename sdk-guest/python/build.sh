@@ -8,7 +8,7 @@
 #   app.py         the plugin: a class registered with weir.export_consumer (or
 #                  export_dedup_filter, export_tx_checker), and any modules it imports
 #   weir-sdk/      the vendored SDK (its weir/ package)
-#   wit/           the WIT contract (plugin.wit)
+#   wit/           the WIT contract (plugin.wit); weir-sdk/wit/ is used when absent
 #
 # The toolchain (PyPI componentize-py, pinned) is installed on first use under
 # ${WEIR_TOOLCHAINS:-$HOME/.cache/weir/toolchains}/componentize-py-VERSION/; it needs
@@ -74,7 +74,9 @@ case $WORLD in
 esac
 [[ -f $PROJECT_DIR/app.py ]] || die "$PROJECT_DIR/app.py not found: the plugin's module is app.py"
 [[ -f $PROJECT_DIR/weir-sdk/weir/__init__.py ]] || die "$PROJECT_DIR/weir-sdk/weir/ not found: the project vendors the SDK there"
-[[ -d $PROJECT_DIR/wit ]] || die "$PROJECT_DIR/wit/ not found: the project carries the WIT files there"
+WIT_DIR=$PROJECT_DIR/wit
+[[ -d $WIT_DIR ]] || WIT_DIR=$PROJECT_DIR/weir-sdk/wit
+[[ -d $WIT_DIR ]] || die "$PROJECT_DIR/wit/ not found: the project carries the WIT files (plugin.wit) there"
 
 install_toolchain
 
@@ -107,6 +109,6 @@ $EXPORT = $FACTORY()
 PY
 
 mkdir -p "$(dirname "$OUT_WASM")"
-echo "==> componentize-py -d $PROJECT_DIR/wit -w $WORLD componentize _weir_entry (app.py) -o $OUT_WASM"
-componentize_py -d "$PROJECT_DIR/wit" -w "$WORLD" componentize _weir_entry -p "$WORK/src" -o "$OUT_WASM"
+echo "==> componentize-py -d $WIT_DIR -w $WORLD componentize _weir_entry (app.py) -o $OUT_WASM"
+componentize_py -d "$WIT_DIR" -w "$WORLD" componentize _weir_entry -p "$WORK/src" -o "$OUT_WASM"
 echo "==> built $OUT_WASM ($(wc -c <"$OUT_WASM") bytes)"

@@ -15,7 +15,7 @@ PROJECTS=(
     "tests/plugins/python/ack-all consumer-plugin ack-all"
 )
 
-"$SDK/build.sh" --install >/dev/null
+"$SDK/build.sh" --install
 
 echo "==> python -m unittest (sdk-guest/python)"
 (cd "$SDK" && PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=. python3 -m unittest discover -s tests -q)
