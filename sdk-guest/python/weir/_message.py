@@ -36,6 +36,14 @@ class Properties:
         for name, value in items:
             self.add(name, value)
 
+    @classmethod
+    def _trusted(cls, pairs: list) -> "Properties":
+        """Wraps pairs the host delivered (already (str, str) tuples), without copying
+        or checking them."""
+        props = cls.__new__(cls)
+        props._pairs = pairs
+        return props
+
     def add(self, name: str, value: str) -> None:
         """Appends ``name: value``, keeping earlier pairs of the same name."""
         self._pairs.append((check_str("a property name", name), check_str("a property value", value)))
@@ -195,19 +203,21 @@ class Message(_Body):
 
     @classmethod
     def _from_wit(cls, message: Any) -> "Message":
-        return cls(
-            message.body,
-            id=message.id,
-            topic=message.topic,
-            queue=message.queue,
-            offset=message.offset,
-            keys=message.keys,
-            tag=message.tag,
-            message_group=message.message_group,
-            properties=message.properties,
-            born_ms=message.born_ms,
-            attempt=message.attempt,
-        )
+        # The per-message cost of a batch: no checks or copies, the host's values are
+        # fresh and well typed.
+        self = cls.__new__(cls)
+        self.body = message.body
+        self.id = message.id
+        self.topic = message.topic
+        self.queue = message.queue
+        self.offset = message.offset
+        self.keys = message.keys
+        self.tag = message.tag
+        self.message_group = message.message_group
+        self.properties = Properties._trusted(message.properties)
+        self.born_ms = message.born_ms
+        self.attempt = message.attempt
+        return self
 
     def to_outgoing(self, topic: str) -> "Outgoing":
         """An ``Outgoing`` message to ``topic`` with a copy of this message's keys, tag,
