@@ -71,7 +71,14 @@ def _int(text: str) -> Any:
         return -0.0
     if -(1 << 63) <= value < (1 << 64):
         return value
-    return float(text)
+    return _float(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number out of range: {text}")
+    return value
 
 
 def _no_constant(name: str) -> Any:
@@ -81,7 +88,7 @@ def _no_constant(name: str) -> Any:
 def parse_body(body: bytes) -> Any:
     """The JSON document of a body (``ValueError`` when it is not one)."""
     try:
-        return json.loads(body.decode("utf-8"), parse_int=_int, parse_constant=_no_constant)
+        return json.loads(body.decode("utf-8"), parse_int=_int, parse_float=_float, parse_constant=_no_constant)
     except RecursionError:
         raise ValueError("nested too deeply") from None
 

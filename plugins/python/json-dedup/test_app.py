@@ -33,6 +33,8 @@ class JsonDedupTest(testing.TestCase):
         self.assertIsNone(key("id", '{"id":NaN}'))
         self.assertIsNone(key("id", b'{"id":"\xff"}'))
         self.assertIsNone(key("id", '{"id":"\\ud800"}'))
+        self.assertIsNone(key("id", '{"id":1e400}'))
+        self.assertIsNone(key("id", '{"id":-' + "9" * 400 + "}"))
 
     def test_array_indices_and_json_pointers_reach_into_arrays(self):
         body = '{"items":[{"sku":"x"},{"sku":"y"}]}'
