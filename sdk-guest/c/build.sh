@@ -160,7 +160,9 @@ done
 LINKER=clang-16
 if [[ $LANGUAGE == cpp ]]; then
   for source in "${CXX_SOURCES[@]}"; do
-    compile clang++-16 "$source" -std=c++20 -fno-exceptions -Wall -Wextra -Wno-unused-parameter
+    # Debian's wasm32 libc++ headers are not on clang's default path for this target.
+    compile clang++-16 "$source" -std=c++20 -fno-exceptions -fno-rtti \
+      -isystem /usr/include/wasm32-wasi/c++/v1 -Wall -Wextra -Wno-unused-parameter
   done
   LINKER=clang++-16
 fi
