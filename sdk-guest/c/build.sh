@@ -3,6 +3,7 @@
 #
 #   build.sh PROJECT_DIR WORLD OUT_WASM
 #   build.sh --toolchain          # only install the toolchain, print where it is
+#   build.sh --component-tools    # only wasm-tools and the adapter (the Zig recipe's need)
 #
 # WORLD is consumer-plugin, dedup-filter-plugin or tx-checker-plugin.
 #
@@ -104,6 +105,13 @@ ensure_toolchain() {
   ensure_adapter
 }
 
+if [[ ${1:-} == --component-tools ]]; then
+  ensure_wasm_tools
+  ensure_adapter
+  echo "wasm-tools $WASM_TOOLS"
+  echo "adapter $ADAPTER"
+  exit 0
+fi
 if [[ ${1:-} == --toolchain ]]; then
   ensure_toolchain "${LANG_WEIR:-cpp}"
   echo "wasm-tools $WASM_TOOLS"

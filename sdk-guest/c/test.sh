@@ -74,7 +74,7 @@ if [[ -x $ZIG_SDK/build.sh ]]; then
     project="${project%/}"
     world=consumer-plugin
     [[ -f $project/world ]] && world="$(cat "$project/world")"
-    WEIR_C_SDK_DIR="$SDK" WEIR_SDK_DIR="$ZIG_SDK" "$ZIG_SDK/build.sh" "$project" "$world" \
+    WEIR_SDK_DIR="$SDK" "$ZIG_SDK/build.sh" "$project" "$world" \
       "$OUT/zig/$(basename "$project").wasm"
   done
 fi
