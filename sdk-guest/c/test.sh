@@ -16,7 +16,7 @@ CC_NATIVE="${CC:-cc}"
 command -v "$CC_NATIVE" >/dev/null 2>&1 || CC_NATIVE=clang-16
 CXX_NATIVE="${CXX:-c++}"
 command -v "$CXX_NATIVE" >/dev/null 2>&1 || CXX_NATIVE=clang++-16
-CFLAGS=(-std=c11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -D_POSIX_C_SOURCE=200809L
+CFLAGS=(-std=c11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -D_POSIX_C_SOURCE=200809L
   -I"$SDK/include")
 SDK_SOURCES=("$SDK"/src/*.c "$SDK/testing/testing.c")
 

@@ -99,7 +99,33 @@ static void json_round_trips(void) {
   weir_buf_free(&error);
 }
 
+/* Random near-JSON: the parser refuses or accepts, and what it prints parses again. */
+static void json_survives_noise(void) {
+  const char alphabet[] = "{}[]\":,0123456789.eE+-tfnrulase\\/u ab\xc3\xa9\xff\x01";
+  unsigned seed = 1;
+  char buf[64];
+  for (int iter = 0; iter < 50000; iter++) {
+    seed = seed * 1103515245u + 12345u;
+    size_t len = (seed >> 16) % sizeof buf;
+    for (size_t i = 0; i < len; i++) {
+      seed = seed * 1103515245u + 12345u;
+      buf[i] = alphabet[(seed >> 16) % (sizeof alphabet - 1)];
+    }
+    weir_json_t doc;
+    if (!weir_json_parse(&doc, buf, len, NULL)) continue;
+    weir_buf_t out = WEIR_BUF_INIT;
+    weir_json_write(weir_json_root(&doc), &out);
+    weir_json_t again;
+    bool reparsed = weir_json_parse(&again, out.ptr, out.len, NULL);
+    WEIR_CHECK(reparsed);
+    if (reparsed) weir_json_free(&again);
+    weir_buf_free(&out);
+    weir_json_free(&doc);
+  }
+}
+
 int main(void) {
+  json_survives_noise();
   state_expires_with_the_clock();
   failures_are_host_errors();
   http_is_scripted();
