@@ -12,6 +12,9 @@
 //!   back one never does.
 //! * Modules and bindings are listed and described; a module in use cannot be deleted.
 //!
+//! The forwarder and json-dedup scenarios run for every guest language the suite builds
+//! (Rust, Python, JavaScript, Go): the same plugins, the same assertions.
+//!
 //! Nothing asserts how fast the broker is: waits are long polls or bounded polling loops.
 
 use crate::support;
@@ -20,8 +23,8 @@ use crate::support::plugins as plugins_support;
 use std::collections::HashMap;
 
 use plugins_support::{
-    Api, ConfiguredBroker, Decision, TxService, WAIT, binding_samples, component, counter,
-    eventually, expect, run_state, sample_value,
+    Api, ConfiguredBroker, Decision, Language, TxService, WAIT, binding_samples, component,
+    counter, eventually, expect, run_state, sample_value,
 };
 use serde_json::{Value, json};
 use support::assert_error;
@@ -48,12 +51,41 @@ fn copies_by_id(messages: &[Value]) -> HashMap<String, usize> {
 
 #[test]
 fn a_forwarder_publishes_every_message_transformed_to_another_topic() {
+    forwarder_publishes_every_message_transformed(Language::Rust);
+}
+
+#[test]
+fn the_python_forwarder_does_the_same() {
+    forwarder_publishes_every_message_transformed(Language::Python);
+}
+
+#[test]
+fn the_javascript_forwarder_does_the_same() {
+    forwarder_publishes_every_message_transformed(Language::JavaScript);
+}
+
+#[test]
+fn the_go_forwarder_does_the_same() {
+    forwarder_publishes_every_message_transformed(Language::Go);
+}
+
+/// The forwarder of `language`, uploaded without a world (its exports tell it), bound
+/// to a group: every message is published once, transformed per the config.
+fn forwarder_publishes_every_message_transformed(language: Language) {
     const N: usize = 40;
     let broker = start();
     let api = broker.api();
     api.create_topic("orders", 2);
     api.create_topic("orders-eu", 3);
-    let info = api.upload_new("forwarder", "consumer-plugin", &component("forwarder"));
+    let info = expect(
+        api.send(
+            support::RawRequest::new("PUT", "/v1/modules/forwarder")
+                .body(language.component("forwarder")),
+        ),
+        201,
+        "upload the forwarder",
+    );
+    assert_eq!(info["world"], "consumer-plugin", "{language:?}: {info}");
     assert_eq!(
         (info["name"].as_str(), info["version"].as_u64()),
         (Some("forwarder"), Some(1)),
@@ -153,13 +185,35 @@ fn send_order(api: &Api, topic: &str, order: u64, note: &str) -> (String, u64, u
 
 #[test]
 fn duplicate_sends_are_answered_with_the_original_and_not_stored_across_a_restart() {
+    duplicate_sends_are_answered_with_the_original(Language::Rust);
+}
+
+#[test]
+fn the_python_json_dedup_does_the_same() {
+    duplicate_sends_are_answered_with_the_original(Language::Python);
+}
+
+#[test]
+fn the_javascript_json_dedup_does_the_same() {
+    duplicate_sends_are_answered_with_the_original(Language::JavaScript);
+}
+
+#[test]
+fn the_go_json_dedup_does_the_same() {
+    duplicate_sends_are_answered_with_the_original(Language::Go);
+}
+
+/// The json-dedup filter of `language` on a topic: a repeated key answers the original
+/// send and stores nothing, also after a restart (which loads the module's precompiled
+/// artifact).
+fn duplicate_sends_are_answered_with_the_original(language: Language) {
     let mut broker = start();
     let api = broker.api();
     api.create_topic("orders", 2);
     api.upload_new(
         "json-dedup",
         "dedup-filter-plugin",
-        &component("json_dedup"),
+        &language.component("json-dedup"),
     );
     api.bind(&json!({
         "name": "orders-dedup",

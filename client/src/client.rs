@@ -346,7 +346,21 @@ impl Client {
         &self,
         request: Request<Full<Bytes>>,
     ) -> Result<(StatusCode, Bytes), ClientError> {
-        self.attempt(request).await.map_err(|(err, _)| err)
+        self.attempt(request, self.inner.timeout)
+            .await
+            .map_err(|(err, _)| err)
+    }
+
+    /// [`execute`](Self::execute) for a request the broker may take long to answer
+    /// (a module upload compiles the component): it waits at least `at_least`, or the
+    /// client's timeout when that is longer or unset.
+    pub(crate) async fn execute_patiently(
+        &self,
+        request: Request<Full<Bytes>>,
+        at_least: Duration,
+    ) -> Result<(StatusCode, Bytes), ClientError> {
+        let timeout = self.inner.timeout.map(|limit| limit.max(at_least));
+        self.attempt(request, timeout).await.map_err(|(err, _)| err)
     }
 
     /// One attempt of `request`: the status and body of a 2xx answer, or the error with
@@ -354,6 +368,7 @@ impl Client {
     async fn attempt(
         &self,
         mut request: Request<Full<Bytes>>,
+        timeout: Option<Duration>,
     ) -> Result<(StatusCode, Bytes), (ClientError, Option<Duration>)> {
         self.authorize(&mut request);
         let uri = request.uri().clone();
@@ -377,7 +392,7 @@ impl Client {
                 .to_bytes();
             Ok::<_, TransportError>((status, retry_after, body))
         };
-        let answer = match self.inner.timeout {
+        let answer = match timeout {
             Some(limit) => tokio::time::timeout(limit, exchange)
                 .await
                 .unwrap_or_else(|_| Err(TransportError::timeout(&uri.to_string(), limit))),
@@ -412,7 +427,7 @@ impl Client {
         let mut attempts = 0;
         while attempts < allowed {
             attempts += 1;
-            let verdict = match self.attempt(request.request()).await {
+            let verdict = match self.attempt(request.request(), self.inner.timeout).await {
                 Ok((_, body)) => {
                     let retry_it = kind == Retried::Send
                         && policy.retry_not_durable

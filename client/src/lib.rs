@@ -132,7 +132,8 @@ pub use message::{Delay, Message, OutgoingMessage};
 pub use message_id::new_message_id;
 pub use plugins::{
     BindingConfig, BindingMetrics, BindingRequest, BindingStatus, BindingTarget, BrokerStatus,
-    Grants, Module, ModuleInfo, ModuleStatus, ModuleUpload, PluginWorld, RunState,
+    Grants, MODULE_UPLOAD_TIMEOUT, Module, ModuleInfo, ModuleStatus, ModuleUpload, PluginWorld,
+    RunState,
 };
 pub use prepared::PreparedSend;
 pub use producer_groups::ProducerGroup;

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Deref;
 use std::str::FromStr;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode, header};
@@ -534,6 +535,12 @@ struct BindingList {
 /// The content type uploads are sent with (the broker accepts any).
 const WASM_CONTENT_TYPE: HeaderValue = HeaderValue::from_static("application/wasm");
 
+/// How long a module upload waits for its answer at least, whatever the client's
+/// timeout: the broker answers once it has compiled the component, which takes tens of
+/// seconds for the largest ones (components that carry an interpreter, such as Python's
+/// or JavaScript's, on a small, busy machine).
+pub const MODULE_UPLOAD_TIMEOUT: Duration = Duration::from_secs(300);
+
 impl Client {
     /// Uploads a component as a new version of module `name`, validated against `world`
     /// (given `None`, the broker takes the world whose interface the component exports)
@@ -565,7 +572,9 @@ impl Client {
         request
             .headers_mut()
             .insert(header::CONTENT_TYPE, WASM_CONTENT_TYPE);
-        let (status, body) = self.execute(request).await?;
+        let (status, body) = self
+            .execute_patiently(request, MODULE_UPLOAD_TIMEOUT)
+            .await?;
         Ok(ModuleUpload {
             module: decode_json(&body)?,
             created: status == StatusCode::CREATED,

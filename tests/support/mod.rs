@@ -30,8 +30,10 @@ const READY_POLL_PAUSE: Duration = Duration::from_millis(25);
 /// Polls of the process after SIGTERM before it counts as hung, and the pause between them.
 const EXIT_POLLS: u32 = 600;
 const EXIT_POLL_PAUSE: Duration = Duration::from_millis(25);
-/// Bound on one raw HTTP exchange.
-const RAW_TIMEOUT: Duration = Duration::from_secs(20);
+/// Bound on one raw HTTP exchange: long enough for a module upload, which the broker
+/// answers once it has compiled the component (tens of seconds for the components that
+/// carry an interpreter, Python's and JavaScript's, on a busy two-core machine).
+const RAW_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// One broker process over a data directory it keeps across restarts.
 pub(crate) struct Broker {

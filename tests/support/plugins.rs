@@ -61,6 +61,48 @@ pub(crate) fn component(name: &str) -> Vec<u8> {
     })
 }
 
+/// A guest language whose plugins the suite builds: Rust's with cargo in `plugins/`, the
+/// others with their SDK's `sdk-guest/<lang>/test.sh` (run by `./scripts/test`) into
+/// `plugins/target/components/<lang>/`. Each builds the same plugins (`forwarder`,
+/// `json-dedup`, `ack-all`) with the same configs and behaviour.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Language {
+    Rust,
+    Python,
+    JavaScript,
+    Go,
+}
+
+impl Language {
+    /// The directory of the language under `sdk-guest/` and `plugins/target/components/`.
+    fn dir(self) -> &'static str {
+        match self {
+            Language::Rust => "rust",
+            Language::Python => "python",
+            Language::JavaScript => "js",
+            Language::Go => "go",
+        }
+    }
+
+    /// The bytes of the language's build of `plugin` (`forwarder`, `json-dedup`, ...).
+    pub(crate) fn component(self, plugin: &str) -> Vec<u8> {
+        if let Language::Rust = self {
+            return component(&plugin.replace('-', "_"));
+        }
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../plugins/target/components")
+            .join(self.dir())
+            .join(format!("{plugin}.wasm"));
+        std::fs::read(&path).unwrap_or_else(|err| {
+            panic!(
+                "cannot read the component {} ({err}); build it first: sdk-guest/{}/test.sh",
+                path.display(),
+                self.dir()
+            )
+        })
+    }
+}
+
 /// `bytes` with a custom section appended: the same component behaving the same way, but
 /// other bytes (another sha256, so another module version when uploaded again).
 pub(crate) fn with_custom_section(bytes: &[u8], name: &str, payload: &[u8]) -> Vec<u8> {
