@@ -6,6 +6,7 @@
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Serialize;
 use weir_core::{CoreError, ScheduledMessage, StoredMessage};
+use weir_wire::codes;
 
 use crate::app::{HttpResponse, json};
 use crate::routes::query_param;
@@ -118,13 +119,13 @@ pub(crate) fn read_queue(
 ) -> Result<HttpResponse, ApiError> {
     let queue: u32 = queue.parse().map_err(|_| {
         ApiError::bad_request(
-            "INVALID_QUEUE",
+            codes::INVALID_QUEUE,
             format!("queue must be a number, got '{queue}'"),
         )
     })?;
     if query_param(query, "offset").is_none() {
         return Err(ApiError::bad_request(
-            "INVALID_OFFSET",
+            codes::INVALID_OFFSET,
             "the query parameter offset=N is required",
         ));
     }
@@ -155,12 +156,12 @@ pub(crate) fn number(query: Option<&str>, name: &str, default: u64) -> Result<u6
         None => Ok(default),
         Some(Ok(text)) => text.parse().map_err(|_| {
             ApiError::bad_request(
-                "INVALID_OFFSET",
+                codes::INVALID_OFFSET,
                 format!("{name} must be a non-negative integer, got '{text}'"),
             )
         }),
         Some(Err(())) => Err(ApiError::bad_request(
-            "INVALID_OFFSET",
+            codes::INVALID_OFFSET,
             format!("{name} is not valid percent-encoding"),
         )),
     }

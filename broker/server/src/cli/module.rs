@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use serde::Serialize;
-use weir_client::{Client, ClientError, Module, ModuleStatus, ModuleUpload, PluginWorld};
+use weir_client::{Client, ClientError, Module, ModuleStatus, ModuleUpload, PluginWorld, codes};
 
 use super::Connection;
 use super::failure::explain_plugin;
@@ -151,7 +151,7 @@ async fn push(
 async fn existing_world(client: &Client, name: &str) -> anyhow::Result<PluginWorld> {
     match client.module(name).await {
         Ok(module) => Ok(module.world),
-        Err(err) if err.code() == Some("MODULE_NOT_FOUND") => anyhow::bail!(
+        Err(err) if err.code() == Some(codes::MODULE_NOT_FOUND) => anyhow::bail!(
             "module '{name}' is new: say which world it implements with --world consumer, \
              --world dedup-filter or --world tx-checker"
         ),
@@ -173,7 +173,7 @@ async fn removal_error(
         Some(version) => format!("cannot remove version {version} of module '{name}'"),
         None => format!("cannot remove module '{name}'"),
     };
-    if err.code() != Some("MODULE_IN_USE") {
+    if err.code() != Some(codes::MODULE_IN_USE) {
         return explain_plugin(err, action);
     }
     let users: Vec<String> = match client.bindings().await {
