@@ -4,3 +4,4 @@
 //! This crate owns shapes and names only; it must not depend on any broker crate.
 
 pub mod codes;
+pub mod message;

@@ -10,7 +10,7 @@ use weir_wire::codes;
 
 use crate::app::{HttpResponse, json};
 use crate::routes::query_param;
-use crate::wire::{MessageJson, ScheduledJson};
+use crate::wire;
 use crate::{ApiError, App, ResponseBody};
 
 /// Messages a read returns when the request does not say.
@@ -18,7 +18,7 @@ pub(crate) const DEFAULT_READ_MAX: usize = 32;
 
 #[derive(Serialize)]
 struct MessagesJson<'a> {
-    messages: Vec<MessageJson<'a>>,
+    messages: Vec<weir_wire::message::Message<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_offset: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -29,7 +29,7 @@ struct MessagesJson<'a> {
 #[derive(Serialize)]
 struct StoredJson<'a> {
     #[serde(flatten)]
-    message: MessageJson<'a>,
+    message: weir_wire::message::Message<'a>,
     state: &'static str,
 }
 
@@ -57,7 +57,7 @@ pub(crate) fn by_id(app: &App, id: &str, headers: &HeaderMap) -> Result<HttpResp
     Ok(json(
         StatusCode::OK,
         &StoredJson {
-            message: MessageJson::from(&message),
+            message: wire::message(&message),
             state: "stored",
         },
     ))
@@ -67,7 +67,7 @@ pub(crate) fn by_id(app: &App, id: &str, headers: &HeaderMap) -> Result<HttpResp
 /// delivery time; the broker's bookkeeping properties left out.
 fn scheduled_answer(scheduled: &ScheduledMessage, headers: &HeaderMap) -> HttpResponse {
     if !wants_raw(headers) {
-        return json(StatusCode::OK, &ScheduledJson::from(scheduled));
+        return json(StatusCode::OK, &wire::scheduled(scheduled));
     }
     let mut response = raw(&scheduled.stored, &scheduled.topic, false);
     let headers = response.headers_mut();
@@ -103,7 +103,7 @@ pub(crate) fn by_key(
     Ok(json(
         StatusCode::OK,
         &MessagesJson {
-            messages: messages.iter().map(MessageJson::from).collect(),
+            messages: messages.iter().map(wire::message).collect(),
             next_offset: None,
             max_offset: None,
         },
@@ -142,7 +142,7 @@ pub(crate) fn read_queue(
     Ok(json(
         StatusCode::OK,
         &MessagesJson {
-            messages: batch.messages.iter().map(MessageJson::from).collect(),
+            messages: batch.messages.iter().map(wire::message).collect(),
             next_offset: Some(batch.next_offset),
             max_offset: Some(batch.max_offset),
         },
