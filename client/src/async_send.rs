@@ -27,6 +27,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use serde::Serialize;
 use tokio::task::JoinHandle;
+use weir_wire::codes;
 
 use crate::client::{Replayable, Retried, Tried, decode_json};
 use crate::endpoint::encode_component;
@@ -472,7 +473,9 @@ impl Client {
             };
         let body = match tried.result {
             Ok(body) => body,
-            Err(err) if err.code() == Some("MESSAGE_NOT_FOUND") => return BrokerCopy::NotStored,
+            Err(err) if err.code() == Some(codes::MESSAGE_NOT_FOUND) => {
+                return BrokerCopy::NotStored;
+            }
             Err(err) => return BrokerCopy::Unknown(format!("the lookup by id failed: {err}")),
         };
         match decode_json::<MessageInfo>(&body) {

@@ -6,16 +6,18 @@
 //! whichever form they travel in (`"body"` text or `"body_base64"`); the types serialize
 //! back to the broker's shape, so a tool can print what it received as the broker sent it.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Deref;
 
 use bytes::{Bytes, BytesMut};
 use http::Method;
 use serde::{Deserialize, Serialize, Serializer};
+use weir_wire::message as wire;
 
 use crate::client::BodyStream;
 use crate::endpoint::encode_component;
-use crate::message::{decode_body, encode_body};
+use crate::message::Parts;
 use crate::{Client, ClientError, Message, Topic};
 
 /// A group to create; unset fields take the broker's defaults.
@@ -278,7 +280,7 @@ impl ReceiveOptions {
 ///
 /// Serializes back to the broker's JSON shape (`body` when UTF-8, else `body_base64`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "WireReceived")]
+#[serde(try_from = "wire::Delivery<'static>")]
 pub struct Received {
     /// The message id.
     pub id: String,
@@ -336,54 +338,25 @@ impl Received {
     }
 }
 
-#[derive(Deserialize, Serialize)]
-struct WireReceived {
-    id: String,
-    topic: String,
-    queue: u32,
-    offset: u64,
-    #[serde(default)]
-    keys: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    tag: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    message_group: Option<String>,
-    #[serde(default)]
-    properties: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    body: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    body_base64: Option<String>,
-    #[serde(default)]
-    born_ms: u64,
-    #[serde(default)]
-    store_ms: u64,
-    receipt: String,
-    attempt: u32,
-    #[serde(default)]
-    first_delivery_ms: i64,
-    #[serde(default)]
-    resent: bool,
-}
-
-impl TryFrom<WireReceived> for Received {
+impl TryFrom<wire::Delivery<'static>> for Received {
     type Error = String;
 
-    fn try_from(wire: WireReceived) -> Result<Received, String> {
-        let body = decode_body(wire.body, wire.body_base64, &wire.id)?;
+    fn try_from(wire: wire::Delivery<'static>) -> Result<Received, String> {
+        let id = wire.id.into_owned();
+        let parts = Parts::new(wire.content, &id)?;
         Ok(Received {
-            id: wire.id,
-            topic: wire.topic,
+            id,
+            topic: wire.topic.into_owned(),
             queue: wire.queue,
             offset: wire.offset,
-            keys: wire.keys,
-            tag: wire.tag,
-            message_group: wire.message_group,
-            properties: wire.properties,
-            body,
-            born_ms: wire.born_ms,
-            store_ms: wire.store_ms,
-            receipt: wire.receipt,
+            keys: parts.keys,
+            tag: parts.tag,
+            message_group: parts.message_group,
+            properties: parts.properties,
+            body: parts.body,
+            born_ms: parts.born_ms,
+            store_ms: parts.store_ms,
+            receipt: wire.receipt.into_owned(),
             attempt: wire.attempt,
             first_delivery_ms: wire.first_delivery_ms,
             resent: wire.resent,
@@ -393,21 +366,21 @@ impl TryFrom<WireReceived> for Received {
 
 impl Serialize for Received {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (body, body_base64) = encode_body(&self.body);
-        WireReceived {
-            id: self.id.clone(),
-            topic: self.topic.clone(),
+        wire::Delivery {
+            id: Cow::Borrowed(&self.id),
+            topic: Cow::Borrowed(&self.topic),
             queue: self.queue,
             offset: self.offset,
-            keys: self.keys.clone(),
-            tag: self.tag.clone(),
-            message_group: self.message_group.clone(),
-            properties: self.properties.clone(),
-            body: body.map(str::to_owned),
-            body_base64,
-            born_ms: self.born_ms,
-            store_ms: self.store_ms,
-            receipt: self.receipt.clone(),
+            content: Parts::content(
+                &self.keys,
+                self.tag.as_deref(),
+                self.message_group.as_deref(),
+                &self.properties,
+                self.born_ms,
+                self.store_ms,
+                &self.body,
+            ),
+            receipt: Cow::Borrowed(&self.receipt),
             attempt: self.attempt,
             first_delivery_ms: self.first_delivery_ms,
             resent: self.resent,
@@ -559,7 +532,7 @@ pub struct CommittedOffset {
 /// Serializes back to the broker's JSON shape, one line of which is what
 /// [`Client::export_dead_letters`] streams.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "WireDeadLetter")]
+#[serde(try_from = "wire::DeadLetter<'static>")]
 pub struct DeadLetter {
     /// Its offset in the dead-letter queue.
     pub dlq_offset: u64,
@@ -602,84 +575,54 @@ impl DeadLetter {
     }
 }
 
-#[derive(Deserialize, Serialize)]
-struct WireDeadLetter {
-    dlq_offset: u64,
-    id: String,
-    original_id: String,
-    topic: String,
-    queue: u32,
-    offset: u64,
-    attempts: u32,
-    #[serde(default)]
-    reason: String,
-    #[serde(default)]
-    dead_ms: i64,
-    #[serde(default)]
-    keys: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    tag: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    message_group: Option<String>,
-    #[serde(default)]
-    properties: BTreeMap<String, String>,
-    #[serde(default)]
-    born_ms: u64,
-    #[serde(default)]
-    store_ms: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    body: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    body_base64: Option<String>,
-}
-
-impl TryFrom<WireDeadLetter> for DeadLetter {
+impl TryFrom<wire::DeadLetter<'static>> for DeadLetter {
     type Error = String;
 
-    fn try_from(wire: WireDeadLetter) -> Result<DeadLetter, String> {
-        let body = decode_body(wire.body, wire.body_base64, &wire.id)?;
+    fn try_from(wire: wire::DeadLetter<'static>) -> Result<DeadLetter, String> {
+        let id = wire.id.into_owned();
+        let parts = Parts::new(wire.content, &id)?;
         Ok(DeadLetter {
             dlq_offset: wire.dlq_offset,
-            id: wire.id,
-            original_id: wire.original_id,
-            topic: wire.topic,
+            id,
+            original_id: wire.original_id.into_owned(),
+            topic: wire.topic.into_owned(),
             queue: wire.queue,
             offset: wire.offset,
             attempts: wire.attempts,
-            reason: wire.reason,
+            reason: wire.reason.into_owned(),
             dead_ms: wire.dead_ms,
-            keys: wire.keys,
-            tag: wire.tag,
-            message_group: wire.message_group,
-            properties: wire.properties,
-            born_ms: wire.born_ms,
-            store_ms: wire.store_ms,
-            body,
+            keys: parts.keys,
+            tag: parts.tag,
+            message_group: parts.message_group,
+            properties: parts.properties,
+            born_ms: parts.born_ms,
+            store_ms: parts.store_ms,
+            body: parts.body,
         })
     }
 }
 
 impl Serialize for DeadLetter {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (body, body_base64) = encode_body(&self.body);
-        WireDeadLetter {
+        wire::DeadLetter {
             dlq_offset: self.dlq_offset,
-            id: self.id.clone(),
-            original_id: self.original_id.clone(),
-            topic: self.topic.clone(),
+            id: Cow::Borrowed(&self.id),
+            original_id: Cow::Borrowed(&self.original_id),
+            topic: Cow::Borrowed(&self.topic),
             queue: self.queue,
             offset: self.offset,
             attempts: self.attempts,
-            reason: self.reason.clone(),
+            reason: Cow::Borrowed(&self.reason),
             dead_ms: self.dead_ms,
-            keys: self.keys.clone(),
-            tag: self.tag.clone(),
-            message_group: self.message_group.clone(),
-            properties: self.properties.clone(),
-            born_ms: self.born_ms,
-            store_ms: self.store_ms,
-            body: body.map(str::to_owned),
-            body_base64,
+            content: Parts::content(
+                &self.keys,
+                self.tag.as_deref(),
+                self.message_group.as_deref(),
+                &self.properties,
+                self.born_ms,
+                self.store_ms,
+                &self.body,
+            ),
         }
         .serialize(serializer)
     }

@@ -26,7 +26,7 @@
 //! * `consumer`: the consumer loop ([`Consumer`]): receive, handle, ack or nack;
 //! * `message`: [`OutgoingMessage`] (with its [`Delay`]) and the received [`Message`];
 //! * [`batch`]: the binary batch encoder ([`EncodedBatch`]);
-//! * `error`: [`ClientError`];
+//! * `error`: [`ClientError`]; [`codes`] names the broker's error codes it carries;
 //! * `message_id`: [`new_message_id`], the ids given to messages before their first attempt;
 //! * `retry`: [`RetryPolicy`] and what is retried;
 //! * `async_send`: tracked and async sends ([`SendHandle`], [`SendReceipt`],
@@ -146,3 +146,5 @@ pub use retry::{
 pub use send::{BatchEntry, BatchResult, ScheduledSend, SendOutcome, SendResult, SendStatus};
 pub use topics::{QueueOffsets, Topic, TopicDescription};
 pub use transactions::{Check, HalfSent, Transaction, TransactionOutcome, TransactionState};
+/// The broker's stable error codes, as [`ClientError::code`] returns them.
+pub use weir_wire::codes;

@@ -1,15 +1,18 @@
 //! Messages as the client sends them ([`OutgoingMessage`]) and receives them ([`Message`]).
 //!
-//! Owns the JSON shape of a message: a body that is valid UTF-8 travels as `"body"`, any
-//! other body as `"body_base64"`. Both types hold the body as [`Bytes`] so that callers
-//! never see the encoding.
+//! The received shapes are `weir_wire`'s (one conversion each way); the outgoing one is
+//! still written here. A body that is valid UTF-8 travels as `"body"`, any other body as
+//! `"body_base64"`. Both types hold the body as [`Bytes`] so that callers never see the
+//! encoding.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize, Serializer};
+use weir_wire::message as wire;
 
 /// A message to send: a body plus optional attributes.
 ///
@@ -197,7 +200,7 @@ impl Serialize for OutgoingMessage {
 ///
 /// Serializes back to the broker's JSON shape (`body` when UTF-8, else `body_base64`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "WireMessage")]
+#[serde(try_from = "wire::Message<'static>")]
 pub struct Message {
     /// The message id.
     pub id: String,
@@ -226,68 +229,50 @@ impl Message {
     pub fn body_str(&self) -> Option<&str> {
         std::str::from_utf8(&self.body).ok()
     }
+
+    /// The wire content of this message, borrowed.
+    fn content(&self) -> wire::Content<'_> {
+        Parts::content(
+            &self.keys,
+            self.tag.as_deref(),
+            None,
+            &self.properties,
+            self.born_ms,
+            self.store_ms,
+            &self.body,
+        )
+    }
 }
 
-#[derive(Deserialize, Serialize)]
-struct WireMessage {
-    id: String,
-    topic: String,
-    // Absent from messages not yet in a queue (scheduled, or half of a transaction).
-    #[serde(default)]
-    queue: u32,
-    #[serde(default)]
-    offset: u64,
-    #[serde(default)]
-    keys: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    tag: Option<String>,
-    #[serde(default)]
-    properties: BTreeMap<String, String>,
-    #[serde(default)]
-    born_ms: u64,
-    #[serde(default)]
-    store_ms: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    body: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    body_base64: Option<String>,
-}
-
-impl TryFrom<WireMessage> for Message {
+impl TryFrom<wire::Message<'static>> for Message {
     type Error = String;
 
-    fn try_from(wire: WireMessage) -> Result<Message, String> {
-        let body = decode_body(wire.body, wire.body_base64, &wire.id)?;
+    fn try_from(wire: wire::Message<'static>) -> Result<Message, String> {
+        let id = wire.id.into_owned();
+        let parts = Parts::new(wire.content, &id)?;
         Ok(Message {
-            id: wire.id,
-            topic: wire.topic,
+            id,
+            topic: wire.topic.into_owned(),
             queue: wire.queue,
             offset: wire.offset,
-            keys: wire.keys,
-            tag: wire.tag,
-            properties: wire.properties,
-            born_ms: wire.born_ms,
-            store_ms: wire.store_ms,
-            body,
+            keys: parts.keys,
+            tag: parts.tag,
+            properties: parts.properties,
+            born_ms: parts.born_ms,
+            store_ms: parts.store_ms,
+            body: parts.body,
         })
     }
 }
 
 impl Serialize for Message {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (body, body_base64) = encode_body(&self.body);
-        WireMessage {
-            id: self.id.clone(),
-            topic: self.topic.clone(),
+        wire::Message {
+            id: Cow::Borrowed(&self.id),
+            topic: Cow::Borrowed(&self.topic),
             queue: self.queue,
             offset: self.offset,
-            keys: self.keys.clone(),
-            tag: self.tag.clone(),
-            properties: self.properties.clone(),
-            born_ms: self.born_ms,
-            store_ms: self.store_ms,
-            body: body.map(str::to_owned),
-            body_base64,
+            content: self.content(),
         }
         .serialize(serializer)
     }
@@ -299,58 +284,81 @@ pub(crate) struct PendingJson<'a>(pub(crate) &'a Message);
 
 impl Serialize for PendingJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Wire<'a> {
-            id: &'a str,
-            topic: &'a str,
-            keys: &'a [String],
-            #[serde(skip_serializing_if = "Option::is_none")]
-            tag: Option<&'a str>,
-            properties: &'a BTreeMap<String, String>,
-            born_ms: u64,
-            store_ms: u64,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            body: Option<&'a str>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            body_base64: Option<String>,
-        }
         let message = self.0;
-        let (body, body_base64) = encode_body(&message.body);
-        Wire {
-            id: &message.id,
-            topic: &message.topic,
-            keys: &message.keys,
-            tag: message.tag.as_deref(),
-            properties: &message.properties,
-            born_ms: message.born_ms,
-            store_ms: message.store_ms,
-            body,
-            body_base64,
+        wire::Pending {
+            id: Cow::Borrowed(&message.id),
+            topic: Cow::Borrowed(&message.topic),
+            content: message.content(),
         }
         .serialize(serializer)
     }
 }
 
-/// Joins a body's JSON form (`"body"` text or `"body_base64"`) back into bytes; neither
-/// means an empty body. `id` names the message in the error.
-pub(crate) fn decode_body(
-    text: Option<String>,
-    base64: Option<String>,
-    id: &str,
-) -> Result<Bytes, String> {
-    match (text, base64) {
-        (Some(text), None) => Ok(Bytes::from(text)),
-        (None, Some(encoded)) => BASE64
-            .decode(encoded.as_bytes())
-            .map(Bytes::from)
-            .map_err(|err| format!("message {id}: body_base64 is not base64: {err}")),
-        (None, None) => Ok(Bytes::new()),
-        (Some(_), Some(_)) => Err(format!("message {id} carries both body and body_base64")),
+/// The content of a received message ([`wire::Content`]) as the client's types hold it:
+/// owned, the body as [`Bytes`], times unsigned.
+pub(crate) struct Parts {
+    pub(crate) keys: Vec<String>,
+    pub(crate) tag: Option<String>,
+    pub(crate) message_group: Option<String>,
+    pub(crate) properties: BTreeMap<String, String>,
+    pub(crate) born_ms: u64,
+    pub(crate) store_ms: u64,
+    pub(crate) body: Bytes,
+}
+
+impl Parts {
+    /// Takes `content` apart; `id` names the message in the error (a negative time).
+    pub(crate) fn new(content: wire::Content<'static>, id: &str) -> Result<Parts, String> {
+        let unsigned = |ms: i64, name: &str| {
+            u64::try_from(ms).map_err(|_| format!("message {id}: {name} {ms} is negative"))
+        };
+        Ok(Parts {
+            keys: content.keys.into_owned(),
+            tag: content.tag.map(Cow::into_owned),
+            message_group: content.message_group.map(Cow::into_owned),
+            properties: content
+                .properties
+                .into_iter()
+                .map(|(name, value)| (name.into_owned(), value.into_owned()))
+                .collect(),
+            born_ms: unsigned(content.born_ms, "born_ms")?,
+            store_ms: unsigned(content.store_ms, "store_ms")?,
+            body: Bytes::from(content.body.into_owned()),
+        })
+    }
+
+    /// The wire content of a message's parts, borrowed.
+    pub(crate) fn content<'a>(
+        keys: &'a [String],
+        tag: Option<&'a str>,
+        message_group: Option<&'a str>,
+        properties: &'a BTreeMap<String, String>,
+        born_ms: u64,
+        store_ms: u64,
+        body: &'a [u8],
+    ) -> wire::Content<'a> {
+        wire::Content {
+            keys: Cow::Borrowed(keys),
+            tag: tag.map(Cow::Borrowed),
+            message_group: message_group.map(Cow::Borrowed),
+            properties: properties
+                .iter()
+                .map(|(name, value)| (Cow::Borrowed(name.as_str()), Cow::Borrowed(value.as_str())))
+                .collect(),
+            born_ms: signed(born_ms),
+            store_ms: signed(store_ms),
+            body: wire::Body::borrowed(body),
+        }
     }
 }
 
+/// A time the broker sent as a signed number, back in its wire form.
+fn signed(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
 /// Splits a body into its JSON form: `(Some(text), None)` when UTF-8, else base64.
-pub(crate) fn encode_body(body: &[u8]) -> (Option<&str>, Option<String>) {
+fn encode_body(body: &[u8]) -> (Option<&str>, Option<String>) {
     match std::str::from_utf8(body) {
         Ok(text) => (Some(text), None),
         Err(_) => (None, Some(BASE64.encode(body))),

@@ -11,6 +11,26 @@ pub const INVALID_ARGUMENT: &str = "INVALID_ARGUMENT";
 pub const INVALID_HEADER: &str = "INVALID_HEADER";
 /// The broker failed in a way the client cannot fix; the body hides the details.
 pub const INTERNAL: &str = "INTERNAL";
+/// The request line or a header is not valid HTTP; the connection is closed.
+pub const MALFORMED_REQUEST: &str = "MALFORMED_REQUEST";
+/// No route has that path.
+pub const ROUTE_NOT_FOUND: &str = "ROUTE_NOT_FOUND";
+/// The path exists but not with that method.
+pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+/// The request body arrived too slowly or paused too long.
+pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
+/// The request target is longer than the server parses.
+pub const URI_TOO_LONG: &str = "URI_TOO_LONG";
+/// The request head is over the header size limit.
+pub const HEADERS_TOO_LARGE: &str = "HEADERS_TOO_LARGE";
+/// The body's media type is not one the route takes.
+pub const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
+/// The broker is at its connection cap; retry shortly.
+pub const TOO_MANY_CONNECTIONS: &str = "TOO_MANY_CONNECTIONS";
+/// The request carries no access token, or an unknown one.
+pub const UNAUTHORIZED: &str = "UNAUTHORIZED";
+/// The token lacks the role the route needs.
+pub const FORBIDDEN: &str = "FORBIDDEN";
 /// The topic name breaks the naming rules.
 pub const INVALID_TOPIC_NAME: &str = "INVALID_TOPIC_NAME";
 /// No topic has that name.
@@ -23,6 +43,8 @@ pub const INVALID_QUEUE: &str = "INVALID_QUEUE";
 pub const QUEUE_NOT_FOUND: &str = "QUEUE_NOT_FOUND";
 /// The offset lies outside the queue's stored range.
 pub const OFFSET_OUT_OF_RANGE: &str = "OFFSET_OUT_OF_RANGE";
+/// An offset or `max` query parameter is missing, negative or not a number.
+pub const INVALID_OFFSET: &str = "INVALID_OFFSET";
 /// No stored message has that id.
 pub const MESSAGE_NOT_FOUND: &str = "MESSAGE_NOT_FOUND";
 /// The request or message body exceeds its size limit.
@@ -31,6 +53,8 @@ pub const BODY_TOO_LARGE: &str = "BODY_TOO_LARGE";
 pub const BATCH_TOO_LARGE: &str = "BATCH_TOO_LARGE";
 /// The batch holds no messages.
 pub const EMPTY_BATCH: &str = "EMPTY_BATCH";
+/// A binary batch body is truncated or malformed.
+pub const INVALID_BATCH: &str = "INVALID_BATCH";
 /// The consumer group name breaks the naming rules.
 pub const INVALID_GROUP_NAME: &str = "INVALID_GROUP_NAME";
 /// No consumer group has that name.
@@ -71,6 +95,8 @@ pub const MISSING_EXPORT: &str = "MISSING_EXPORT";
 pub const WRONG_SIGNATURE: &str = "WRONG_SIGNATURE";
 /// The component imports something the host does not provide.
 pub const UNSUPPORTED_IMPORT: &str = "UNSUPPORTED_IMPORT";
+/// The component uses the component-model async ABI, which the broker does not run.
+pub const ASYNC_ABI_UNSUPPORTED: &str = "ASYNC_ABI_UNSUPPORTED";
 /// The module name breaks the naming rules.
 pub const INVALID_NAME: &str = "INVALID_NAME";
 /// No module has that name (and version).
@@ -87,6 +113,11 @@ pub const BINDING_EXISTS: &str = "BINDING_EXISTS";
 pub const INVALID_BINDING: &str = "INVALID_BINDING";
 /// A configured count limit (modules, bindings, ...) is reached.
 pub const LIMIT_REACHED: &str = "LIMIT_REACHED";
+/// The broker runs without a plugin host.
+pub const PLUGINS_DISABLED: &str = "PLUGINS_DISABLED";
+/// A module upload names a world that does not exist, or none while the component
+/// exports the interfaces of several.
+pub const INVALID_WORLD: &str = "INVALID_WORLD";
 
 #[cfg(test)]
 mod tests {
@@ -99,16 +130,28 @@ mod tests {
             INVALID_ARGUMENT,
             INVALID_HEADER,
             INTERNAL,
+            MALFORMED_REQUEST,
+            ROUTE_NOT_FOUND,
+            METHOD_NOT_ALLOWED,
+            REQUEST_TIMEOUT,
+            URI_TOO_LONG,
+            HEADERS_TOO_LARGE,
+            UNSUPPORTED_MEDIA_TYPE,
+            TOO_MANY_CONNECTIONS,
+            UNAUTHORIZED,
+            FORBIDDEN,
             INVALID_TOPIC_NAME,
             TOPIC_NOT_FOUND,
             TOPIC_EXISTS,
             INVALID_QUEUE,
             QUEUE_NOT_FOUND,
             OFFSET_OUT_OF_RANGE,
+            INVALID_OFFSET,
             MESSAGE_NOT_FOUND,
             BODY_TOO_LARGE,
             BATCH_TOO_LARGE,
             EMPTY_BATCH,
+            INVALID_BATCH,
             INVALID_GROUP_NAME,
             GROUP_NOT_FOUND,
             GROUP_EXISTS,
@@ -129,6 +172,7 @@ mod tests {
             MISSING_EXPORT,
             WRONG_SIGNATURE,
             UNSUPPORTED_IMPORT,
+            ASYNC_ABI_UNSUPPORTED,
             INVALID_NAME,
             MODULE_NOT_FOUND,
             MODULE_IN_USE,
@@ -137,6 +181,8 @@ mod tests {
             BINDING_EXISTS,
             INVALID_BINDING,
             LIMIT_REACHED,
+            PLUGINS_DISABLED,
+            INVALID_WORLD,
         ];
         let mut seen = std::collections::BTreeSet::new();
         for code in all {

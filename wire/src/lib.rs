@@ -7,4 +7,5 @@ pub mod batch;
 pub mod codes;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod message;
 pub mod message_list;

@@ -8,6 +8,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Body;
 use weir_core::Broker;
 use weir_plugin::{PluginHost, PluginHostConfig};
+use weir_wire::codes;
 
 use crate::auth::{Auth, Permission};
 use crate::body::{BoxError, RequestBody, read_body};
@@ -151,13 +152,13 @@ impl App {
             Ok(matched) => self.admit(matched, request).await,
             Err(NoRoute::NotFound) => Err(ApiError::new(
                 StatusCode::NOT_FOUND,
-                "ROUTE_NOT_FOUND",
+                codes::ROUTE_NOT_FOUND,
                 format!("no route for {}", request.uri().path()),
             )),
             Err(NoRoute::MethodNotAllowed(allow)) => {
                 let mut response = ApiError::new(
                     StatusCode::METHOD_NOT_ALLOWED,
-                    "METHOD_NOT_ALLOWED",
+                    codes::METHOD_NOT_ALLOWED,
                     format!(
                         "{} is not allowed on {}; it takes {allow}",
                         request.method(),

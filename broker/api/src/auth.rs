@@ -23,6 +23,7 @@ use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use weir_core::{Broker, CoreError};
+use weir_wire::codes;
 
 use crate::ApiError;
 use crate::routes::Access;
@@ -325,7 +326,7 @@ fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
 }
 
 fn unauthorized(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
+    ApiError::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, message)
 }
 
 /// The token a request came with.
@@ -395,7 +396,7 @@ impl Caller<'_> {
 fn forbidden(token: &str, needed: &str) -> ApiError {
     ApiError::new(
         StatusCode::FORBIDDEN,
-        "FORBIDDEN",
+        codes::FORBIDDEN,
         format!("token '{token}' may not do this: it needs {needed}"),
     )
 }

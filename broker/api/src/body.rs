@@ -14,6 +14,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Frame, SizeHint};
 use serde::de::DeserializeOwned;
+use weir_wire::codes;
 
 use crate::ApiError;
 use crate::connection::BodyTimeout;
@@ -93,8 +94,8 @@ impl RequestBody {
 /// `413` for a body over `limit` (`MODULE_TOO_LARGE` for module uploads).
 fn too_large(kind: BodyLimit, limit: usize, declared: Option<u64>) -> ApiError {
     let (code, what) = match kind {
-        BodyLimit::Module => ("MODULE_TOO_LARGE", "the module"),
-        _ => ("BODY_TOO_LARGE", "the request body"),
+        BodyLimit::Module => (codes::MODULE_TOO_LARGE, "the module"),
+        _ => (codes::BODY_TOO_LARGE, "the request body"),
     };
     let size = declared.map_or_else(|| "more than".to_owned(), |s| format!("{s} bytes, over"));
     ApiError::new(
@@ -156,12 +157,12 @@ fn read_error(err: BoxError) -> ApiError {
     if err.is::<BodyTimeout>() {
         ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
-            "REQUEST_TIMEOUT",
+            codes::REQUEST_TIMEOUT,
             err.to_string(),
         )
     } else {
         ApiError::bad_request(
-            "INVALID_ARGUMENT",
+            codes::INVALID_ARGUMENT,
             format!("could not read the request body: {err}"),
         )
     }

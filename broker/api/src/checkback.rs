@@ -32,7 +32,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde::Deserialize;
 use weir_core::{Broker, HalfMessage, TransactionChecker, TxState};
 
-use crate::wire::CheckBackJson;
+use crate::wire;
 
 /// How long one check-back request may take, connecting included.
 pub(crate) const CALLBACK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -117,7 +117,7 @@ impl CallbackChecker {
         let uri: Uri = url
             .parse()
             .map_err(|err| format!("invalid callback URL: {err}"))?;
-        let body = serde_json::to_vec(&CheckBackJson::from(half))
+        let body = serde_json::to_vec(&wire::check_back(half))
             .map_err(|err| format!("serialising the check-back: {err}"))?;
         let mut request = Request::post(uri)
             .body(Full::new(Bytes::from(body)))

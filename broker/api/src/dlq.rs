@@ -22,7 +22,7 @@ use crate::app::{HttpResponse, json};
 use crate::body::{RequestBody, read_json};
 use crate::query::number;
 use crate::response::{ChunkSender, ResponseBody, StreamAborted};
-use crate::wire::{DeadLetterJson, DeadLetterPageJson};
+use crate::wire;
 use crate::{ApiError, App};
 
 /// Dead letters a listing returns when the request does not say.
@@ -48,12 +48,12 @@ pub(crate) fn list(app: &App, group: &str, query: Option<&str>) -> Result<HttpRe
     let page =
         app.broker
             .dead_letters(group, offset, usize::try_from(max).unwrap_or(usize::MAX))?;
-    Ok(json(StatusCode::OK, &DeadLetterPageJson::from(&page)))
+    Ok(json(StatusCode::OK, &wire::dead_letter_page(&page)))
 }
 
 pub(crate) fn get(app: &App, group: &str, id: &str) -> Result<HttpResponse, ApiError> {
     let dead = app.broker.dead_letter(group, id)?;
-    Ok(json(StatusCode::OK, &DeadLetterJson::from(&dead)))
+    Ok(json(StatusCode::OK, &wire::dead_letter(&dead)))
 }
 
 pub(crate) async fn resend(app: &App, group: &str, id: &str) -> Result<HttpResponse, ApiError> {
@@ -119,7 +119,7 @@ async fn stream_export(
             if dead.dlq_offset >= end {
                 return;
             }
-            let chunk = match serde_json::to_vec(&DeadLetterJson::from(dead)) {
+            let chunk = match serde_json::to_vec(&wire::dead_letter(dead)) {
                 Ok(mut line) => {
                     line.push(b'\n');
                     Ok(Bytes::from(line))

@@ -8,6 +8,7 @@ use serde::Serialize;
 use weir_core::CoreError;
 use weir_plugin::{ModuleRejection, PluginError};
 use weir_store::StoreError;
+use weir_wire::codes;
 
 use crate::ResponseBody;
 
@@ -58,21 +59,24 @@ impl ApiError {
     }
 
     pub(crate) fn invalid_json(err: impl std::fmt::Display) -> Self {
-        Self::bad_request("INVALID_JSON", format!("request body is not valid: {err}"))
+        Self::bad_request(
+            codes::INVALID_JSON,
+            format!("request body is not valid: {err}"),
+        )
     }
 
     pub(crate) fn invalid_argument(message: impl Into<String>) -> Self {
-        Self::bad_request("INVALID_ARGUMENT", message)
+        Self::bad_request(codes::INVALID_ARGUMENT, message)
     }
 
     pub(crate) fn invalid_header(message: impl Into<String>) -> Self {
-        Self::bad_request("INVALID_HEADER", message)
+        Self::bad_request(codes::INVALID_HEADER, message)
     }
 
     pub(crate) fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL",
+            codes::INTERNAL,
             "internal error; see the broker log",
         )
     }
@@ -121,56 +125,72 @@ impl From<CoreError> for ApiError {
     fn from(err: CoreError) -> Self {
         let message = err.to_string();
         match err {
-            CoreError::InvalidTopicName { .. } => Self::bad_request("INVALID_TOPIC_NAME", message),
+            CoreError::InvalidTopicName { .. } => {
+                Self::bad_request(codes::INVALID_TOPIC_NAME, message)
+            }
             CoreError::TopicNotFound(_) => {
-                Self::new(StatusCode::NOT_FOUND, "TOPIC_NOT_FOUND", message)
+                Self::new(StatusCode::NOT_FOUND, codes::TOPIC_NOT_FOUND, message)
             }
-            CoreError::TopicExists(_) => Self::new(StatusCode::CONFLICT, "TOPIC_EXISTS", message),
-            CoreError::InvalidQueue { .. } => Self::bad_request("INVALID_QUEUE", message),
+            CoreError::TopicExists(_) => {
+                Self::new(StatusCode::CONFLICT, codes::TOPIC_EXISTS, message)
+            }
+            CoreError::InvalidQueue { .. } => Self::bad_request(codes::INVALID_QUEUE, message),
             CoreError::QueueNotFound { .. } => {
-                Self::new(StatusCode::NOT_FOUND, "QUEUE_NOT_FOUND", message)
+                Self::new(StatusCode::NOT_FOUND, codes::QUEUE_NOT_FOUND, message)
             }
-            CoreError::OffsetOutOfRange { .. } => Self::bad_request("OFFSET_OUT_OF_RANGE", message),
+            CoreError::OffsetOutOfRange { .. } => {
+                Self::bad_request(codes::OFFSET_OUT_OF_RANGE, message)
+            }
             CoreError::MessageNotFound(_) => {
-                Self::new(StatusCode::NOT_FOUND, "MESSAGE_NOT_FOUND", message)
+                Self::new(StatusCode::NOT_FOUND, codes::MESSAGE_NOT_FOUND, message)
             }
-            CoreError::InvalidArgument(_) => Self::bad_request("INVALID_ARGUMENT", message),
-            CoreError::BodyTooLarge { .. } => {
-                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE", message)
+            CoreError::InvalidArgument(_) => Self::bad_request(codes::INVALID_ARGUMENT, message),
+            CoreError::BodyTooLarge { .. } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                codes::BODY_TOO_LARGE,
+                message,
+            ),
+            CoreError::BatchTooLarge { .. } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                codes::BATCH_TOO_LARGE,
+                message,
+            ),
+            CoreError::EmptyBatch => Self::bad_request(codes::EMPTY_BATCH, message),
+            CoreError::InvalidGroupName { .. } => {
+                Self::bad_request(codes::INVALID_GROUP_NAME, message)
             }
-            CoreError::BatchTooLarge { .. } => {
-                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "BATCH_TOO_LARGE", message)
-            }
-            CoreError::EmptyBatch => Self::bad_request("EMPTY_BATCH", message),
-            CoreError::InvalidGroupName { .. } => Self::bad_request("INVALID_GROUP_NAME", message),
             CoreError::GroupNotFound(_) => {
-                Self::new(StatusCode::NOT_FOUND, "GROUP_NOT_FOUND", message)
+                Self::new(StatusCode::NOT_FOUND, codes::GROUP_NOT_FOUND, message)
             }
-            CoreError::GroupExists(_) => Self::new(StatusCode::CONFLICT, "GROUP_EXISTS", message),
-            CoreError::ReceiptInvalid(_) => Self::bad_request("RECEIPT_INVALID", message),
+            CoreError::GroupExists(_) => {
+                Self::new(StatusCode::CONFLICT, codes::GROUP_EXISTS, message)
+            }
+            CoreError::ReceiptInvalid(_) => Self::bad_request(codes::RECEIPT_INVALID, message),
             CoreError::ReceiptExpired(_) => {
-                Self::new(StatusCode::CONFLICT, "RECEIPT_EXPIRED", message)
+                Self::new(StatusCode::CONFLICT, codes::RECEIPT_EXPIRED, message)
             }
-            CoreError::ConsumerRequired(_) => Self::bad_request("CONSUMER_REQUIRED", message),
+            CoreError::ConsumerRequired(_) => Self::bad_request(codes::CONSUMER_REQUIRED, message),
             CoreError::DeadLetterNotFound { .. } => {
-                Self::new(StatusCode::NOT_FOUND, "DEAD_LETTER_NOT_FOUND", message)
+                Self::new(StatusCode::NOT_FOUND, codes::DEAD_LETTER_NOT_FOUND, message)
             }
             // Delayed delivery and transactions.
             CoreError::NotScheduled(_) => {
-                Self::new(StatusCode::NOT_FOUND, "NOT_SCHEDULED", message)
+                Self::new(StatusCode::NOT_FOUND, codes::NOT_SCHEDULED, message)
             }
             CoreError::TransactionNotFound(_) => {
-                Self::new(StatusCode::NOT_FOUND, "TRANSACTION_NOT_FOUND", message)
+                Self::new(StatusCode::NOT_FOUND, codes::TRANSACTION_NOT_FOUND, message)
             }
             CoreError::TransactionConflict { .. } => {
-                Self::new(StatusCode::CONFLICT, "TRANSACTION_CONFLICT", message)
+                Self::new(StatusCode::CONFLICT, codes::TRANSACTION_CONFLICT, message)
             }
-            CoreError::ProducerGroupNotFound(_) => {
-                Self::new(StatusCode::NOT_FOUND, "PRODUCER_GROUP_NOT_FOUND", message)
-            }
+            CoreError::ProducerGroupNotFound(_) => Self::new(
+                StatusCode::NOT_FOUND,
+                codes::PRODUCER_GROUP_NOT_FOUND,
+                message,
+            ),
             CoreError::Interrupted { .. } => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "STORE_UNAVAILABLE",
+                codes::STORE_UNAVAILABLE,
                 "the broker is shutting down",
             ),
             CoreError::TimerThread(_) | CoreError::UnreadableSnapshot { .. } => {
@@ -187,18 +207,18 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::Poisoned => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "STORE_UNAVAILABLE",
+                codes::STORE_UNAVAILABLE,
                 "the store refuses writes after a failed fsync; the broker needs an operator",
             ),
             StoreError::DiskFull { .. } => Self::new(
                 StatusCode::INSUFFICIENT_STORAGE,
-                "DISK_FULL",
+                codes::DISK_FULL,
                 err.to_string(),
             ),
             // The store's message names a path; this one does not.
             StoreError::NoSpace { source, .. } => Self::new(
                 StatusCode::INSUFFICIENT_STORAGE,
-                "DISK_FULL",
+                codes::DISK_FULL,
                 format!(
                     "disk full: a new commitlog segment cannot be created ({source}); sends \
                      are refused until space is freed"
@@ -206,14 +226,16 @@ impl From<StoreError> for ApiError {
             ),
             StoreError::ResourceExhausted { .. } => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "RESOURCE_EXHAUSTED",
+                codes::RESOURCE_EXHAUSTED,
                 "the broker is short of file descriptors or memory; nothing was stored, \
                  retry later",
             ),
-            StoreError::InvalidMessage(message) => Self::bad_request("INVALID_ARGUMENT", message),
+            StoreError::InvalidMessage(message) => {
+                Self::bad_request(codes::INVALID_ARGUMENT, message)
+            }
             StoreError::Closed => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "STORE_UNAVAILABLE",
+                codes::STORE_UNAVAILABLE,
                 "the broker is shutting down",
             ),
             other => {
@@ -230,19 +252,25 @@ impl From<ModuleRejection> for ApiError {
         let unprocessable =
             |code: &'static str| Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message.clone());
         match err {
-            ModuleRejection::TooLarge { .. } => {
-                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "MODULE_TOO_LARGE", message)
+            ModuleRejection::TooLarge { .. } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                codes::MODULE_TOO_LARGE,
+                message,
+            ),
+            ModuleRejection::NotAComponent { .. } => {
+                Self::bad_request(codes::NOT_A_COMPONENT, message)
             }
-            ModuleRejection::NotAComponent { .. } => Self::bad_request("NOT_A_COMPONENT", message),
-            ModuleRejection::CompileFailed { .. } => unprocessable("COMPILE_FAILED"),
+            ModuleRejection::CompileFailed { .. } => unprocessable(codes::COMPILE_FAILED),
             ModuleRejection::MissingInterface { .. } | ModuleRejection::MissingFunction { .. } => {
-                unprocessable("MISSING_EXPORT")
+                unprocessable(codes::MISSING_EXPORT)
             }
-            ModuleRejection::WrongSignature { .. } => unprocessable("WRONG_SIGNATURE"),
-            ModuleRejection::UnsupportedImport { .. } => unprocessable("UNSUPPORTED_IMPORT"),
-            ModuleRejection::NoWorld { .. } => unprocessable("MISSING_EXPORT"),
-            ModuleRejection::AmbiguousWorld { .. } => Self::bad_request("INVALID_WORLD", message),
-            ModuleRejection::AsyncAbi => unprocessable("ASYNC_ABI_UNSUPPORTED"),
+            ModuleRejection::WrongSignature { .. } => unprocessable(codes::WRONG_SIGNATURE),
+            ModuleRejection::UnsupportedImport { .. } => unprocessable(codes::UNSUPPORTED_IMPORT),
+            ModuleRejection::NoWorld { .. } => unprocessable(codes::MISSING_EXPORT),
+            ModuleRejection::AmbiguousWorld { .. } => {
+                Self::bad_request(codes::INVALID_WORLD, message)
+            }
+            ModuleRejection::AsyncAbi => unprocessable(codes::ASYNC_ABI_UNSUPPORTED),
         }
     }
 }
@@ -252,24 +280,26 @@ impl From<PluginError> for ApiError {
         let message = err.to_string();
         match err {
             PluginError::Rejected(rejection) => Self::from(rejection),
-            PluginError::InvalidName { .. } => Self::bad_request("INVALID_NAME", message),
+            PluginError::InvalidName { .. } => Self::bad_request(codes::INVALID_NAME, message),
             PluginError::ModuleNotFound { .. } => {
-                Self::new(StatusCode::NOT_FOUND, "MODULE_NOT_FOUND", message)
+                Self::new(StatusCode::NOT_FOUND, codes::MODULE_NOT_FOUND, message)
             }
             PluginError::ModuleInUse { .. } => {
-                Self::new(StatusCode::CONFLICT, "MODULE_IN_USE", message)
+                Self::new(StatusCode::CONFLICT, codes::MODULE_IN_USE, message)
             }
             PluginError::WorldMismatch { .. } | PluginError::WorldChanged { .. } => {
-                Self::new(StatusCode::CONFLICT, "WORLD_MISMATCH", message)
+                Self::new(StatusCode::CONFLICT, codes::WORLD_MISMATCH, message)
             }
             PluginError::BindingNotFound(_) => {
-                Self::new(StatusCode::NOT_FOUND, "BINDING_NOT_FOUND", message)
+                Self::new(StatusCode::NOT_FOUND, codes::BINDING_NOT_FOUND, message)
             }
             PluginError::BindingExists(_) => {
-                Self::new(StatusCode::CONFLICT, "BINDING_EXISTS", message)
+                Self::new(StatusCode::CONFLICT, codes::BINDING_EXISTS, message)
             }
-            PluginError::InvalidBinding(_) => Self::bad_request("INVALID_BINDING", message),
-            PluginError::TooMany(_) => Self::new(StatusCode::CONFLICT, "LIMIT_REACHED", message),
+            PluginError::InvalidBinding(_) => Self::bad_request(codes::INVALID_BINDING, message),
+            PluginError::TooMany(_) => {
+                Self::new(StatusCode::CONFLICT, codes::LIMIT_REACHED, message)
+            }
             PluginError::Core(core) => Self::from(core),
             // The messages name no path; the log has the whole error.
             PluginError::Shortage(shortage) => {
@@ -277,14 +307,14 @@ impl From<PluginError> for ApiError {
                 if shortage.is_disk_full() {
                     Self::new(
                         StatusCode::INSUFFICIENT_STORAGE,
-                        "DISK_FULL",
+                        codes::DISK_FULL,
                         "disk full: the module's files cannot be written; nothing was \
                          registered, upload it again once space is freed",
                     )
                 } else {
                     Self::new(
                         StatusCode::SERVICE_UNAVAILABLE,
-                        "RESOURCE_EXHAUSTED",
+                        codes::RESOURCE_EXHAUSTED,
                         "the broker is short of file descriptors or memory; the module was \
                          not registered, upload it again later",
                     )

@@ -16,7 +16,7 @@ use weir_core::{AckOutcome, GroupMode, GroupSpec, ReceiveRequest, ResetTarget, S
 use crate::app::{HttpResponse, json, no_content};
 use crate::body::{RequestBody, read_json};
 use crate::routes::query_param;
-use crate::wire::{DeliveryJson, GroupDescriptionJson, GroupJson, LagJson, OffsetsJson};
+use crate::wire::{GroupDescriptionJson, GroupJson, LagJson, OffsetsJson, delivery};
 use crate::{ApiError, App};
 
 /// Messages a receive returns at most when the request does not say.
@@ -208,10 +208,10 @@ pub(crate) async fn receive(
     /// Serialised straight from the deliveries: no intermediate JSON tree.
     #[derive(serde::Serialize)]
     struct Messages<'a> {
-        messages: Vec<DeliveryJson<'a>>,
+        messages: Vec<weir_wire::message::Delivery<'a>>,
     }
     let messages = Messages {
-        messages: deliveries.iter().map(DeliveryJson::from).collect(),
+        messages: deliveries.iter().map(delivery).collect(),
     };
     Ok(json(StatusCode::OK, &messages))
 }

@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
+use weir_wire::codes;
 
 use crate::app::{HttpResponse, json};
 use crate::{App, ResponseBody};
@@ -19,7 +20,7 @@ pub(crate) fn health(app: &App) -> HttpResponse {
     if stats.poisoned {
         json(
             StatusCode::SERVICE_UNAVAILABLE,
-            &serde_json::json!({"status": "unavailable", "code": "STORE_UNAVAILABLE",
+            &serde_json::json!({"status": "unavailable", "code": codes::STORE_UNAVAILABLE,
                 "message": "the store refuses writes after a failed fsync; restart the broker"}),
         )
     } else if !stats.degraded.is_empty() || stats.disk_full {

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use weir_plugin::{
     BindingSpec, BindingStatus, Grants, ModuleStatus, PluginHost, TargetSpec, World,
 };
+use weir_wire::codes;
 
 use crate::app::{HttpResponse, json, no_content};
 use crate::body::{RequestBody, read_body, read_json};
@@ -31,7 +32,7 @@ fn plugins(app: &App) -> Result<&Plugins, ApiError> {
     app.plugins.as_ref().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "PLUGINS_DISABLED",
+            codes::PLUGINS_DISABLED,
             "this broker runs without a plugin host",
         )
     })
@@ -63,7 +64,7 @@ pub(crate) async fn upload(
 }
 
 fn invalid_world(message: impl Into<String>) -> ApiError {
-    ApiError::bad_request("INVALID_WORLD", message)
+    ApiError::bad_request(codes::INVALID_WORLD, message)
 }
 
 fn newest_version(host: &PluginHost, name: &str) -> Option<u32> {
@@ -190,7 +191,7 @@ pub(crate) async fn rebind(
     let body: BindingRequest = read_json(request.into_body()).await?;
     if let Some(other) = body.name.as_deref().filter(|other| *other != name) {
         return Err(ApiError::bad_request(
-            "INVALID_BINDING",
+            codes::INVALID_BINDING,
             format!("the body names binding '{other}' but the path names '{name}'"),
         ));
     }

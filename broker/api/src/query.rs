@@ -6,10 +6,11 @@
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Serialize;
 use weir_core::{CoreError, ScheduledMessage, StoredMessage};
+use weir_wire::codes;
 
 use crate::app::{HttpResponse, json};
 use crate::routes::query_param;
-use crate::wire::{MessageJson, ScheduledJson};
+use crate::wire;
 use crate::{ApiError, App, ResponseBody};
 
 /// Messages a read returns when the request does not say.
@@ -17,7 +18,7 @@ pub(crate) const DEFAULT_READ_MAX: usize = 32;
 
 #[derive(Serialize)]
 struct MessagesJson<'a> {
-    messages: Vec<MessageJson<'a>>,
+    messages: Vec<weir_wire::message::Message<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_offset: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -28,7 +29,7 @@ struct MessagesJson<'a> {
 #[derive(Serialize)]
 struct StoredJson<'a> {
     #[serde(flatten)]
-    message: MessageJson<'a>,
+    message: weir_wire::message::Message<'a>,
     state: &'static str,
 }
 
@@ -56,7 +57,7 @@ pub(crate) fn by_id(app: &App, id: &str, headers: &HeaderMap) -> Result<HttpResp
     Ok(json(
         StatusCode::OK,
         &StoredJson {
-            message: MessageJson::from(&message),
+            message: wire::message(&message),
             state: "stored",
         },
     ))
@@ -66,7 +67,7 @@ pub(crate) fn by_id(app: &App, id: &str, headers: &HeaderMap) -> Result<HttpResp
 /// delivery time; the broker's bookkeeping properties left out.
 fn scheduled_answer(scheduled: &ScheduledMessage, headers: &HeaderMap) -> HttpResponse {
     if !wants_raw(headers) {
-        return json(StatusCode::OK, &ScheduledJson::from(scheduled));
+        return json(StatusCode::OK, &wire::scheduled(scheduled));
     }
     let mut response = raw(&scheduled.stored, &scheduled.topic, false);
     let headers = response.headers_mut();
@@ -102,7 +103,7 @@ pub(crate) fn by_key(
     Ok(json(
         StatusCode::OK,
         &MessagesJson {
-            messages: messages.iter().map(MessageJson::from).collect(),
+            messages: messages.iter().map(wire::message).collect(),
             next_offset: None,
             max_offset: None,
         },
@@ -118,13 +119,13 @@ pub(crate) fn read_queue(
 ) -> Result<HttpResponse, ApiError> {
     let queue: u32 = queue.parse().map_err(|_| {
         ApiError::bad_request(
-            "INVALID_QUEUE",
+            codes::INVALID_QUEUE,
             format!("queue must be a number, got '{queue}'"),
         )
     })?;
     if query_param(query, "offset").is_none() {
         return Err(ApiError::bad_request(
-            "INVALID_OFFSET",
+            codes::INVALID_OFFSET,
             "the query parameter offset=N is required",
         ));
     }
@@ -139,7 +140,7 @@ pub(crate) fn read_queue(
     Ok(json(
         StatusCode::OK,
         &MessagesJson {
-            messages: batch.messages.iter().map(MessageJson::from).collect(),
+            messages: batch.messages.iter().map(wire::message).collect(),
             next_offset: Some(batch.next_offset),
             max_offset: Some(batch.max_offset),
         },
@@ -153,12 +154,12 @@ pub(crate) fn number(query: Option<&str>, name: &str, default: u64) -> Result<u6
         None => Ok(default),
         Some(Ok(text)) => text.parse().map_err(|_| {
             ApiError::bad_request(
-                "INVALID_OFFSET",
+                codes::INVALID_OFFSET,
                 format!("{name} must be a non-negative integer, got '{text}'"),
             )
         }),
         Some(Err(())) => Err(ApiError::bad_request(
-            "INVALID_OFFSET",
+            codes::INVALID_OFFSET,
             format!("{name} is not valid percent-encoding"),
         )),
     }

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use http::{HeaderMap, Request, StatusCode};
 use weir_core::{CoreError, MessageDraft, SendReceipt};
-use weir_wire::batch;
+use weir_wire::{batch, codes};
 
 use crate::app::{HttpResponse, json};
 use crate::body::{RequestBody, read_body};
@@ -122,7 +122,7 @@ pub(crate) async fn send_batch(
     if !binary && !is_json(&parts.headers) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
+            codes::UNSUPPORTED_MEDIA_TYPE,
             format!(
                 "a batch is sent as application/json (an array of messages) or as {}",
                 batch::CONTENT_TYPE
@@ -139,7 +139,7 @@ pub(crate) async fn send_batch(
             }
         }
         batch::decode_with(body, limit, draft_from_batch)
-            .map_err(|err| ApiError::bad_request("INVALID_BATCH", err.to_string()))?
+            .map_err(|err| ApiError::bad_request(codes::INVALID_BATCH, err.to_string()))?
     } else {
         let messages: Vec<SendJson> =
             serde_json::from_slice(&body).map_err(ApiError::invalid_json)?;

@@ -23,6 +23,7 @@ use hyper_util::server::conn::auto;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use weir_wire::codes;
 
 use crate::connection::io::GuardedIo;
 use crate::connection::registry::{
@@ -242,7 +243,7 @@ fn serve_connection(
 async fn refuse(mut stream: TcpStream, max_connections: usize) {
     let answer = ApiError::new(
         http::StatusCode::SERVICE_UNAVAILABLE,
-        "TOO_MANY_CONNECTIONS",
+        codes::TOO_MANY_CONNECTIONS,
         format!(
             "the broker is serving as many connections as it may (at most \
              {max_connections}, fewer when file descriptors are short), each with a \

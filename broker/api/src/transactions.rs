@@ -18,7 +18,7 @@ use crate::app::{HttpResponse, json, no_content};
 use crate::body::{RequestBody, read_json};
 use crate::query::number;
 use crate::routes::query_param;
-use crate::wire::{HalfJson, ProducerGroupJson};
+use crate::wire::{ProducerGroupJson, half};
 use crate::{ApiError, App};
 
 /// Undecided transactions a listing returns when the request does not say.
@@ -72,12 +72,12 @@ pub(crate) fn list(app: &App, query: Option<&str>) -> Result<HttpResponse, ApiEr
         .transactions(usize::try_from(max).unwrap_or(usize::MAX))?;
     #[derive(Serialize)]
     struct Transactions<'a> {
-        transactions: Vec<HalfJson<'a>>,
+        transactions: Vec<weir_wire::message::Half<'a>>,
     }
     Ok(json(
         StatusCode::OK,
         &Transactions {
-            transactions: halves.iter().map(HalfJson::from).collect(),
+            transactions: halves.iter().map(half).collect(),
         },
     ))
 }
@@ -155,12 +155,12 @@ pub(crate) async fn poll_checks(
         .await?;
     #[derive(Serialize)]
     struct Checks<'a> {
-        checks: Vec<HalfJson<'a>>,
+        checks: Vec<weir_wire::message::Half<'a>>,
     }
     Ok(json(
         StatusCode::OK,
         &Checks {
-            checks: halves.iter().map(HalfJson::from).collect(),
+            checks: halves.iter().map(half).collect(),
         },
     ))
 }

@@ -1,5 +1,7 @@
-//! JSON shapes of the API, in one place, and their conversions from and to core types.
+//! The API's JSON shapes that are not shared with the client yet, and the conversions
+//! from core types to the shared ones of `weir_wire` (which cannot name core types).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use base64::Engine;
@@ -13,6 +15,7 @@ use weir_core::{
     GroupDescription, GroupMode, HalfMessage, LagReport, MessageDraft, ProducerGroupConfig,
     ScheduledMessage, StartFrom, StoredMessage,
 };
+use weir_wire::message::{Body, CheckBack, Content, Half, Message, Pending, Scheduled};
 
 use crate::ApiError;
 use crate::delayed::{DelayRequest, Source};
@@ -147,86 +150,49 @@ impl SendJson {
     }
 }
 
-/// What a message carries, as the API shows it: the part shared by stored messages,
-/// deliveries and dead letters.
-#[derive(Serialize)]
-pub(crate) struct ContentJson<'a> {
-    keys: &'a [String],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tag: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message_group: Option<&'a str>,
-    properties: BTreeMap<&'a str, &'a str>,
-    born_ms: i64,
-    store_ms: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    body: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    body_base64: Option<String>,
+/// What a stored message carries, as the API shows it: the part shared by stored
+/// messages, deliveries and dead letters. The body is borrowed, not copied.
+fn content(stored: &StoredMessage) -> Content<'_> {
+    content_of(stored, false)
 }
 
-impl<'a> From<&'a StoredMessage> for ContentJson<'a> {
-    fn from(stored: &'a StoredMessage) -> Self {
-        Self::new(stored, false)
-    }
+/// The content of a message that is not in its topic yet (a delayed message, a half
+/// message): the broker's bookkeeping properties (`weir.*`, a namespace user properties
+/// cannot use) are left out.
+fn pending_content(stored: &StoredMessage) -> Content<'_> {
+    content_of(stored, true)
 }
 
-impl<'a> ContentJson<'a> {
-    /// The content of a message that is not in its topic yet (a delayed message, a half
-    /// message): the broker's bookkeeping properties (`weir.*`, a namespace user
-    /// properties cannot use) are left out.
-    pub(crate) fn pending(stored: &'a StoredMessage) -> Self {
-        Self::new(stored, true)
+fn content_of(stored: &StoredMessage, hide_system: bool) -> Content<'_> {
+    let message = &stored.message;
+    let mut properties = BTreeMap::new();
+    let mut message_group = None;
+    for (name, value) in &message.properties {
+        if name == MESSAGE_GROUP_PROPERTY {
+            message_group = Some(Cow::Borrowed(value.as_str()));
+        } else if !(hide_system && name.starts_with(SYSTEM_PROPERTY_PREFIX)) {
+            properties.insert(Cow::Borrowed(name.as_str()), Cow::Borrowed(value.as_str()));
+        }
     }
-
-    fn new(stored: &'a StoredMessage, hide_system: bool) -> Self {
-        let message = &stored.message;
-        let mut properties = BTreeMap::new();
-        let mut message_group = None;
-        for (name, value) in &message.properties {
-            if name == MESSAGE_GROUP_PROPERTY {
-                message_group = Some(value.as_str());
-            } else if !(hide_system && name.starts_with(SYSTEM_PROPERTY_PREFIX)) {
-                properties.insert(name.as_str(), value.as_str());
-            }
-        }
-        let (body, body_base64) = match std::str::from_utf8(&message.body) {
-            Ok(text) => (Some(text), None),
-            Err(_) => (None, Some(BASE64.encode(&message.body))),
-        };
-        Self {
-            keys: &message.keys,
-            tag: message.tag.as_deref(),
-            message_group,
-            properties,
-            born_ms: message.born_ms,
-            store_ms: stored.store_ms,
-            body,
-            body_base64,
-        }
+    Content {
+        keys: Cow::Borrowed(&message.keys),
+        tag: message.tag.as_deref().map(Cow::Borrowed),
+        message_group,
+        properties,
+        born_ms: message.born_ms,
+        store_ms: stored.store_ms,
+        body: Body::borrowed(&message.body),
     }
 }
 
 /// A stored message as the API shows it.
-#[derive(Serialize)]
-pub(crate) struct MessageJson<'a> {
-    id: &'a str,
-    topic: &'a str,
-    queue: u32,
-    offset: u64,
-    #[serde(flatten)]
-    content: ContentJson<'a>,
-}
-
-impl<'a> From<&'a StoredMessage> for MessageJson<'a> {
-    fn from(stored: &'a StoredMessage) -> Self {
-        Self {
-            id: &stored.message.id,
-            topic: &stored.topic,
-            queue: stored.queue,
-            offset: stored.queue_offset,
-            content: ContentJson::from(stored),
-        }
+pub(crate) fn message(stored: &StoredMessage) -> Message<'_> {
+    Message {
+        id: Cow::Borrowed(&stored.message.id),
+        topic: Cow::Borrowed(&stored.topic),
+        queue: stored.queue,
+        offset: stored.queue_offset,
+        content: content(stored),
     }
 }
 
@@ -397,33 +363,17 @@ impl<'a> From<&'a LagReport> for LagJson<'a> {
 }
 
 /// One delivered message with its receipt handle.
-#[derive(Serialize)]
-pub(crate) struct DeliveryJson<'a> {
-    id: &'a str,
-    topic: &'a str,
-    queue: u32,
-    offset: u64,
-    #[serde(flatten)]
-    content: ContentJson<'a>,
-    receipt: &'a str,
-    attempt: u32,
-    first_delivery_ms: i64,
-    resent: bool,
-}
-
-impl<'a> From<&'a Delivery> for DeliveryJson<'a> {
-    fn from(delivery: &'a Delivery) -> Self {
-        Self {
-            id: &delivery.id,
-            topic: &delivery.topic,
-            queue: delivery.queue,
-            offset: delivery.offset,
-            content: ContentJson::from(&delivery.stored),
-            receipt: &delivery.receipt,
-            attempt: delivery.attempt,
-            first_delivery_ms: delivery.first_delivery_ms,
-            resent: delivery.resent,
-        }
+pub(crate) fn delivery(delivery: &Delivery) -> weir_wire::message::Delivery<'_> {
+    weir_wire::message::Delivery {
+        id: Cow::Borrowed(&delivery.id),
+        topic: Cow::Borrowed(&delivery.topic),
+        queue: delivery.queue,
+        offset: delivery.offset,
+        content: content(&delivery.stored),
+        receipt: Cow::Borrowed(&delivery.receipt),
+        attempt: delivery.attempt,
+        first_delivery_ms: delivery.first_delivery_ms,
+        resent: delivery.resent,
     }
 }
 
@@ -454,142 +404,68 @@ impl From<&[CommittedOffset]> for OffsetsJson {
 }
 
 /// A message in a group's dead-letter queue.
-#[derive(Serialize)]
-pub(crate) struct DeadLetterJson<'a> {
-    dlq_offset: u64,
-    id: &'a str,
-    original_id: &'a str,
-    topic: &'a str,
-    queue: u32,
-    offset: u64,
-    attempts: u32,
-    reason: &'a str,
-    dead_ms: i64,
-    #[serde(flatten)]
-    content: ContentJson<'a>,
-}
-
-impl<'a> From<&'a DeadLetter> for DeadLetterJson<'a> {
-    fn from(dead: &'a DeadLetter) -> Self {
-        Self {
-            dlq_offset: dead.dlq_offset,
-            id: &dead.id,
-            original_id: &dead.original_id,
-            topic: &dead.topic,
-            queue: dead.queue,
-            offset: dead.offset,
-            attempts: dead.attempts,
-            reason: &dead.reason,
-            dead_ms: dead.dead_ms,
-            content: ContentJson::from(&dead.stored),
-        }
+pub(crate) fn dead_letter(dead: &DeadLetter) -> weir_wire::message::DeadLetter<'_> {
+    weir_wire::message::DeadLetter {
+        dlq_offset: dead.dlq_offset,
+        id: Cow::Borrowed(&dead.id),
+        original_id: Cow::Borrowed(&dead.original_id),
+        topic: Cow::Borrowed(&dead.topic),
+        queue: dead.queue,
+        offset: dead.offset,
+        attempts: dead.attempts,
+        reason: Cow::Borrowed(&dead.reason),
+        dead_ms: dead.dead_ms,
+        content: content(&dead.stored),
     }
 }
 
 /// A page of dead letters.
-#[derive(Serialize)]
-pub(crate) struct DeadLetterPageJson<'a> {
-    dead_letters: Vec<DeadLetterJson<'a>>,
-    next_offset: u64,
-    max_offset: u64,
-}
-
-impl<'a> From<&'a DeadLetterPage> for DeadLetterPageJson<'a> {
-    fn from(page: &'a DeadLetterPage) -> Self {
-        Self {
-            dead_letters: page.dead_letters.iter().map(DeadLetterJson::from).collect(),
-            next_offset: page.next_offset,
-            max_offset: page.max_offset,
-        }
+pub(crate) fn dead_letter_page(page: &DeadLetterPage) -> weir_wire::message::DeadLetterPage<'_> {
+    weir_wire::message::DeadLetterPage {
+        dead_letters: page.dead_letters.iter().map(dead_letter).collect(),
+        next_offset: page.next_offset,
+        max_offset: page.max_offset,
     }
 }
 
 /// A delayed message that is not yet due, as `GET /v1/messages/{id}` shows it: no queue
 /// and offset yet, its topic is the one it will be delivered to.
-#[derive(Serialize)]
-pub(crate) struct ScheduledJson<'a> {
-    id: &'a str,
-    topic: &'a str,
-    state: &'static str,
-    deliver_at: i64,
-    #[serde(flatten)]
-    content: ContentJson<'a>,
-}
-
-impl<'a> From<&'a ScheduledMessage> for ScheduledJson<'a> {
-    fn from(scheduled: &'a ScheduledMessage) -> Self {
-        Self {
-            id: &scheduled.stored.message.id,
-            topic: &scheduled.topic,
-            state: "scheduled",
-            deliver_at: scheduled.deliver_at,
-            content: ContentJson::pending(&scheduled.stored),
-        }
+pub(crate) fn scheduled(scheduled: &ScheduledMessage) -> Scheduled<'_> {
+    Scheduled {
+        id: Cow::Borrowed(&scheduled.stored.message.id),
+        topic: Cow::Borrowed(&scheduled.topic),
+        state: Cow::Borrowed("scheduled"),
+        deliver_at: scheduled.deliver_at,
+        content: pending_content(&scheduled.stored),
     }
 }
 
 /// A half message with the state of its transaction, as the transaction list, the
 /// producer group's checks and the check-back callback show it.
-#[derive(Serialize)]
-pub(crate) struct HalfJson<'a> {
-    transaction: &'a str,
-    topic: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    producer_group: Option<&'a str>,
-    checks: u32,
-    parked: bool,
-    id: &'a str,
-    #[serde(flatten)]
-    content: ContentJson<'a>,
-}
-
-impl<'a> From<&'a HalfMessage> for HalfJson<'a> {
-    fn from(half: &'a HalfMessage) -> Self {
-        Self {
-            transaction: &half.transaction,
-            topic: &half.topic,
-            producer_group: half.producer_group.as_deref(),
-            checks: half.checks,
-            parked: half.parked,
-            id: &half.stored.message.id,
-            content: ContentJson::pending(&half.stored),
-        }
+pub(crate) fn half(half: &HalfMessage) -> Half<'_> {
+    Half {
+        transaction: Cow::Borrowed(&half.transaction),
+        topic: Cow::Borrowed(&half.topic),
+        producer_group: half.producer_group.as_deref().map(Cow::Borrowed),
+        checks: half.checks,
+        parked: half.parked,
+        id: Cow::Borrowed(&half.stored.message.id),
+        content: pending_content(&half.stored),
     }
 }
 
 /// The body of a check-back callback: the transaction and its message.
-#[derive(Serialize)]
-pub(crate) struct CheckBackJson<'a> {
-    transaction: &'a str,
-    topic: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    producer_group: Option<&'a str>,
-    checks: u32,
-    message: PendingMessageJson<'a>,
-}
-
-/// A message that has no queue and offset yet.
-#[derive(Serialize)]
-struct PendingMessageJson<'a> {
-    id: &'a str,
-    topic: &'a str,
-    #[serde(flatten)]
-    content: ContentJson<'a>,
-}
-
-impl<'a> From<&'a HalfMessage> for CheckBackJson<'a> {
-    fn from(half: &'a HalfMessage) -> Self {
-        Self {
-            transaction: &half.transaction,
-            topic: &half.topic,
-            producer_group: half.producer_group.as_deref(),
-            checks: half.checks,
-            message: PendingMessageJson {
-                id: &half.stored.message.id,
-                topic: &half.topic,
-                content: ContentJson::pending(&half.stored),
-            },
-        }
+pub(crate) fn check_back(half: &HalfMessage) -> CheckBack<'_> {
+    CheckBack {
+        transaction: Cow::Borrowed(&half.transaction),
+        topic: Cow::Borrowed(&half.topic),
+        producer_group: half.producer_group.as_deref().map(Cow::Borrowed),
+        checks: half.checks,
+        message: Pending {
+            id: Cow::Borrowed(&half.stored.message.id),
+            topic: Cow::Borrowed(&half.topic),
+            content: pending_content(&half.stored),
+        },
     }
 }
 

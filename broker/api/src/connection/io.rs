@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use weir_wire::codes;
 
 use super::registry::{ConnectionState, ConnectionStats};
 
@@ -202,18 +203,18 @@ pub(crate) fn replacement_for(head: &[u8], max_header_bytes: usize) -> Option<Ve
     }
     let (code, message) = match status {
         431 => (
-            "HEADERS_TOO_LARGE",
+            codes::HEADERS_TOO_LARGE,
             format!(
                 "the request head is over the limit of {max_header_bytes} bytes \
                  (limits.max_header_bytes); send fewer or smaller headers"
             ),
         ),
         414 => (
-            "URI_TOO_LONG",
+            codes::URI_TOO_LONG,
             "the request URI is too long; send long values in the body".to_owned(),
         ),
         _ => (
-            "MALFORMED_REQUEST",
+            codes::MALFORMED_REQUEST,
             "the request is not valid HTTP/1.1: check the request line and that header \
              names and values contain only allowed bytes"
                 .to_owned(),

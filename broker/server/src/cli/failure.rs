@@ -3,7 +3,7 @@
 //! consumer groups, producer groups, delayed messages, transactions, plugin modules and
 //! bindings, and access tokens.
 
-use weir_client::ClientError;
+use weir_client::{ClientError, codes};
 
 /// The error for `action` (for example "cannot describe group 'billing'") failing with
 /// `err`, with hints that name `group`.
@@ -45,16 +45,16 @@ pub(crate) fn explain_plugin(err: ClientError, action: String) -> anyhow::Error 
 fn hint(err: &ClientError, topic: Option<&str>) -> Option<String> {
     let topic = topic.unwrap_or("NAME");
     match err.code()? {
-        "TOPIC_NOT_FOUND" => Some(format!(
+        codes::TOPIC_NOT_FOUND => Some(format!(
             "create it with `weir topic create {topic}`, or see the topics with `weir topic list`"
         )),
-        "QUEUE_NOT_FOUND" | "INVALID_QUEUE" | "OFFSET_OUT_OF_RANGE" => Some(format!(
-            "see the queues and their offsets with `weir topic describe {topic}`"
-        )),
-        "DISK_FULL" | "STORE_UNAVAILABLE" => {
+        codes::QUEUE_NOT_FOUND | codes::INVALID_QUEUE | codes::OFFSET_OUT_OF_RANGE => Some(
+            format!("see the queues and their offsets with `weir topic describe {topic}`"),
+        ),
+        codes::DISK_FULL | codes::STORE_UNAVAILABLE => {
             Some("the broker refuses writes; its operator must act (see its log)".to_owned())
         }
-        "PRODUCER_GROUP_NOT_FOUND" => Some(
+        codes::PRODUCER_GROUP_NOT_FOUND => Some(
             "see the producer groups with `weir producer-group list`, or create it with \
              `weir producer-group put NAME`"
                 .to_owned(),
@@ -62,10 +62,10 @@ fn hint(err: &ClientError, topic: Option<&str>) -> Option<String> {
         "NOT_SUPPORTED" => {
             Some("this broker version does not offer it; upgrade the broker".to_owned())
         }
-        "UNAUTHORIZED" => Some(
+        codes::UNAUTHORIZED => Some(
             "the broker wants an access token: pass --token TOKEN or set WEIR_TOKEN".to_owned(),
         ),
-        "FORBIDDEN" => Some(
+        codes::FORBIDDEN => Some(
             "the token lacks the role this needs (named above); use a token that has it".to_owned(),
         ),
         _ => None,
@@ -74,44 +74,44 @@ fn hint(err: &ClientError, topic: Option<&str>) -> Option<String> {
 
 fn plugin_hint(err: &ClientError) -> Option<String> {
     let text = match err.code()? {
-        "MODULE_NOT_FOUND" => {
+        codes::MODULE_NOT_FOUND => {
             "see the modules with `weir module list`, or upload it with \
              `weir module push NAME FILE.wasm --world WORLD`"
         }
-        "BINDING_NOT_FOUND" => "see the bindings with `weir bind list`",
-        "BINDING_EXISTS" => {
+        codes::BINDING_NOT_FOUND => "see the bindings with `weir bind list`",
+        codes::BINDING_EXISTS => {
             "change it by running the same command with --update, or remove it first with \
              `weir bind rm NAME`"
         }
-        "WORLD_MISMATCH" => {
+        codes::WORLD_MISMATCH => {
             "a module keeps the world of its first upload, and a binding needs a module of its \
              kind (consumer, dedup-filter, tx-checker); see a module's world with \
              `weir module describe NAME`"
         }
-        "NOT_A_COMPONENT" => {
+        codes::NOT_A_COMPONENT => {
             "upload a WebAssembly component, as `cargo build --release --target wasm32-wasip2` \
              makes (a core module or another file is refused)"
         }
-        "MISSING_EXPORT" | "WRONG_SIGNATURE" => {
+        codes::MISSING_EXPORT | codes::WRONG_SIGNATURE => {
             "the component does not export the world given by --world: check --world, and \
              that the plugin uses the matching export macro of weir-sdk (export_consumer!, \
              export_dedup_filter!, export_tx_checker!) with this broker's WIT version"
         }
-        "UNSUPPORTED_IMPORT" => {
+        codes::UNSUPPORTED_IMPORT => {
             "plugins may import only the weir:plugin host interface and the WASI interfaces \
              the broker offers (see docs/plugins.md); remove the dependency that needs more"
         }
-        "INVALID_WORLD" => "--world is one of consumer, dedup-filter, tx-checker",
-        "MODULE_TOO_LARGE" => {
+        codes::INVALID_WORLD => "--world is one of consumer, dedup-filter, tx-checker",
+        codes::MODULE_TOO_LARGE => {
             "build in release with lto and strip (as `weir plugin new` projects do), or raise \
              `[plugins] max_module_bytes` in the broker's configuration"
         }
-        "LIMIT_REACHED" => {
+        codes::LIMIT_REACHED => {
             "remove module versions (`weir module rm NAME --version N`) or bindings \
              (`weir bind rm NAME`) that are no longer used"
         }
-        "PLUGINS_DISABLED" => "this broker runs without its plugin host",
-        "GROUP_NOT_FOUND" => {
+        codes::PLUGINS_DISABLED => "this broker runs without its plugin host",
+        codes::GROUP_NOT_FOUND => {
             "create it with `weir group create NAME --topic TOPIC`, or see the groups with \
              `weir group list`"
         }
@@ -122,14 +122,14 @@ fn plugin_hint(err: &ClientError) -> Option<String> {
 
 fn id_hint(err: &ClientError, id: &str) -> Option<String> {
     match err.code()? {
-        "NOT_SCHEDULED" => Some(format!(
+        codes::NOT_SCHEDULED => Some(format!(
             "only a delayed message that is not yet due can be cancelled; see where it is \
              with `weir get --id {id}`"
         )),
-        "TRANSACTION_NOT_FOUND" => {
+        codes::TRANSACTION_NOT_FOUND => {
             Some("no undecided transaction has this id; see them with `weir tx pending`".to_owned())
         }
-        "TRANSACTION_CONFLICT" => Some(format!(
+        codes::TRANSACTION_CONFLICT => Some(format!(
             "transaction '{id}' was already decided the other way, which cannot be undone"
         )),
         _ => None,
@@ -138,22 +138,22 @@ fn id_hint(err: &ClientError, id: &str) -> Option<String> {
 
 fn group_hint(err: &ClientError, group: &str) -> Option<String> {
     match err.code()? {
-        "GROUP_NOT_FOUND" => Some(
+        codes::GROUP_NOT_FOUND => Some(
             "create it with `weir group create NAME --topic TOPIC`, or see the groups with \
              `weir group list`"
                 .to_owned(),
         ),
-        "GROUP_EXISTS" => Some(format!(
+        codes::GROUP_EXISTS => Some(format!(
             "see its settings with `weir group describe {group}`, or delete it first with \
              `weir group delete {group}`"
         )),
-        "CONSUMER_REQUIRED" => {
+        codes::CONSUMER_REQUIRED => {
             Some("a broadcasting group needs the consumer instance: add --consumer NAME".to_owned())
         }
-        "DEAD_LETTER_NOT_FOUND" => Some(format!(
+        codes::DEAD_LETTER_NOT_FOUND => Some(format!(
             "see the dead letters and their ids with `weir dlq list {group}`"
         )),
-        "RECEIPT_EXPIRED" => Some(
+        codes::RECEIPT_EXPIRED => Some(
             "the message became visible again before the ack; it will be delivered again"
                 .to_owned(),
         ),

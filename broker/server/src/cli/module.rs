@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use serde::Serialize;
-use weir_client::{Client, ClientError, Module, ModuleStatus, ModuleUpload, PluginWorld};
+use weir_client::{Client, ClientError, Module, ModuleStatus, ModuleUpload, PluginWorld, codes};
 
 use super::Connection;
 use super::failure::explain_plugin;
@@ -136,7 +136,7 @@ async fn removal_error(
         Some(version) => format!("cannot remove version {version} of module '{name}'"),
         None => format!("cannot remove module '{name}'"),
     };
-    if err.code() != Some("MODULE_IN_USE") {
+    if err.code() != Some(codes::MODULE_IN_USE) {
         return explain_plugin(err, action);
     }
     let users: Vec<String> = match client.bindings().await {

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
-use weir_client::{Client, ClientError, ReceiveOptions, StopToken};
+use weir_client::{Client, ClientError, ReceiveOptions, StopToken, codes};
 
 use super::report::Errors;
 use super::worker::{TRANSPORT_FAILURE_PAUSE, is_transport, latency_histogram};
@@ -231,7 +231,7 @@ pub(super) async fn read_offsets(
             Ok(read) => read,
             Err(err) => {
                 shared.give_back(want);
-                if err.code() == Some("OFFSET_OUT_OF_RANGE") {
+                if err.code() == Some(codes::OFFSET_OUT_OF_RANGE) {
                     // Retention removed what the group had not read: skip to what is left.
                     if let Some(oldest) = oldest_offset(&client, &topic, cursor.queue).await {
                         queues[index].offset = oldest.max(cursor.offset);

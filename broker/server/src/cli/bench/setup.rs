@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use weir_client::{Client, NewGroup};
+use weir_client::{Client, NewGroup, codes};
 
 use crate::cli::failure::{explain, explain_group};
 
@@ -11,7 +11,7 @@ use crate::cli::failure::{explain, explain_group};
 pub(super) async fn ensure_topic(client: &Client, topic: &str, queues: u32) -> anyhow::Result<()> {
     match client.describe_topic(topic).await {
         Ok(_) => return Ok(()),
-        Err(err) if err.code() == Some("TOPIC_NOT_FOUND") => {}
+        Err(err) if err.code() == Some(codes::TOPIC_NOT_FOUND) => {}
         Err(err) => {
             return Err(explain(
                 err,
@@ -22,7 +22,7 @@ pub(super) async fn ensure_topic(client: &Client, topic: &str, queues: u32) -> a
     }
     match client.create_topic(topic, Some(queues)).await {
         // Another bench may have created it meanwhile.
-        Err(err) if err.code() != Some("TOPIC_EXISTS") => Err(explain(
+        Err(err) if err.code() != Some(codes::TOPIC_EXISTS) => Err(explain(
             err,
             format!("cannot create topic '{topic}'"),
             Some(topic),
@@ -45,7 +45,7 @@ pub(super) async fn ensure_group(
             "group '{group}' consumes topic '{}', not '{topic}'; choose another --group",
             existing.topic
         ),
-        Err(err) if err.code() == Some("GROUP_NOT_FOUND") => {}
+        Err(err) if err.code() == Some(codes::GROUP_NOT_FOUND) => {}
         Err(err) => {
             return Err(explain_group(
                 err,
@@ -58,7 +58,7 @@ pub(super) async fn ensure_group(
         .create_group(&NewGroup::new(group, topic).from(from))
         .await
     {
-        Err(err) if err.code() != Some("GROUP_EXISTS") => Err(explain_group(
+        Err(err) if err.code() != Some(codes::GROUP_EXISTS) => Err(explain_group(
             err,
             format!("cannot create group '{group}'"),
             group,

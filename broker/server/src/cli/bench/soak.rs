@@ -27,6 +27,7 @@ use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 use weir_client::{
     BindingRequest, Client, ClientError, NewGroup, OutgoingMessage, PluginWorld, ReceiveOptions,
+    codes,
 };
 
 use super::setup::{ctrl_c, ensure_group, ensure_topic};
@@ -236,7 +237,7 @@ pub(super) async fn run(args: SoakArgs, connection: &Connection) -> anyhow::Resu
         .create_group(&NewGroup::new(PLUGIN_GROUP, PLUGIN_TOPIC).from("latest"))
         .await
     {
-        Err(err) if err.code() != Some("GROUP_EXISTS") => {
+        Err(err) if err.code() != Some(codes::GROUP_EXISTS) => {
             return Err(anyhow::Error::new(err).context("cannot create the plugin's group"));
         }
         _ => {}
@@ -254,7 +255,7 @@ pub(super) async fn run(args: SoakArgs, connection: &Connection) -> anyhow::Resu
         ))
         .await
     {
-        Err(err) if err.code() != Some("BINDING_EXISTS") => {
+        Err(err) if err.code() != Some(codes::BINDING_EXISTS) => {
             return Err(anyhow::Error::new(err).context("cannot bind the consumer component"));
         }
         _ => {}
