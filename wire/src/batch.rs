@@ -24,6 +24,8 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
+use crate::fields::{self, FieldError};
+
 /// The media type of the binary batch format.
 pub const CONTENT_TYPE: &str = "application/vnd.weir.batch";
 /// The four bytes a batch starts with.
@@ -121,30 +123,9 @@ pub enum EncodeError {
     /// More than [`MAX_MESSAGES`] messages.
     #[error("too many messages for one batch")]
     TooManyMessages,
-    /// A string longer than its u16 length prefix.
-    #[error("{field} is {len} bytes, more than the format's 65535")]
-    TooLong {
-        /// Which field.
-        field: &'static str,
-        /// Its length in bytes.
-        len: usize,
-    },
-    /// A property value or body of 4 GiB or more.
-    #[error("{field} is {len} bytes, more than the format's 4 GiB")]
-    TooLarge {
-        /// Which field.
-        field: &'static str,
-        /// Its length in bytes.
-        len: usize,
-    },
-    /// More keys or properties than the u16 count can say.
-    #[error("{count} {field} is more than the format's 65535")]
-    TooMany {
-        /// What is counted: `keys` or `properties`.
-        field: &'static str,
-        /// How many the message has.
-        count: usize,
-    },
+    /// A field too large for its length or count prefix.
+    #[error(transparent)]
+    Field(#[from] FieldError),
     /// A message pinned to the queue number that means "any queue".
     #[error("queue {ANY_QUEUE} is reserved for 'any queue'")]
     ReservedQueue,
@@ -296,7 +277,7 @@ pub fn encode<'a, E: Entry + 'a>(
 ///
 /// # Errors
 ///
-/// [`EncodeError::TooLong`] when an id is longer than its u16 length prefix.
+/// [`FieldError::TooLong`] when an id is longer than its u16 length prefix.
 ///
 /// # Panics
 ///
@@ -318,7 +299,7 @@ pub fn fill_ids(batch: &[u8], missing_ids: &[usize], ids: &[String]) -> Result<B
             "no message without an id at {at}"
         );
         out.put_slice(&batch[copied..at]);
-        put_short(&mut out, "id", id)?;
+        fields::put_short(&mut out, "id", id)?;
         // Skip the absent id's `id_len` (0).
         copied = at + 2;
     }
@@ -327,9 +308,9 @@ pub fn fill_ids(batch: &[u8], missing_ids: &[usize], ids: &[String]) -> Result<B
 }
 
 fn put_message(buf: &mut BytesMut, message: &impl Entry) -> Result<(), EncodeError> {
-    put_short(buf, "id", message.id().unwrap_or(""))?;
-    put_short(buf, "tag", message.tag().unwrap_or(""))?;
-    put_short(buf, "message group", message.message_group().unwrap_or(""))?;
+    fields::put_short(buf, "id", message.id().unwrap_or(""))?;
+    fields::put_short(buf, "tag", message.tag().unwrap_or(""))?;
+    fields::put_short(buf, "message group", message.message_group().unwrap_or(""))?;
     let queue = match message.queue() {
         Some(ANY_QUEUE) => return Err(EncodeError::ReservedQueue),
         Some(queue) => queue,
@@ -337,41 +318,17 @@ fn put_message(buf: &mut BytesMut, message: &impl Entry) -> Result<(), EncodeErr
     };
     buf.put_u32_le(queue);
     let keys = message.keys();
-    buf.put_u16_le(field_count("keys", keys.len())?);
+    buf.put_u16_le(fields::count("keys", keys.len())?);
     for key in keys {
-        put_short(buf, "key", key)?;
+        fields::put_short(buf, "key", key)?;
     }
     let properties = message.properties();
-    buf.put_u16_le(field_count("properties", properties.len())?);
+    buf.put_u16_le(fields::count("properties", properties.len())?);
     for (name, value) in properties {
-        put_short(buf, "property name", name)?;
-        put_long(buf, "property value", value.as_bytes())?;
+        fields::put_short(buf, "property name", name)?;
+        fields::put_long(buf, "property value", value.as_bytes())?;
     }
-    put_long(buf, "body", message.body())
-}
-
-fn field_count(field: &'static str, count: usize) -> Result<u16, EncodeError> {
-    u16::try_from(count).map_err(|_| EncodeError::TooMany { field, count })
-}
-
-fn put_short(buf: &mut BytesMut, field: &'static str, value: &str) -> Result<(), EncodeError> {
-    let len = u16::try_from(value.len()).map_err(|_| EncodeError::TooLong {
-        field,
-        len: value.len(),
-    })?;
-    buf.put_u16_le(len);
-    buf.put_slice(value.as_bytes());
-    Ok(())
-}
-
-fn put_long(buf: &mut BytesMut, field: &'static str, value: &[u8]) -> Result<(), EncodeError> {
-    let len = u32::try_from(value.len()).map_err(|_| EncodeError::TooLarge {
-        field,
-        len: value.len(),
-    })?;
-    buf.put_u32_le(len);
-    buf.put_slice(value);
-    Ok(())
+    Ok(fields::put_long(buf, "body", message.body())?)
 }
 
 /// Decodes a batch, refusing more than `max_messages` messages before allocating for them.
@@ -410,8 +367,8 @@ pub fn decode_with<T>(
     let mut messages = Vec::with_capacity(count.min(input.remaining() / MIN_MESSAGE_LEN));
     for index in 0..count {
         let message = decode_message(&mut input).map_err(|err| match err {
-            FieldError::Truncated(field) => DecodeError::Truncated { index, field },
-            FieldError::NotUtf8(field) => DecodeError::NotUtf8 { index, field },
+            Unreadable::Truncated(field) => DecodeError::Truncated { index, field },
+            Unreadable::NotUtf8(field) => DecodeError::NotUtf8 { index, field },
         })?;
         messages.push(map(message));
     }
@@ -421,13 +378,13 @@ pub fn decode_with<T>(
     Ok(messages)
 }
 
-/// What is wrong with a field of one message.
-enum FieldError {
+/// Why a field of one message cannot be read.
+enum Unreadable {
     Truncated(&'static str),
     NotUtf8(&'static str),
 }
 
-fn decode_message(input: &mut Bytes) -> Result<Message, FieldError> {
+fn decode_message(input: &mut Bytes) -> Result<Message, Unreadable> {
     let id = optional_text(input, "id")?;
     let tag = optional_text(input, "tag")?;
     let message_group = optional_text(input, "group")?;
@@ -463,40 +420,40 @@ fn decode_message(input: &mut Bytes) -> Result<Message, FieldError> {
     })
 }
 
-fn take(input: &mut Bytes, len: usize, field: &'static str) -> Result<Bytes, FieldError> {
+fn take(input: &mut Bytes, len: usize, field: &'static str) -> Result<Bytes, Unreadable> {
     if input.remaining() < len {
-        return Err(FieldError::Truncated(field));
+        return Err(Unreadable::Truncated(field));
     }
     Ok(input.split_to(len))
 }
 
-fn take_u16(input: &mut Bytes, field: &'static str) -> Result<u16, FieldError> {
+fn take_u16(input: &mut Bytes, field: &'static str) -> Result<u16, Unreadable> {
     if input.remaining() < 2 {
-        return Err(FieldError::Truncated(field));
+        return Err(Unreadable::Truncated(field));
     }
     Ok(input.get_u16_le())
 }
 
-fn take_u32(input: &mut Bytes, field: &'static str) -> Result<u32, FieldError> {
+fn take_u32(input: &mut Bytes, field: &'static str) -> Result<u32, Unreadable> {
     if input.remaining() < 4 {
-        return Err(FieldError::Truncated(field));
+        return Err(Unreadable::Truncated(field));
     }
     Ok(input.get_u32_le())
 }
 
-fn text(input: &mut Bytes, len: usize, field: &'static str) -> Result<String, FieldError> {
+fn text(input: &mut Bytes, len: usize, field: &'static str) -> Result<String, Unreadable> {
     if input.remaining() < len {
-        return Err(FieldError::Truncated(field));
+        return Err(Unreadable::Truncated(field));
     }
     // Validated in place, then copied once: a `String` owns its bytes.
     let text = std::str::from_utf8(&input[..len])
-        .map_err(|_| FieldError::NotUtf8(field))?
+        .map_err(|_| Unreadable::NotUtf8(field))?
         .to_owned();
     input.advance(len);
     Ok(text)
 }
 
-fn optional_text(input: &mut Bytes, field: &'static str) -> Result<Option<String>, FieldError> {
+fn optional_text(input: &mut Bytes, field: &'static str) -> Result<Option<String>, Unreadable> {
     let len = take_u16(input, field)?;
     if len == 0 {
         return Ok(None);
@@ -777,10 +734,10 @@ mod tests {
             encode(&[bare(b""), too_many_keys]).unwrap_err(),
             (
                 1,
-                EncodeError::TooMany {
+                EncodeError::Field(FieldError::TooMany {
                     field: "keys",
                     count: 65_536
-                }
+                })
             )
         );
         let too_many_properties = Message {

@@ -5,6 +5,7 @@
 
 pub mod batch;
 pub mod codes;
+pub mod fields;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod message;

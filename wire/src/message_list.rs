@@ -26,6 +26,8 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
+use crate::fields::{self, FieldError};
+
 /// The media type of the binary message-list format.
 pub const CONTENT_TYPE: &str = "application/vnd.weir.messages";
 /// The four bytes a list starts with.
@@ -253,30 +255,9 @@ pub enum EncodeError {
     /// More than [`MAX_MESSAGES`] messages.
     #[error("too many messages for one list")]
     TooManyMessages,
-    /// A string longer than its u16 length prefix.
-    #[error("{field} is {len} bytes, more than the format's 65535")]
-    TooLong {
-        /// Which field.
-        field: &'static str,
-        /// Its length in bytes.
-        len: usize,
-    },
-    /// A property value or body of 4 GiB or more.
-    #[error("{field} is {len} bytes, more than the format's 4 GiB")]
-    TooLarge {
-        /// Which field.
-        field: &'static str,
-        /// Its length in bytes.
-        len: usize,
-    },
-    /// More keys or properties than the u16 count can say.
-    #[error("{count} {field} is more than the format's 65535")]
-    TooMany {
-        /// What is counted: `keys` or `properties`.
-        field: &'static str,
-        /// How many the message has.
-        count: usize,
-    },
+    /// A field too large for its length or count prefix.
+    #[error(transparent)]
+    Field(#[from] FieldError),
 }
 
 /// Why a list could not be decoded.
@@ -343,29 +324,29 @@ pub fn encode<E: Entry>(
 }
 
 fn put_message(out: &mut BytesMut, entry: &impl Entry) -> Result<(), EncodeError> {
-    put_short(out, "id", entry.id())?;
-    put_short(out, "topic", entry.topic())?;
+    fields::put_short(out, "id", entry.id())?;
+    fields::put_short(out, "topic", entry.topic())?;
     out.put_u32_le(entry.queue());
     out.put_u64_le(entry.offset());
     out.put_i64_le(entry.born_ms());
     out.put_i64_le(entry.store_ms());
-    put_short(out, "tag", entry.tag().unwrap_or(""))?;
-    put_short(out, "message group", entry.message_group().unwrap_or(""))?;
+    fields::put_short(out, "tag", entry.tag().unwrap_or(""))?;
+    fields::put_short(out, "message group", entry.message_group().unwrap_or(""))?;
     let keys = entry.keys();
-    out.put_u16_le(field_count("keys", keys.len())?);
+    out.put_u16_le(fields::count("keys", keys.len())?);
     for key in keys {
-        put_short(out, "key", key)?;
+        fields::put_short(out, "key", key)?;
     }
     let properties = entry.properties();
-    out.put_u16_le(field_count("properties", properties.clone().count())?);
+    out.put_u16_le(fields::count("properties", properties.clone().count())?);
     for (name, value) in properties {
-        put_short(out, "property name", name)?;
-        put_long(out, "property value", value.as_bytes())?;
+        fields::put_short(out, "property name", name)?;
+        fields::put_long(out, "property value", value.as_bytes())?;
     }
-    put_long(out, "body", entry.body())?;
+    fields::put_long(out, "body", entry.body())?;
     match entry.delivery() {
         Some(d) => {
-            put_short(out, "receipt", d.receipt)?;
+            fields::put_short(out, "receipt", d.receipt)?;
             out.put_u32_le(d.attempt);
             out.put_i64_le(d.first_delivery_ms);
             out.put_u8(u8::from(d.resent));
@@ -377,30 +358,6 @@ fn put_message(out: &mut BytesMut, entry: &impl Entry) -> Result<(), EncodeError
             out.put_u8(0);
         }
     }
-    Ok(())
-}
-
-fn field_count(field: &'static str, count: usize) -> Result<u16, EncodeError> {
-    u16::try_from(count).map_err(|_| EncodeError::TooMany { field, count })
-}
-
-fn put_short(out: &mut BytesMut, field: &'static str, value: &str) -> Result<(), EncodeError> {
-    let len = u16::try_from(value.len()).map_err(|_| EncodeError::TooLong {
-        field,
-        len: value.len(),
-    })?;
-    out.put_u16_le(len);
-    out.put_slice(value.as_bytes());
-    Ok(())
-}
-
-fn put_long(out: &mut BytesMut, field: &'static str, value: &[u8]) -> Result<(), EncodeError> {
-    let len = u32::try_from(value.len()).map_err(|_| EncodeError::TooLarge {
-        field,
-        len: value.len(),
-    })?;
-    out.put_u32_le(len);
-    out.put_slice(value);
     Ok(())
 }
 
@@ -714,10 +671,10 @@ mod tests {
         };
         assert_eq!(
             encode(std::iter::once(many_keys), 0, 0).unwrap_err(),
-            EncodeError::TooMany {
+            EncodeError::Field(FieldError::TooMany {
                 field: "keys",
                 count: 65_536
-            }
+            })
         );
         let most = Message {
             keys: vec![String::new(); MAX_FIELD_COUNT],
