@@ -49,13 +49,22 @@ pub(crate) const COMPONENTS: &str = "../../plugins/target/wasm32-wasip2/release"
 
 /// The bytes of a guest component, e.g. `component("forwarder")`.
 pub(crate) fn component(name: &str) -> Vec<u8> {
+    read_component(
+        COMPONENTS,
+        name,
+        "cd plugins && cargo build --release --target wasm32-wasip2",
+    )
+}
+
+/// The bytes of `<dir>/<name>.wasm` (`dir` relative to this crate); a panic says how to
+/// build it when it is missing.
+fn read_component(dir: &str, name: &str, build: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(COMPONENTS)
+        .join(dir)
         .join(format!("{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|err| {
         panic!(
-            "cannot read the component {} ({err}); build the plugins first: \
-             cd plugins && cargo build --release --target wasm32-wasip2",
+            "cannot read the component {} ({err}); build it first: {build}",
             path.display()
         )
     })
@@ -89,17 +98,11 @@ impl Language {
         if let Language::Rust = self {
             return component(&plugin.replace('-', "_"));
         }
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../plugins/target/components")
-            .join(self.dir())
-            .join(format!("{plugin}.wasm"));
-        std::fs::read(&path).unwrap_or_else(|err| {
-            panic!(
-                "cannot read the component {} ({err}); build it first: sdk-guest/{}/test.sh",
-                path.display(),
-                self.dir()
-            )
-        })
+        read_component(
+            &format!("../../plugins/target/components/{}", self.dir()),
+            plugin,
+            &format!("sdk-guest/{}/test.sh", self.dir()),
+        )
     }
 }
 

@@ -20,7 +20,7 @@ use weir_core::{Broker, DeadLetterPage};
 
 use crate::app::{HttpResponse, json};
 use crate::body::{RequestBody, read_json};
-use crate::query::number;
+use crate::query::{count, number};
 use crate::response::{ChunkSender, ResponseBody, StreamAborted};
 use crate::wire;
 use crate::{ApiError, App};
@@ -44,10 +44,8 @@ struct ResendAll {
 
 pub(crate) fn list(app: &App, group: &str, query: Option<&str>) -> Result<HttpResponse, ApiError> {
     let offset = number(query, "offset", 0)?;
-    let max = number(query, "max", DEFAULT_DEAD_LETTER_PAGE)?;
-    let page =
-        app.broker
-            .dead_letters(group, offset, usize::try_from(max).unwrap_or(usize::MAX))?;
+    let max = count(query, "max", DEFAULT_DEAD_LETTER_PAGE)?;
+    let page = app.broker.dead_letters(group, offset, max)?;
     Ok(json(StatusCode::OK, &wire::dead_letter_page(&page)))
 }
 

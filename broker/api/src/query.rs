@@ -149,6 +149,12 @@ pub(crate) fn read_queue(
 
 /// A non-negative integer query parameter, `default` when absent; `400 INVALID_OFFSET`
 /// otherwise.
+/// A count query parameter (`max`), parsed as by [`number`]. Its range is the core's to
+/// check; a value past `usize` saturates, so that the core's refusal names it.
+pub(crate) fn count(query: Option<&str>, name: &str, default: u64) -> Result<usize, ApiError> {
+    number(query, name, default).map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+}
+
 pub(crate) fn number(query: Option<&str>, name: &str, default: u64) -> Result<u64, ApiError> {
     match query_param(query, name) {
         None => Ok(default),

@@ -16,7 +16,7 @@ use weir_core::topic::TopicName;
 
 use crate::app::{HttpResponse, json, no_content};
 use crate::body::{RequestBody, read_json};
-use crate::query::number;
+use crate::query::count;
 use crate::routes::query_param;
 use crate::wire::{ProducerGroupJson, half};
 use crate::{ApiError, App};
@@ -66,10 +66,8 @@ pub(crate) async fn resume(app: &App, transaction: &str) -> Result<HttpResponse,
 
 /// The undecided transactions, oldest first: `?max=N` (1 to the read limit, default 100).
 pub(crate) fn list(app: &App, query: Option<&str>) -> Result<HttpResponse, ApiError> {
-    let max = number(query, "max", DEFAULT_TRANSACTIONS_PAGE)?;
-    let halves = app
-        .broker
-        .transactions(usize::try_from(max).unwrap_or(usize::MAX))?;
+    let max = count(query, "max", DEFAULT_TRANSACTIONS_PAGE)?;
+    let halves = app.broker.transactions(max)?;
     #[derive(Serialize)]
     struct Transactions<'a> {
         transactions: Vec<weir_wire::message::Half<'a>>,
@@ -144,14 +142,10 @@ pub(crate) async fn poll_checks(
             "invalid producer group name '{group}': 1 to 127 characters of A-Z a-z 0-9 _ -"
         ))
     })?;
-    let max = number(query, "max", DEFAULT_CHECKS_MAX)?;
+    let max = count(query, "max", DEFAULT_CHECKS_MAX)?;
     let halves = app
         .broker
-        .poll_checks(
-            group,
-            usize::try_from(max).unwrap_or(usize::MAX),
-            Duration::from_millis(wait_ms(query)?),
-        )
+        .poll_checks(group, max, Duration::from_millis(wait_ms(query)?))
         .await?;
     #[derive(Serialize)]
     struct Checks<'a> {

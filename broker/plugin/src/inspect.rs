@@ -71,12 +71,7 @@ impl Declared {
         let mut declared = Declared::default();
         let mut depth = 0usize;
         for payload in Parser::new(0).parse_all(bytes) {
-            let payload = payload.map_err(|err| ModuleRejection::CompileFailed {
-                reason: format!("the component is malformed: {err}"),
-            })?;
-            let malformed = |err: wasmparser::BinaryReaderError| ModuleRejection::CompileFailed {
-                reason: format!("the component is malformed: {err}"),
-            };
+            let payload = payload.map_err(malformed)?;
             match payload {
                 Payload::Version { .. } => depth += 1,
                 Payload::End(_) => depth = depth.saturating_sub(1),
@@ -160,6 +155,13 @@ impl Declared {
             });
         }
         Ok(())
+    }
+}
+
+/// The refusal of bytes that do not parse as a component.
+fn malformed(err: wasmparser::BinaryReaderError) -> ModuleRejection {
+    ModuleRejection::CompileFailed {
+        reason: format!("the component is malformed: {err}"),
     }
 }
 
