@@ -71,7 +71,7 @@ async fn topics_are_created_listed_described_and_deleted() {
     let described = client.describe_topic("orders").await.unwrap();
     assert_eq!(described.name, "orders");
     assert_eq!(described.queues, 3);
-    assert_eq!(described.created_ms, body["created_ms"].as_u64().unwrap());
+    assert_eq!(described.created_ms, body["created_ms"].as_i64().unwrap());
     assert_eq!(described.messages, 0);
     let ranges: Vec<(u32, u64, u64)> = described
         .queue_offsets

@@ -8,7 +8,6 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::ops::Deref;
 
 use bytes::{Bytes, BytesMut};
 use http::Method;
@@ -116,105 +115,10 @@ impl NewGroup {
     }
 }
 
-/// A group's configuration, as the broker reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Group {
-    /// The group name.
-    pub name: String,
-    /// The topic it consumes.
-    pub topic: String,
-    /// `"clustering"` or `"broadcasting"`.
-    pub mode: String,
-    /// Whether messages of one message group are delivered one at a time, in order.
-    pub fifo: bool,
-    /// Deliveries before a message is dead-lettered.
-    pub max_attempts: u32,
-    /// Default invisible time of received messages.
-    pub invisible_ms: u64,
-    /// The wait before each redelivery, by attempt; the last step repeats.
-    pub backoff_ms: Vec<u64>,
-    /// The tag filter: `*` or tags joined by `||`.
-    pub filter: String,
-    /// Where consumption started: `"latest"` or `"earliest"`.
-    pub from: String,
-    /// When it was created, in ms since the Unix epoch.
-    pub created_ms: u64,
-}
-
-/// A group with its members, backlog and counters.
-///
-/// Dereferences to its [`Group`], so `description.name` works as
-/// `description.group.name` does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupDescription {
-    /// The configuration.
-    #[serde(flatten)]
-    pub group: Group,
-    /// The broadcasting member instances the broker has seen.
-    #[serde(default)]
-    pub members: Vec<String>,
-    /// The backlog (in broadcasting mode, of the consumer asked for, or the first member).
-    pub lag: Lag,
-    /// Delivery counters since the broker started.
-    pub counters: GroupCounters,
-    /// Messages in the dead-letter queue.
-    pub dead_letters: u64,
-}
-
-impl Deref for GroupDescription {
-    type Target = Group;
-
-    fn deref(&self) -> &Group {
-        &self.group
-    }
-}
-
-/// A group's delivery counters since the broker started.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupCounters {
-    /// Deliveries, first and later.
-    pub delivered: u64,
-    /// Deliveries after the first.
-    pub redelivered: u64,
-    /// Acks taken.
-    pub acked: u64,
-    /// Nacks taken.
-    pub nacked: u64,
-    /// Messages moved to the dead-letter queue.
-    pub dead_lettered: u64,
-}
-
-/// A group's backlog.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Lag {
-    /// The group.
-    pub group: String,
-    /// Messages not done, over all queues.
-    pub total: u64,
-    /// Age of the oldest message not done, over all queues; 0 without backlog.
-    pub oldest_age_ms: i64,
-    /// Per queue: the topic's queues first, then the group's retry queue.
-    pub queues: Vec<QueueLag>,
-}
-
-/// The backlog of one queue for a group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QueueLag {
-    /// The queue number.
-    pub queue: u32,
-    /// Whether this is the group's retry queue (dead letters resent to the group).
-    pub retry: bool,
-    /// Everything below this offset is done.
-    pub committed: u64,
-    /// The offset the next message will get.
-    pub max_offset: u64,
-    /// Messages not done: `max_offset - committed`.
-    pub lag: u64,
-    /// Messages delivered and neither acked nor failed.
-    pub in_flight: u64,
-    /// Age of the oldest message not done; 0 without backlog.
-    pub oldest_age_ms: i64,
-}
+pub use weir_wire::group::{
+    CommittedOffset, Group, GroupCounters, GroupDescription, Lag, QueueLag,
+};
+use weir_wire::group::{GroupList, OffsetList};
 
 /// How to receive: batch size, long-poll wait, invisible time, consumer instance.
 ///
@@ -518,15 +422,6 @@ impl ResetRequest {
     }
 }
 
-/// The committed offset of one queue: everything below it is done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CommittedOffset {
-    /// The queue number.
-    pub queue: u32,
-    /// The committed offset.
-    pub committed: u64,
-}
-
 /// A message in a group's dead-letter queue.
 ///
 /// Serializes back to the broker's JSON shape, one line of which is what
@@ -733,11 +628,6 @@ impl DeadLetterExport {
     }
 }
 
-#[derive(Deserialize)]
-struct GroupList {
-    groups: Vec<Group>,
-}
-
 #[derive(Serialize)]
 struct Receipts<'a> {
     receipts: &'a [String],
@@ -754,11 +644,6 @@ struct ChangeInvisible<'a> {
 #[derive(Deserialize)]
 struct ReceiptAnswer {
     receipt: String,
-}
-
-#[derive(Deserialize)]
-struct OffsetList {
-    queues: Vec<CommittedOffset>,
 }
 
 #[derive(Serialize)]

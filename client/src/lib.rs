@@ -133,7 +133,7 @@ pub use message_id::new_message_id;
 pub use plugins::{
     BindingConfig, BindingMetrics, BindingRequest, BindingStatus, BindingTarget, BrokerStatus,
     Grants, MODULE_UPLOAD_TIMEOUT, Module, ModuleInfo, ModuleStatus, ModuleUpload, PluginWorld,
-    RunState,
+    RunState, TargetSpec,
 };
 pub use prepared::PreparedSend;
 pub use producer_groups::ProducerGroup;

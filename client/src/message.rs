@@ -8,11 +8,10 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize, Serializer};
 use weir_wire::message as wire;
+use weir_wire::send::SendRequest;
 
 /// A message to send: a body plus optional attributes.
 ///
@@ -152,47 +151,30 @@ impl OutgoingMessage {
 /// "delay_ms" | "deliver_at" | "delay_level"}`.
 impl Serialize for OutgoingMessage {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Wire<'a> {
-            #[serde(skip_serializing_if = "Option::is_none")]
-            body: Option<&'a str>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            body_base64: Option<String>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            id: Option<&'a str>,
-            #[serde(skip_serializing_if = "<[String]>::is_empty")]
-            keys: &'a [String],
-            #[serde(skip_serializing_if = "Option::is_none")]
-            tag: Option<&'a str>,
-            #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-            properties: &'a BTreeMap<String, String>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            message_group: Option<&'a str>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            queue: Option<u32>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            delay_ms: Option<u64>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            deliver_at: Option<i64>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            delay_level: Option<u32>,
-        }
-        let (body, body_base64) = encode_body(&self.body);
+        self.request().serialize(serializer)
+    }
+}
+
+impl OutgoingMessage {
+    /// The message in the JSON form of a send, borrowing its attributes.
+    pub(crate) fn request(&self) -> SendRequest<'_> {
         let (delay_ms, deliver_at, delay_level) = self.delay.map(Delay::fields).unwrap_or_default();
-        Wire {
-            body,
-            body_base64,
-            id: self.id.as_deref(),
-            keys: &self.keys,
-            tag: self.tag.as_deref(),
-            properties: &self.properties,
-            message_group: self.message_group.as_deref(),
+        SendRequest {
+            id: self.id.as_deref().map(Cow::Borrowed),
+            keys: Cow::Borrowed(&self.keys),
+            tag: self.tag.as_deref().map(Cow::Borrowed),
+            properties: self
+                .properties
+                .iter()
+                .map(|(name, value)| (Cow::Borrowed(name.as_str()), Cow::Borrowed(value.as_str())))
+                .collect(),
+            message_group: self.message_group.as_deref().map(Cow::Borrowed),
             queue: self.queue,
             delay_ms,
             deliver_at,
             delay_level,
+            ..SendRequest::with_body(&self.body)
         }
-        .serialize(serializer)
     }
 }
 
@@ -355,14 +337,6 @@ impl Parts {
 /// A time the broker sent as a signed number, back in its wire form.
 fn signed(ms: u64) -> i64 {
     i64::try_from(ms).unwrap_or(i64::MAX)
-}
-
-/// Splits a body into its JSON form: `(Some(text), None)` when UTF-8, else base64.
-fn encode_body(body: &[u8]) -> (Option<&str>, Option<String>) {
-    match std::str::from_utf8(body) {
-        Ok(text) => (Some(text), None),
-        Err(_) => (None, Some(BASE64.encode(body))),
-    }
 }
 
 #[cfg(test)]

@@ -2,14 +2,11 @@
 //! topic, producer group), pausing, resuming and removing bindings, and the broker's
 //! status with every module and binding (`docs/plugins.md`).
 //!
-//! The types mirror the JSON of the module, binding and status routes; they serialize
-//! back to the broker's shape, so a tool can print what it received as the broker sent
-//! it. Counters the broker adds later are kept in [`BindingMetrics::other`].
+//! The answer types are those of [`weir_wire::plugin`], the shapes the broker itself
+//! stores and answers; they serialize back to the broker's shape, so a tool can print
+//! what it received as the broker sent it. Fields and counters a newer broker adds are
+//! ignored.
 
-use std::collections::BTreeMap;
-use std::fmt;
-use std::ops::Deref;
-use std::str::FromStr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,125 +18,11 @@ use crate::client::decode_json;
 use crate::endpoint::encode_component;
 use crate::{Client, ClientError};
 
-/// The role a module plays: one world of the `weir:plugin` WIT package.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum PluginWorld {
-    /// `consumer-plugin`: handles batches of a consumer group.
-    #[serde(rename = "consumer-plugin")]
-    Consumer,
-    /// `dedup-filter-plugin`: names the business identity (dedup key) of a message.
-    #[serde(rename = "dedup-filter-plugin")]
-    DedupFilter,
-    /// `tx-checker-plugin`: answers transaction check-backs.
-    #[serde(rename = "tx-checker-plugin")]
-    TxChecker,
-}
-
-impl PluginWorld {
-    /// Every world.
-    pub const ALL: [PluginWorld; 3] = [
-        PluginWorld::Consumer,
-        PluginWorld::DedupFilter,
-        PluginWorld::TxChecker,
-    ];
-
-    /// The world's WIT name, as the broker reports it (`consumer-plugin`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PluginWorld::Consumer => "consumer-plugin",
-            PluginWorld::DedupFilter => "dedup-filter-plugin",
-            PluginWorld::TxChecker => "tx-checker-plugin",
-        }
-    }
-
-    /// The short name (`consumer`, `dedup-filter`, `tx-checker`), as the binding kinds.
-    pub fn short_name(self) -> &'static str {
-        match self {
-            PluginWorld::Consumer => "consumer",
-            PluginWorld::DedupFilter => "dedup-filter",
-            PluginWorld::TxChecker => "tx-checker",
-        }
-    }
-}
-
-impl fmt::Display for PluginWorld {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for PluginWorld {
-    type Err = String;
-
-    /// Parses a WIT world name or its short form (`consumer`, `dedup-filter`,
-    /// `tx-checker`).
-    fn from_str(text: &str) -> Result<PluginWorld, String> {
-        PluginWorld::ALL
-            .into_iter()
-            .find(|world| text == world.as_str() || text == world.short_name())
-            .ok_or_else(|| {
-                format!(
-                    "unknown world '{text}': expected consumer, dedup-filter or tx-checker \
-                     (or their WIT names consumer-plugin, dedup-filter-plugin, \
-                     tx-checker-plugin)"
-                )
-            })
-    }
-}
-
-/// One uploaded version of a module.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ModuleInfo {
-    /// The module name.
-    pub name: String,
-    /// Its version, from 1; each upload of new bytes adds one.
-    pub version: u32,
-    /// The world it was validated against.
-    pub world: PluginWorld,
-    /// SHA-256 of the uploaded component, lowercase hex.
-    pub sha256: String,
-    /// Size of the uploaded component in bytes.
-    pub size: u64,
-    /// SHA-256 of the broker's precompiled artifact.
-    pub artifact_sha256: String,
-    /// How long compiling took, ms.
-    pub compile_ms: u64,
-    /// When it was uploaded, ms since the Unix epoch.
-    pub uploaded_ms: i64,
-}
-
-/// A module version with what it exports and whether it can run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ModuleStatus {
-    /// The version's registry entry.
-    #[serde(flatten)]
-    pub info: ModuleInfo,
-    /// The interfaces the component exports (`weir:plugin/consumer@0.1.0`, ...).
-    #[serde(default)]
-    pub exports: Vec<String>,
-    /// Why it cannot run, when it cannot (it must be uploaded again).
-    #[serde(default)]
-    pub error: Option<String>,
-}
-
-impl Deref for ModuleStatus {
-    type Target = ModuleInfo;
-
-    fn deref(&self) -> &ModuleInfo {
-        &self.info
-    }
-}
-
-/// A module with every version, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Module {
-    /// The module name.
-    pub name: String,
-    /// The world all its versions share.
-    pub world: PluginWorld,
-    /// The versions.
-    pub versions: Vec<ModuleStatus>,
-}
+pub use weir_wire::plugin::{
+    BindingConfig, BindingMetrics, BindingStatus, BindingTarget, BrokerStatus, Grants, Module,
+    ModuleInfo, ModuleStatus, RunState, TargetSpec, World as PluginWorld,
+};
+use weir_wire::plugin::{BindingList, ModuleList};
 
 /// The answer to an upload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -150,100 +33,6 @@ pub struct ModuleUpload {
     /// Whether the upload made a new version; `false` when the bytes were those of the
     /// newest version already (the broker answers that version).
     pub created: bool,
-}
-
-/// Where a binding attaches its module.
-///
-/// In a [`BindingRequest`], unset options take the broker's defaults; in a
-/// [`BindingConfig`] the broker reports every value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum BindingTarget {
-    /// A consumer module consuming a group of a topic (the group is created when
-    /// missing).
-    Consumer {
-        /// The topic consumed.
-        topic: String,
-        /// The consumer group.
-        group: String,
-        /// Most messages per call.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        batch_size: Option<u32>,
-        /// Calls in flight at once, each with its own instance.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        concurrency: Option<u32>,
-    },
-    /// A transaction checker for a producer group's or a topic's half messages (at least
-    /// one of the two).
-    TxChecker {
-        /// Half messages sent by this producer group.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        producer_group: Option<String>,
-        /// Half messages for this topic.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        topic: Option<String>,
-    },
-    /// A dedup filter on the send side of a topic or the consume side of a group
-    /// (exactly one of the two).
-    DedupFilter {
-        /// Sends to this topic.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        topic: Option<String>,
-        /// Deliveries to this group.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        group: Option<String>,
-        /// How long a key counts as seen, ms.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        window_ms: Option<u64>,
-    },
-}
-
-impl BindingTarget {
-    /// The world a module must have to be bound here.
-    pub fn world(&self) -> PluginWorld {
-        match self {
-            BindingTarget::Consumer { .. } => PluginWorld::Consumer,
-            BindingTarget::TxChecker { .. } => PluginWorld::TxChecker,
-            BindingTarget::DedupFilter { .. } => PluginWorld::DedupFilter,
-        }
-    }
-
-    /// Where it is attached, in a few words: `group billing on orders`, `topic orders`,
-    /// `producer group shop`, ...
-    pub fn describe(&self) -> String {
-        match self {
-            BindingTarget::Consumer { topic, group, .. } => {
-                format!("group {group} on {topic}")
-            }
-            BindingTarget::TxChecker {
-                producer_group,
-                topic,
-            } => match (producer_group, topic) {
-                (Some(producer), Some(topic)) => {
-                    format!("producer group {producer}, topic {topic}")
-                }
-                (Some(producer), None) => format!("producer group {producer}"),
-                (None, Some(topic)) => format!("topic {topic}"),
-                (None, None) => "-".to_owned(),
-            },
-            BindingTarget::DedupFilter { topic, group, .. } => match (topic, group) {
-                (Some(topic), _) => format!("topic {topic}"),
-                (None, Some(group)) => format!("group {group}"),
-                (None, None) => "-".to_owned(),
-            },
-        }
-    }
-}
-
-/// What a binding may do beyond computing.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Grants {
-    /// The plugin may publish messages (consumer bindings only).
-    #[serde(default)]
-    pub publish: bool,
-    /// URL prefixes (plain `http://`) its outbound HTTP requests may reach.
-    #[serde(default)]
-    pub http_allowlist: Vec<String>,
 }
 
 /// A binding to create ([`Client::bind`]) or replace ([`Client::rebind`]); unset fields
@@ -269,16 +58,16 @@ pub struct BindingRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u32>,
     /// Where it is attached.
-    pub target: BindingTarget,
+    pub target: TargetSpec,
     /// Deadline of one call, ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline_ms: Option<u64>,
     /// Memory cap of one instance, bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory_bytes: Option<u64>,
+    pub memory_bytes: Option<usize>,
     /// Quota of the binding's key-value state, bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state_bytes: Option<u64>,
+    pub state_bytes: Option<usize>,
     /// The string handed to the plugin with every call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<String>,
@@ -292,7 +81,7 @@ impl BindingRequest {
     pub fn new(
         name: impl Into<String>,
         module: impl Into<String>,
-        target: BindingTarget,
+        target: TargetSpec,
     ) -> BindingRequest {
         BindingRequest {
             name: name.into(),
@@ -314,7 +103,7 @@ impl BindingRequest {
         topic: impl Into<String>,
         group: impl Into<String>,
     ) -> BindingRequest {
-        let target = BindingTarget::Consumer {
+        let target = TargetSpec::Consumer {
             topic: topic.into(),
             group: group.into(),
             batch_size: None,
@@ -342,7 +131,7 @@ impl BindingRequest {
     }
 
     /// Sets the memory cap of one instance.
-    pub fn memory_bytes(mut self, bytes: u64) -> BindingRequest {
+    pub fn memory_bytes(mut self, bytes: usize) -> BindingRequest {
         self.memory_bytes = Some(bytes);
         self
     }
@@ -361,175 +150,6 @@ impl BindingRequest {
             .push(prefix.into());
         self
     }
-}
-
-/// Whether a binding runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "lowercase")]
-pub enum RunState {
-    /// Running.
-    Running,
-    /// Paused by an administrator.
-    Paused,
-    /// Paused by the broker after too many failed calls in a row; resuming clears it.
-    Quarantined {
-        /// The last failure.
-        error: String,
-    },
-}
-
-impl RunState {
-    /// `running`, `paused` or `quarantined`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            RunState::Running => "running",
-            RunState::Paused => "paused",
-            RunState::Quarantined { .. } => "quarantined",
-        }
-    }
-}
-
-/// A binding's configuration, as the broker stores it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BindingConfig {
-    /// The binding name.
-    pub name: String,
-    /// The module name.
-    pub module: String,
-    /// The pinned version, or `None` to follow the newest.
-    pub version: Option<u32>,
-    /// Where it is attached, every option filled in.
-    pub target: BindingTarget,
-    /// Deadline of one call, ms.
-    pub deadline_ms: u64,
-    /// Memory cap of one instance, bytes.
-    pub memory_bytes: u64,
-    /// Quota of its key-value state, bytes.
-    pub state_bytes: u64,
-    /// The string handed to the plugin with every call.
-    pub config: String,
-    /// What it may do.
-    pub grants: Grants,
-    /// Running, paused or quarantined.
-    pub run: RunState,
-    /// When it was created, ms since the Unix epoch.
-    pub created_ms: i64,
-}
-
-/// A binding's counters since the broker started.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct BindingMetrics {
-    /// Calls into the plugin, successful or not.
-    pub calls: u64,
-    /// Calls that failed (trap, timeout, memory cap, wrong answer, instantiation).
-    pub failed_calls: u64,
-    /// Messages handed to the plugin.
-    pub messages: u64,
-    /// Consumer outcomes: acked.
-    pub acked: u64,
-    /// Consumer outcomes: retried.
-    pub retried: u64,
-    /// Consumer outcomes: dead-lettered.
-    pub dead_lettered: u64,
-    /// Messages nacked because their batch failed.
-    pub failed_messages: u64,
-    /// Checker answers: commit.
-    pub commits: u64,
-    /// Checker answers: rollback.
-    pub rollbacks: u64,
-    /// Checker answers: unknown (failed calls included).
-    pub unknowns: u64,
-    /// Dedup filter answers with a key.
-    pub keys: u64,
-    /// Duplicates found by a dedup filter (send and consume side).
-    pub duplicates: u64,
-    /// Calls that trapped.
-    pub traps: u64,
-    /// Calls interrupted at their deadline.
-    pub timeouts: u64,
-    /// Calls that hit the memory cap.
-    pub memory_limits: u64,
-    /// Consumer answers of the wrong length.
-    pub wrong_lengths: u64,
-    /// Instances created.
-    pub instantiations: u64,
-    /// Messages published by the plugin.
-    pub published: u64,
-    /// Outbound HTTP requests made.
-    pub http_requests: u64,
-    /// Outbound HTTP requests refused or failed.
-    pub http_failures: u64,
-    /// Sum of call latencies, µs.
-    pub latency_sum_us: u64,
-    /// Calls per latency bucket.
-    pub latency_buckets: Vec<u64>,
-    /// Counters this client version does not know, by name.
-    #[serde(flatten)]
-    pub other: BTreeMap<String, serde_json::Value>,
-}
-
-/// A binding's configuration, health and counters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BindingStatus {
-    /// The stored configuration, with its run state.
-    pub config: BindingConfig,
-    /// The module version calls go to now, if it resolves.
-    #[serde(default)]
-    pub module_version: Option<u32>,
-    /// Failed calls in a row.
-    #[serde(default)]
-    pub consecutive_failures: u32,
-    /// The last failure, if any.
-    #[serde(default)]
-    pub last_error: Option<String>,
-    /// When it happened, ms since the Unix epoch.
-    #[serde(default)]
-    pub last_error_ms: Option<i64>,
-    /// Entries in its key-value state.
-    #[serde(default)]
-    pub state_entries: u64,
-    /// Bytes in its key-value state.
-    #[serde(default)]
-    pub state_bytes_used: u64,
-    /// Counters.
-    #[serde(default)]
-    pub metrics: BindingMetrics,
-}
-
-impl Deref for BindingStatus {
-    type Target = BindingConfig;
-
-    fn deref(&self) -> &BindingConfig {
-        &self.config
-    }
-}
-
-/// The broker's status: uptime, counts, and every module and binding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BrokerStatus {
-    /// Time since the broker started, ms.
-    pub uptime_ms: u64,
-    /// Topics.
-    pub topics: u64,
-    /// Consumer groups.
-    pub groups: u64,
-    /// Every module version.
-    #[serde(default)]
-    pub modules: Vec<ModuleStatus>,
-    /// Every binding.
-    #[serde(default)]
-    pub bindings: Vec<BindingStatus>,
-}
-
-#[derive(Deserialize)]
-struct ModuleList {
-    modules: Vec<ModuleStatus>,
-}
-
-#[derive(Deserialize)]
-struct BindingList {
-    bindings: Vec<BindingStatus>,
 }
 
 /// The content type uploads are sent with (the broker accepts any).
@@ -732,7 +352,8 @@ mod tests {
                         "duplicates": 0, "traps": 5, "timeouts": 0, "memory_limits": 0,
                         "wrong_lengths": 0, "instantiations": 6, "published": 0,
                         "http_requests": 0, "http_failures": 0, "latency_sum_us": 99,
-                        "latency_buckets": [1, 2], "future_counter": 3}
+                        "log_lines": 3, "log_lines_suppressed": 0, "log_bytes_suppressed": 0,
+                        "latency_buckets": [1, 2]}
         })
     }
 
@@ -766,7 +387,7 @@ mod tests {
     }
 
     #[test]
-    fn binding_status_round_trips_and_keeps_unknown_counters() {
+    fn binding_status_round_trips() {
         let status: BindingStatus = serde_json::from_value(binding_json()).unwrap();
         assert_eq!(
             status.run,
@@ -776,7 +397,7 @@ mod tests {
         );
         assert_eq!(status.target.describe(), "group g on orders");
         assert_eq!(status.metrics.messages, 70);
-        assert_eq!(status.metrics.other["future_counter"], 3);
+        assert_eq!(status.metrics.log_lines, 3);
         assert_eq!(serde_json::to_value(&status).unwrap(), binding_json());
     }
 
@@ -791,7 +412,7 @@ mod tests {
         let dedup = BindingRequest::new(
             "d",
             "json-dedup",
-            BindingTarget::DedupFilter {
+            TargetSpec::DedupFilter {
                 topic: Some("orders".into()),
                 group: None,
                 window_ms: Some(60_000),
@@ -823,7 +444,7 @@ mod tests {
         let dedup = BindingTarget::DedupFilter {
             topic: None,
             group: Some("g".into()),
-            window_ms: Some(1),
+            window_ms: 1,
         };
         assert_eq!(dedup.describe(), "group g");
     }

@@ -18,34 +18,21 @@ use std::borrow::Cow;
 
 use http::Method;
 use serde::{Deserialize, Serialize};
+use weir_wire::send as wire;
 
 use crate::client::{Replayable, Retried, decode_json};
 use crate::endpoint::encode_component;
 use crate::message_id::new_message_id;
 use crate::{Client, ClientError, EncodedBatch, OutgoingMessage};
 
-/// The outcome the broker reports for a stored send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum SendStatus {
-    /// Stored (and flushed, when the broker runs with `flush = "sync"`).
-    SendOk,
-    /// Stored, but the synchronous fsync did not complete within the flush timeout: not
-    /// yet known to be durable.
-    FlushDiskTimeout,
-    /// Stored on the master, but the in-sync slaves did not confirm it within the
-    /// replication timeout (synchronous replication).
-    FlushSlaveTimeout,
-    /// Stored on the master, but no slave was in sync to confirm it (synchronous
-    /// replication).
-    SlaveNotAvailable,
-    /// A status this client version does not know.
-    #[serde(other)]
-    Unknown,
-}
+pub use weir_wire::send::SendStatus;
 
 /// The answer to a single send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    try_from = "wire::SendAnswer<'static>",
+    into = "wire::SendAnswer<'static>"
+)]
 pub struct SendResult {
     /// The message id (client-chosen or broker-assigned).
     pub id: String,
@@ -62,6 +49,10 @@ pub struct SendResult {
 /// The answer to a delayed send that is not due yet: stored (in the broker's schedule),
 /// appended to its topic at `deliver_at`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    try_from = "wire::SendAnswer<'static>",
+    into = "wire::SendAnswer<'static>"
+)]
 pub struct ScheduledSend {
     /// The message id (client-chosen or broker-assigned); it keeps it when delivered.
     pub id: String,
@@ -77,8 +68,11 @@ pub struct ScheduledSend {
 ///
 /// Serializes to the broker's JSON shape: queue and offset when stored, `deliver_at`
 /// when scheduled.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    try_from = "wire::SendAnswer<'static>",
+    into = "wire::SendAnswer<'static>"
+)]
 pub enum SendOutcome {
     /// Stored in its queue: consumers can receive it. A delayed message whose time had
     /// already come is stored at once too.
@@ -138,41 +132,92 @@ impl SendOutcome {
     }
 }
 
-impl<'de> Deserialize<'de> for SendOutcome {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        struct Wire {
-            id: String,
-            topic: String,
-            queue: Option<u32>,
-            offset: Option<u64>,
-            deliver_at: Option<i64>,
-            status: SendStatus,
-        }
-        let wire = Wire::deserialize(deserializer)?;
-        match (wire.queue, wire.offset, wire.deliver_at) {
+impl TryFrom<wire::SendAnswer<'static>> for SendOutcome {
+    type Error = String;
+
+    fn try_from(answer: wire::SendAnswer<'static>) -> Result<Self, String> {
+        let (id, topic, status) = (
+            answer.id.into_owned(),
+            answer.topic.into_owned(),
+            answer.status,
+        );
+        match (answer.queue, answer.offset, answer.deliver_at) {
             (Some(queue), Some(offset), None) => Ok(SendOutcome::Stored(SendResult {
-                id: wire.id,
-                topic: wire.topic,
+                id,
+                topic,
                 queue,
                 offset,
-                status: wire.status,
+                status,
             })),
             (None, None, Some(deliver_at)) => Ok(SendOutcome::Scheduled(ScheduledSend {
-                id: wire.id,
-                topic: wire.topic,
+                id,
+                topic,
                 deliver_at,
-                status: wire.status,
+                status,
             })),
-            _ => Err(serde::de::Error::custom(
-                "a send answer carries either queue and offset, or deliver_at",
-            )),
+            _ => Err("a send answer carries either queue and offset, or deliver_at".to_owned()),
         }
+    }
+}
+
+impl From<SendOutcome> for wire::SendAnswer<'static> {
+    fn from(outcome: SendOutcome) -> Self {
+        let (queue, offset, deliver_at) = (outcome.queue(), outcome.offset(), outcome.deliver_at());
+        let (id, topic, status) = match outcome {
+            SendOutcome::Stored(sent) => (sent.id, sent.topic, sent.status),
+            SendOutcome::Scheduled(scheduled) => (scheduled.id, scheduled.topic, scheduled.status),
+        };
+        wire::SendAnswer {
+            id: id.into(),
+            topic: topic.into(),
+            queue,
+            offset,
+            deliver_at,
+            status,
+        }
+    }
+}
+
+impl TryFrom<wire::SendAnswer<'static>> for SendResult {
+    type Error = String;
+
+    fn try_from(answer: wire::SendAnswer<'static>) -> Result<Self, String> {
+        match SendOutcome::try_from(answer)? {
+            SendOutcome::Stored(sent) => Ok(sent),
+            SendOutcome::Scheduled(_) => Err("the send answer has no queue and offset".to_owned()),
+        }
+    }
+}
+
+impl From<SendResult> for wire::SendAnswer<'static> {
+    fn from(sent: SendResult) -> Self {
+        SendOutcome::Stored(sent).into()
+    }
+}
+
+impl TryFrom<wire::SendAnswer<'static>> for ScheduledSend {
+    type Error = String;
+
+    fn try_from(answer: wire::SendAnswer<'static>) -> Result<Self, String> {
+        match SendOutcome::try_from(answer)? {
+            SendOutcome::Scheduled(scheduled) => Ok(scheduled),
+            SendOutcome::Stored(_) => Err("the send answer has no deliver_at".to_owned()),
+        }
+    }
+}
+
+impl From<ScheduledSend> for wire::SendAnswer<'static> {
+    fn from(scheduled: ScheduledSend) -> Self {
+        SendOutcome::Scheduled(scheduled).into()
     }
 }
 
 /// The answer to a batch send (all messages stored, or none).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    from = "wire::BatchAnswer<'static>",
+    into = "wire::BatchAnswer<'static>"
+)]
 pub struct BatchResult {
     /// The topic.
     pub topic: String,
@@ -187,18 +232,16 @@ pub struct BatchResult {
 /// A batch holding a delayed message is scheduled as a whole: its entries then carry
 /// `deliver_at` instead of a queue and offset (which read 0 here; see
 /// [`BatchEntry::is_scheduled`]). Serializes to the broker's shape.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "wire::BatchItem<'static>", into = "wire::BatchItem<'static>")]
 pub struct BatchEntry {
     /// The message id.
     pub id: String,
     /// The queue (0 while scheduled).
-    #[serde(default)]
     pub queue: u32,
     /// The offset in that queue (0 while scheduled).
-    #[serde(default)]
     pub offset: u64,
     /// When a scheduled message will be delivered, in ms since the Unix epoch.
-    #[serde(default)]
     pub deliver_at: Option<i64>,
 }
 
@@ -210,26 +253,46 @@ impl BatchEntry {
     }
 }
 
-impl Serialize for BatchEntry {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Wire<'a> {
-            id: &'a str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            queue: Option<u32>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            offset: Option<u64>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            deliver_at: Option<i64>,
+impl From<wire::BatchItem<'static>> for BatchEntry {
+    fn from(item: wire::BatchItem<'static>) -> Self {
+        BatchEntry {
+            id: item.id.into_owned(),
+            queue: item.queue.unwrap_or_default(),
+            offset: item.offset.unwrap_or_default(),
+            deliver_at: item.deliver_at,
         }
-        let placed = !self.is_scheduled();
-        Wire {
-            id: &self.id,
-            queue: placed.then_some(self.queue),
-            offset: placed.then_some(self.offset),
-            deliver_at: self.deliver_at,
+    }
+}
+
+impl From<BatchEntry> for wire::BatchItem<'static> {
+    fn from(entry: BatchEntry) -> Self {
+        let placed = !entry.is_scheduled();
+        wire::BatchItem {
+            id: entry.id.into(),
+            queue: placed.then_some(entry.queue),
+            offset: placed.then_some(entry.offset),
+            deliver_at: entry.deliver_at,
         }
-        .serialize(serializer)
+    }
+}
+
+impl From<wire::BatchAnswer<'static>> for BatchResult {
+    fn from(answer: wire::BatchAnswer<'static>) -> Self {
+        BatchResult {
+            topic: answer.topic.into_owned(),
+            status: answer.status,
+            results: answer.results.into_iter().map(BatchEntry::from).collect(),
+        }
+    }
+}
+
+impl From<BatchResult> for wire::BatchAnswer<'static> {
+    fn from(result: BatchResult) -> Self {
+        wire::BatchAnswer {
+            topic: result.topic.into(),
+            status: result.status,
+            results: result.results.into_iter().map(Into::into).collect(),
+        }
     }
 }
 

@@ -1,65 +1,19 @@
 //! Topic administration: create, list, describe and delete, with their answer types.
 
 use http::Method;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::endpoint::encode_component;
 use crate::{Client, ClientError};
 
-/// A topic as the broker reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Topic {
-    /// The topic name.
-    pub name: String,
-    /// How many queues it has.
-    pub queues: u32,
-    /// When it was created, in ms since the Unix epoch.
-    pub created_ms: u64,
-}
-
-/// A topic with the offset range of each of its queues.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TopicDescription {
-    /// The topic name.
-    pub name: String,
-    /// How many queues it has.
-    pub queues: u32,
-    /// When it was created, in ms since the Unix epoch.
-    pub created_ms: u64,
-    /// The offset range of each queue, by queue number.
-    pub queue_offsets: Vec<QueueOffsets>,
-    /// How many messages the queues hold in all.
-    pub messages: u64,
-}
-
-/// The offsets of one queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QueueOffsets {
-    /// The queue number.
-    pub queue: u32,
-    /// The oldest offset still stored.
-    pub min_offset: u64,
-    /// The offset the next message will get.
-    pub max_offset: u64,
-}
-
-impl QueueOffsets {
-    /// How many messages the queue holds.
-    pub fn messages(&self) -> u64 {
-        self.max_offset.saturating_sub(self.min_offset)
-    }
-}
+use weir_wire::topic::TopicList;
+pub use weir_wire::topic::{QueueOffsets, Topic, TopicDescription};
 
 #[derive(Serialize)]
 struct CreateTopic<'a> {
     name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     queues: Option<u32>,
-}
-
-#[derive(Deserialize)]
-struct TopicList {
-    topics: Vec<Topic>,
 }
 
 impl Client {
@@ -112,19 +66,6 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn description_decodes_the_documented_example() {
-        let description: TopicDescription = serde_json::from_str(
-            r#"{"name":"orders","queues":2,"created_ms":1764000000000,
-                "queue_offsets":[{"queue":0,"min_offset":0,"max_offset":10},
-                                 {"queue":1,"min_offset":0,"max_offset":9}],
-                "messages":19}"#,
-        )
-        .unwrap();
-        assert_eq!(description.queue_offsets[1].messages(), 9);
-        assert_eq!(description.messages, 19);
-    }
 
     #[test]
     fn create_omits_the_queue_count_when_not_given() {

@@ -12,12 +12,15 @@ use http::Method;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::endpoint::encode_component;
+use weir_wire::send::{HALF, HalfSendAnswer, SendRequest};
+
 use crate::message::PendingJson;
 use crate::send::messages_path;
 use crate::{Client, ClientError, Message, OutgoingMessage, SendStatus};
 
 /// The answer to a half send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "HalfSendAnswer<'static>", into = "HalfSendAnswer<'static>")]
 pub struct HalfSent {
     /// The message id.
     pub id: String,
@@ -27,6 +30,28 @@ pub struct HalfSent {
     pub transaction: String,
     /// Whether the half message is known durable.
     pub status: SendStatus,
+}
+
+impl From<HalfSendAnswer<'static>> for HalfSent {
+    fn from(answer: HalfSendAnswer<'static>) -> Self {
+        HalfSent {
+            id: answer.id.into_owned(),
+            topic: answer.topic.into_owned(),
+            transaction: answer.transaction.into_owned(),
+            status: answer.status,
+        }
+    }
+}
+
+impl From<HalfSent> for HalfSendAnswer<'static> {
+    fn from(sent: HalfSent) -> Self {
+        HalfSendAnswer {
+            id: sent.id.into(),
+            topic: sent.topic.into(),
+            transaction: sent.transaction.into(),
+            status: sent.status,
+        }
+    }
 }
 
 /// Where a transaction stands after a commit, rollback or resume.
@@ -113,15 +138,17 @@ impl Serialize for Transaction {
 }
 
 /// The JSON form of a half send: the message plus its transaction fields.
-#[derive(Serialize)]
-struct HalfSend<'a> {
-    #[serde(flatten)]
+fn half_request<'a>(
     message: &'a OutgoingMessage,
-    transaction: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     producer_group: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     check_after_ms: Option<u64>,
+) -> SendRequest<'a> {
+    SendRequest {
+        transaction: Some(HALF.into()),
+        producer_group: producer_group.map(Into::into),
+        check_after_ms,
+        ..message.request()
+    }
 }
 
 #[derive(Deserialize)]
@@ -164,12 +191,7 @@ impl Client {
         producer_group: Option<&str>,
         check_after_ms: Option<u64>,
     ) -> Result<HalfSent, ClientError> {
-        let body = HalfSend {
-            message,
-            transaction: "half",
-            producer_group,
-            check_after_ms,
-        };
+        let body = half_request(message, producer_group, check_after_ms);
         let request = self.json_request(Method::POST, &messages_path(topic), &body)?;
         self.execute_json(request).await
     }
@@ -288,23 +310,13 @@ mod tests {
     #[test]
     fn half_send_is_the_message_plus_transaction_fields() {
         let message = OutgoingMessage::new("x").with_id("tx-1").with_tag("t");
-        let body = HalfSend {
-            message: &message,
-            transaction: "half",
-            producer_group: Some("shop"),
-            check_after_ms: Some(1000),
-        };
+        let body = half_request(&message, Some("shop"), Some(1000));
         assert_eq!(
             serde_json::to_value(&body).unwrap(),
             json!({"body":"x","id":"tx-1","tag":"t","transaction":"half",
                    "producer_group":"shop","check_after_ms":1000})
         );
-        let bare = HalfSend {
-            message: &message,
-            transaction: "half",
-            producer_group: None,
-            check_after_ms: None,
-        };
+        let bare = half_request(&message, None, None);
         let value = serde_json::to_value(&bare).unwrap();
         assert!(value.get("producer_group").is_none() && value.get("check_after_ms").is_none());
     }

@@ -8,5 +8,9 @@ pub mod codes;
 pub mod fields;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod group;
 pub mod message;
 pub mod message_list;
+pub mod plugin;
+pub mod send;
+pub mod topic;

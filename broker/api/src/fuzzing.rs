@@ -211,8 +211,8 @@ pub fn json_bodies(data: &[u8]) {
         return;
     };
     let (method, uri) = JSON_ROUTES[usize::from(selector) % JSON_ROUTES.len()];
-    if let Ok(send) = serde_json::from_slice::<crate::wire::SendJson>(body) {
-        let _ = send.into_outgoing(NOW_MS, MAX_DELAY_MS);
+    if let Ok(send) = serde_json::from_slice::<weir_wire::send::SendRequest<'_>>(body) {
+        let _ = crate::wire::outgoing(send, NOW_MS, MAX_DELAY_MS);
     }
     // With tokens, a group's body is read before the handler to find the topic its
     // caller must be allowed to consume: that read must hold on any input too.

@@ -16,7 +16,7 @@ use weir_core::{AckOutcome, GroupMode, GroupSpec, ReceiveRequest, ResetTarget, S
 use crate::app::{HttpResponse, json, no_content};
 use crate::body::{RequestBody, read_json};
 use crate::routes::query_param;
-use crate::wire::{GroupDescriptionJson, GroupJson, LagJson, OffsetsJson, delivery};
+use crate::wire::{self, delivery};
 use crate::{ApiError, App};
 
 /// Messages a receive returns at most when the request does not say.
@@ -142,17 +142,16 @@ pub(crate) async fn create(
             from: create.from,
         })
         .await?;
-    Ok(json(StatusCode::CREATED, &GroupJson::from(&config)))
+    Ok(json(StatusCode::CREATED, &wire::group(&config)))
 }
 
 pub(crate) fn list(app: &App, query: Option<&str>) -> Result<HttpResponse, ApiError> {
     let topic = text_param(query, "topic")?;
     let configs = app.broker.list_groups(topic.as_deref());
-    let groups: Vec<GroupJson<'_>> = configs.iter().map(GroupJson::from).collect();
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "groups": groups }),
-    ))
+    let groups = weir_wire::group::GroupList {
+        groups: configs.iter().map(wire::group).collect(),
+    };
+    Ok(json(StatusCode::OK, &groups))
 }
 
 pub(crate) fn describe(
@@ -162,10 +161,7 @@ pub(crate) fn describe(
 ) -> Result<HttpResponse, ApiError> {
     let consumer = text_param(query, "consumer")?;
     let description = app.broker.describe_group(group, consumer.as_deref())?;
-    Ok(json(
-        StatusCode::OK,
-        &GroupDescriptionJson::from(&description),
-    ))
+    Ok(json(StatusCode::OK, &wire::group_description(&description)))
 }
 
 pub(crate) async fn delete(app: &App, group: &str) -> Result<HttpResponse, ApiError> {
@@ -258,7 +254,7 @@ pub(crate) async fn change_invisible(
 pub(crate) fn lag(app: &App, group: &str, query: Option<&str>) -> Result<HttpResponse, ApiError> {
     let consumer = text_param(query, "consumer")?;
     let report = app.broker.lag(group, consumer.as_deref())?;
-    Ok(json(StatusCode::OK, &LagJson::from(&report)))
+    Ok(json(StatusCode::OK, &wire::lag(&report)))
 }
 
 pub(crate) async fn reset(
@@ -272,7 +268,7 @@ pub(crate) async fn reset(
         .broker
         .reset_group(group, target, reset.queue, reset.consumer.as_deref())
         .await?;
-    Ok(json(StatusCode::OK, &OffsetsJson::from(offsets.as_slice())))
+    Ok(json(StatusCode::OK, &wire::offsets(&offsets)))
 }
 
 pub(crate) fn offsets(
@@ -282,7 +278,7 @@ pub(crate) fn offsets(
 ) -> Result<HttpResponse, ApiError> {
     let consumer = text_param(query, "consumer")?;
     let offsets = app.broker.committed_offsets(group, consumer.as_deref())?;
-    Ok(json(StatusCode::OK, &OffsetsJson::from(offsets.as_slice())))
+    Ok(json(StatusCode::OK, &wire::offsets(&offsets)))
 }
 
 pub(crate) async fn commit_offset(

@@ -30,7 +30,7 @@ pub const DELAY_LEVEL: &str = "weir-delay-level";
 /// Header making a send transactional; its only value is [`HALF`].
 pub const TRANSACTION: &str = "weir-transaction";
 /// The value of [`TRANSACTION`]: send a half message.
-pub const HALF: &str = "half";
+pub use weir_wire::send::HALF;
 /// Header naming the producer group asked at check-back.
 pub const PRODUCER_GROUP: &str = "weir-producer-group";
 /// Header setting when the first check-back of a transaction is due, ms after the send.

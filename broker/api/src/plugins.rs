@@ -8,11 +8,10 @@
 //! no modules and no bindings.
 
 use http::{Request, StatusCode};
-use serde::{Deserialize, Serialize};
-use weir_plugin::{
-    BindingSpec, BindingStatus, Grants, ModuleStatus, PluginHost, TargetSpec, World,
-};
+use serde::Deserialize;
+use weir_plugin::{BindingSpec, Grants, PluginHost, TargetSpec, World};
 use weir_wire::codes;
+use weir_wire::plugin::{BindingList, BrokerStatus, Module, ModuleList};
 
 use crate::app::{HttpResponse, json, no_content};
 use crate::body::{RequestBody, read_body, read_json};
@@ -73,31 +72,14 @@ fn newest_version(host: &PluginHost, name: &str) -> Option<u32> {
         .and_then(|versions| versions.iter().map(|v| v.info.version).max())
 }
 
-#[derive(Serialize)]
-struct ModulesJson {
-    modules: Vec<ModuleStatus>,
-}
-
-#[derive(Serialize)]
-struct BindingsJson {
-    bindings: Vec<BindingStatus>,
-}
-
 pub(crate) fn list_modules(app: &App) -> Result<HttpResponse, ApiError> {
     let plugins = plugins(app)?;
     Ok(json(
         StatusCode::OK,
-        &ModulesJson {
+        &ModuleList {
             modules: plugins.host.modules(),
         },
     ))
-}
-
-#[derive(Serialize)]
-struct ModuleJson<'a> {
-    name: &'a str,
-    world: Option<World>,
-    versions: &'a [ModuleStatus],
 }
 
 pub(crate) fn get_module(app: &App, name: &str) -> Result<HttpResponse, ApiError> {
@@ -105,10 +87,10 @@ pub(crate) fn get_module(app: &App, name: &str) -> Result<HttpResponse, ApiError
     let versions = plugins.host.module(name)?;
     Ok(json(
         StatusCode::OK,
-        &ModuleJson {
-            name,
+        &Module {
+            name: name.to_owned(),
             world: versions.last().map(|v| v.info.world),
-            versions: &versions,
+            versions,
         },
     ))
 }
@@ -206,7 +188,7 @@ pub(crate) fn list_bindings(app: &App) -> Result<HttpResponse, ApiError> {
     let plugins = plugins(app)?;
     Ok(json(
         StatusCode::OK,
-        &BindingsJson {
+        &BindingList {
             bindings: plugins.host.status().bindings,
         },
     ))
@@ -235,15 +217,6 @@ pub(crate) async fn unbind(app: &App, name: &str) -> Result<HttpResponse, ApiErr
     Ok(no_content())
 }
 
-#[derive(Serialize)]
-struct StatusJson {
-    uptime_ms: u64,
-    topics: usize,
-    groups: usize,
-    modules: Vec<ModuleStatus>,
-    bindings: Vec<BindingStatus>,
-}
-
 /// `GET /v1/status`: uptime, counts of topics and groups, every module and binding.
 pub(crate) fn status(app: &App) -> HttpResponse {
     let (modules, bindings) = match &app.plugins {
@@ -255,10 +228,10 @@ pub(crate) fn status(app: &App) -> HttpResponse {
     };
     json(
         StatusCode::OK,
-        &StatusJson {
+        &BrokerStatus {
             uptime_ms: u64::try_from(app.started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            topics: app.broker.list_topics().len(),
-            groups: app.broker.list_groups(None).len(),
+            topics: app.broker.list_topics().len() as u64,
+            groups: app.broker.list_groups(None).len() as u64,
             modules,
             bindings,
         },

@@ -6,17 +6,19 @@
 //! transaction (RocketMQ transactions are single messages). The binary batch format
 //! has no delay fields: its messages are sent at once.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use http::{HeaderMap, Request, StatusCode};
 use weir_core::{CoreError, MessageDraft, SendReceipt};
+use weir_wire::send::{BatchAnswer, HalfSendAnswer, SendAnswer, SendRequest};
 use weir_wire::{batch, codes};
 
 use crate::app::{HttpResponse, json};
 use crate::body::{RequestBody, read_body};
 use crate::delayed::now_ms;
 use crate::headers::{draft_from_headers, single_send_header};
-use crate::wire::{BatchItemJson, BatchResultJson, HalfSendResultJson, SendJson, SendResultJson};
+use crate::wire::{batch_item, outgoing, send_status};
 use crate::{ApiError, App};
 
 /// One message to send, with what makes it a half message if it is one.
@@ -48,9 +50,9 @@ pub(crate) async fn send_one(
     let now = now_ms();
     let max_delay_ms = app.broker.limits().max_delay_ms;
     let Outgoing { draft, half } = if is_json(&parts.headers) {
-        serde_json::from_slice::<SendJson>(&body)
-            .map_err(ApiError::invalid_json)?
-            .into_outgoing(now, max_delay_ms)?
+        let request =
+            serde_json::from_slice::<SendRequest<'_>>(&body).map_err(ApiError::invalid_json)?;
+        outgoing(request, now, max_delay_ms)?
     } else {
         draft_from_headers(&parts.headers, body, now, max_delay_ms)?
     };
@@ -61,16 +63,16 @@ pub(crate) async fn send_one(
     let Some(sent) = receipt.messages.first() else {
         return Err(ApiError::internal());
     };
-    let placed = sent.deliver_at.is_none();
+    let placed = batch_item(sent);
     Ok(json(
         StatusCode::OK,
-        &SendResultJson {
-            id: &sent.id,
-            topic: &receipt.topic,
-            queue: placed.then_some(sent.queue),
-            offset: placed.then_some(sent.offset),
-            deliver_at: sent.deliver_at,
-            status: receipt.status.as_str(),
+        &SendAnswer {
+            id: placed.id,
+            topic: Cow::Borrowed(&receipt.topic),
+            queue: placed.queue,
+            offset: placed.offset,
+            deliver_at: placed.deliver_at,
+            status: send_status(receipt.status),
         },
     ))
 }
@@ -96,11 +98,11 @@ async fn send_half(
     app.metrics.observe_send(topic, 1, bytes, started.elapsed());
     Ok(json(
         StatusCode::OK,
-        &HalfSendResultJson {
-            id: &transaction,
-            topic,
-            transaction: &transaction,
-            status: status.as_str(),
+        &HalfSendAnswer {
+            id: Cow::Borrowed(&transaction),
+            topic: Cow::Borrowed(topic),
+            transaction: Cow::Borrowed(&transaction),
+            status: send_status(status),
         },
     ))
 }
@@ -141,7 +143,7 @@ pub(crate) async fn send_batch(
         batch::decode_with(body, limit, draft_from_batch)
             .map_err(|err| ApiError::bad_request(codes::INVALID_BATCH, err.to_string()))?
     } else {
-        let messages: Vec<SendJson> =
+        let messages: Vec<SendRequest<'_>> =
             serde_json::from_slice(&body).map_err(ApiError::invalid_json)?;
         if messages.len() > limit {
             return Err(CoreError::BatchTooLarge {
@@ -155,12 +157,10 @@ pub(crate) async fn send_batch(
         let mut drafts = Vec::with_capacity(messages.len());
         for (index, message) in messages.into_iter().enumerate() {
             let Outgoing { draft, half } =
-                message
-                    .into_outgoing(now, max_delay_ms)
-                    .map_err(|err| ApiError {
-                        message: format!("message {index}: {}", err.message),
-                        ..err
-                    })?;
+                outgoing(message, now, max_delay_ms).map_err(|err| ApiError {
+                    message: format!("message {index}: {}", err.message),
+                    ..err
+                })?;
             if half.is_some() {
                 return Err(ApiError::invalid_argument(format!(
                     "message {index}: a batch cannot carry a transaction; send half messages \
@@ -174,19 +174,10 @@ pub(crate) async fn send_batch(
     let receipt = send(app, topic, drafts).await?;
     Ok(json(
         StatusCode::OK,
-        &BatchResultJson {
-            topic: &receipt.topic,
-            status: receipt.status.as_str(),
-            results: receipt
-                .messages
-                .iter()
-                .map(|m| BatchItemJson {
-                    id: &m.id,
-                    queue: m.deliver_at.is_none().then_some(m.queue),
-                    offset: m.deliver_at.is_none().then_some(m.offset),
-                    deliver_at: m.deliver_at,
-                })
-                .collect(),
+        &BatchAnswer {
+            topic: Cow::Borrowed(&receipt.topic),
+            status: send_status(receipt.status),
+            results: receipt.messages.iter().map(batch_item).collect(),
         },
     ))
 }

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use crate::app::{HttpResponse, json, no_content};
 use crate::body::{RequestBody, read_body, read_json};
-use crate::wire::{TopicDescriptionJson, TopicJson};
+use crate::wire;
 use crate::{ApiError, App};
 
 /// Queues a topic gets when the request does not say (RocketMQ's default).
@@ -29,22 +29,21 @@ pub(crate) async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = read_body(request.into_body()).await?;
     let create: CreateTopic = serde_json::from_slice(&body).map_err(ApiError::invalid_json)?;
-    let topic = app.broker.create_topic(&create.name, create.queues).await?;
-    Ok(json(StatusCode::CREATED, &TopicJson::from(&topic)))
+    let created = app.broker.create_topic(&create.name, create.queues).await?;
+    Ok(json(StatusCode::CREATED, &wire::topic(&created)))
 }
 
 pub(crate) fn list(app: &App) -> HttpResponse {
     let configs = app.broker.list_topics();
-    let topics: Vec<TopicJson<'_>> = configs.iter().map(TopicJson::from).collect();
-    json(StatusCode::OK, &serde_json::json!({ "topics": topics }))
+    let topics = weir_wire::topic::TopicList {
+        topics: configs.iter().map(wire::topic).collect(),
+    };
+    json(StatusCode::OK, &topics)
 }
 
 pub(crate) fn describe(app: &App, topic: &str) -> Result<HttpResponse, ApiError> {
     let description = app.broker.describe_topic(topic)?;
-    Ok(json(
-        StatusCode::OK,
-        &TopicDescriptionJson::from(&description),
-    ))
+    Ok(json(StatusCode::OK, &wire::topic_description(&description)))
 }
 
 #[derive(Deserialize)]

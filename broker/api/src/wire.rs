@@ -1,153 +1,119 @@
-//! The API's JSON shapes that are not shared with the client yet, and the conversions
-//! from core types to the shared ones of `weir_wire` (which cannot name core types).
+//! The conversions from core types to the API's JSON shapes, which `weir_wire` owns
+//! (and which cannot name core types), and the one shape not shared with the client:
+//! producer groups.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use weir_core::message::MESSAGE_GROUP_PROPERTY;
-use weir_core::topic::{QueueOffsets, TopicConfig, TopicDescription};
+use weir_core::topic::{TopicConfig, TopicDescription};
 use weir_core::{
-    CommittedOffset, DeadLetter, DeadLetterPage, Delivery, GroupConfig, GroupCounters,
-    GroupDescription, GroupMode, HalfMessage, LagReport, MessageDraft, ProducerGroupConfig,
-    ScheduledMessage, StartFrom, StoredMessage,
+    CommittedOffset, DeadLetter, DeadLetterPage, Delivery, GroupConfig, GroupDescription,
+    HalfMessage, LagReport, MessageDraft, ProducerGroupConfig, ScheduledMessage, SendStatus,
+    SentMessage, StoredMessage,
 };
 use weir_wire::message::{Body, CheckBack, Content, Half, Message, Pending, Scheduled};
+use weir_wire::send::{HALF, SendRequest};
+use weir_wire::{group, send, topic};
 
 use crate::ApiError;
 use crate::delayed::{DelayRequest, Source};
-use crate::headers::HALF;
 use crate::send::{HalfOptions, Outgoing};
 
 /// The namespace of the broker's own message properties.
 const SYSTEM_PROPERTY_PREFIX: &str = "weir.";
 
 /// A topic as the API shows it.
-#[derive(Serialize)]
-pub(crate) struct TopicJson<'a> {
-    name: &'a str,
-    queues: u32,
-    created_ms: i64,
-}
-
-impl<'a> From<&'a TopicConfig> for TopicJson<'a> {
-    fn from(topic: &'a TopicConfig) -> Self {
-        Self {
-            name: &topic.name,
-            queues: topic.queues,
-            created_ms: topic.created_ms,
-        }
+pub(crate) fn topic(config: &TopicConfig) -> topic::Topic {
+    topic::Topic {
+        name: config.name.clone(),
+        queues: config.queues,
+        created_ms: config.created_ms,
     }
 }
 
 /// A topic with its queue ranges.
-#[derive(Serialize)]
-pub(crate) struct TopicDescriptionJson<'a> {
-    #[serde(flatten)]
-    topic: TopicJson<'a>,
-    queue_offsets: &'a [QueueOffsets],
-    messages: u64,
-}
-
-impl<'a> From<&'a TopicDescription> for TopicDescriptionJson<'a> {
-    fn from(description: &'a TopicDescription) -> Self {
-        Self {
-            topic: TopicJson::from(&description.config),
-            queue_offsets: &description.queues,
-            messages: description.messages(),
-        }
+pub(crate) fn topic_description(description: &TopicDescription) -> topic::TopicDescription {
+    topic::TopicDescription {
+        topic: topic(&description.config),
+        queue_offsets: description
+            .queues
+            .iter()
+            .map(|q| topic::QueueOffsets {
+                queue: q.queue,
+                min_offset: q.min_offset,
+                max_offset: q.max_offset,
+            })
+            .collect(),
+        messages: description.messages(),
     }
 }
 
-/// A message to send, in JSON form.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SendJson {
-    body: Option<String>,
-    body_base64: Option<String>,
-    id: Option<String>,
-    #[serde(default)]
-    keys: Vec<String>,
-    tag: Option<String>,
-    #[serde(default)]
-    properties: BTreeMap<String, String>,
-    message_group: Option<String>,
-    queue: Option<u32>,
-    born_ms: Option<i64>,
-    delay_ms: Option<u64>,
-    deliver_at: Option<u64>,
-    delay_level: Option<u32>,
-    transaction: Option<String>,
-    producer_group: Option<String>,
-    check_after_ms: Option<u64>,
-}
-
-impl SendJson {
-    /// The send this JSON describes. `now` is the clock relative delays count from;
-    /// `max_delay_ms` the longest delay allowed.
-    pub(crate) fn into_outgoing(self, now: i64, max_delay_ms: u64) -> Result<Outgoing, ApiError> {
-        let delay = DelayRequest {
-            delay_ms: self.delay_ms,
-            deliver_at: self.deliver_at,
-            delay_level: self.delay_level,
-        };
-        let half = match self.transaction.as_deref() {
-            Some(HALF) => Some(HalfOptions {
-                producer_group: self.producer_group,
-                check_after_ms: self.check_after_ms,
-            }),
-            Some(other) => {
-                return Err(ApiError::invalid_argument(format!(
-                    "transaction must be \"{HALF}\", got \"{other}\""
-                )));
-            }
-            None if self.producer_group.is_some() || self.check_after_ms.is_some() => {
-                return Err(ApiError::invalid_argument(format!(
-                    "\"producer_group\" and \"check_after_ms\" go only with \"transaction\":\"{HALF}\""
-                )));
-            }
-            None => None,
-        };
-        if half.is_some() && !delay.is_empty() {
+/// The send a JSON message describes. `now` is the clock relative delays count from;
+/// `max_delay_ms` the longest delay allowed.
+pub(crate) fn outgoing(
+    mut request: SendRequest<'_>,
+    now: i64,
+    max_delay_ms: u64,
+) -> Result<Outgoing, ApiError> {
+    let deliver_at = match request.deliver_at.map(u64::try_from) {
+        Some(Err(_)) => {
             return Err(ApiError::invalid_argument(
-                "a transactional message cannot also be delayed",
+                "deliver_at is a time in ms since the Unix epoch; it cannot be negative",
             ));
         }
-        let deliver_at = delay.resolve(Source::Json, now, max_delay_ms)?;
-        let body = match (self.body, self.body_base64) {
-            (Some(text), None) => Bytes::from(text),
-            (None, Some(encoded)) => {
-                Bytes::from(BASE64.decode(encoded.as_bytes()).map_err(|err| {
-                    ApiError::invalid_argument(format!("body_base64 is not base64: {err}"))
-                })?)
-            }
-            (None, None) => {
-                return Err(ApiError::invalid_argument(
-                    "a message needs \"body\" or \"body_base64\"",
-                ));
-            }
-            (Some(_), Some(_)) => {
-                return Err(ApiError::invalid_argument(
-                    "give either \"body\" or \"body_base64\", not both",
-                ));
-            }
-        };
-        let draft = MessageDraft {
-            id: self.id,
-            keys: self.keys,
-            tag: self.tag,
-            properties: self.properties.into_iter().collect(),
-            message_group: self.message_group,
-            queue: self.queue,
-            born_ms: self.born_ms,
-            deliver_at,
-            body,
-        };
-        Ok(Outgoing { draft, half })
+        Some(Ok(at)) => Some(at),
+        None => None,
+    };
+    let delay = DelayRequest {
+        delay_ms: request.delay_ms,
+        deliver_at,
+        delay_level: request.delay_level,
+    };
+    let half = match request.transaction.as_deref() {
+        Some(HALF) => Some(HalfOptions {
+            producer_group: request.producer_group.take().map(Cow::into_owned),
+            check_after_ms: request.check_after_ms,
+        }),
+        Some(other) => {
+            return Err(ApiError::invalid_argument(format!(
+                "transaction must be \"{HALF}\", got \"{other}\""
+            )));
+        }
+        None if request.producer_group.is_some() || request.check_after_ms.is_some() => {
+            return Err(ApiError::invalid_argument(format!(
+                "\"producer_group\" and \"check_after_ms\" go only with \"transaction\":\"{HALF}\""
+            )));
+        }
+        None => None,
+    };
+    if half.is_some() && !delay.is_empty() {
+        return Err(ApiError::invalid_argument(
+            "a transactional message cannot also be delayed",
+        ));
     }
+    let deliver_at = delay.resolve(Source::Json, now, max_delay_ms)?;
+    let body = request
+        .take_body()
+        .map_err(|err| ApiError::invalid_argument(err.to_string()))?;
+    let draft = MessageDraft {
+        id: request.id.map(Cow::into_owned),
+        keys: request.keys.into_owned(),
+        tag: request.tag.map(Cow::into_owned),
+        properties: request
+            .properties
+            .into_iter()
+            .map(|(name, value)| (name.into_owned(), value.into_owned()))
+            .collect(),
+        message_group: request.message_group.map(Cow::into_owned),
+        queue: request.queue,
+        born_ms: request.born_ms,
+        deliver_at,
+        body: Bytes::from(body),
+    };
+    Ok(Outgoing { draft, half })
 }
 
 /// What a stored message carries, as the API shows it: the part shared by stored
@@ -196,169 +162,87 @@ pub(crate) fn message(stored: &StoredMessage) -> Message<'_> {
     }
 }
 
-/// The answer to a single send. A delayed message has no queue and offset yet: it gets
-/// them when it is due; it answers `deliver_at` instead.
-#[derive(Serialize)]
-pub(crate) struct SendResultJson<'a> {
-    pub(crate) id: &'a str,
-    pub(crate) topic: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) queue: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) offset: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) deliver_at: Option<i64>,
-    pub(crate) status: &'static str,
+/// A send status as the API names it.
+pub(crate) fn send_status(status: SendStatus) -> send::SendStatus {
+    match status {
+        SendStatus::Ok => send::SendStatus::SendOk,
+        SendStatus::FlushDiskTimeout => send::SendStatus::FlushDiskTimeout,
+    }
 }
 
-/// The answer to a half (transactional) send.
-#[derive(Serialize)]
-pub(crate) struct HalfSendResultJson<'a> {
-    pub(crate) id: &'a str,
-    pub(crate) topic: &'a str,
-    pub(crate) transaction: &'a str,
-    pub(crate) status: &'static str,
+/// Where one sent message went: its queue and offset, or, while scheduled, when it will
+/// be delivered.
+pub(crate) fn batch_item(sent: &SentMessage) -> send::BatchItem<'_> {
+    let placed = sent.deliver_at.is_none();
+    send::BatchItem {
+        id: Cow::Borrowed(&sent.id),
+        queue: placed.then_some(sent.queue),
+        offset: placed.then_some(sent.offset),
+        deliver_at: sent.deliver_at,
+    }
 }
 
-/// One message of a batch answer; as [`SendResultJson`], a delayed message answers
-/// `deliver_at` instead of its queue and offset.
-#[derive(Serialize)]
-pub(crate) struct BatchItemJson<'a> {
-    pub(crate) id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) queue: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) offset: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) deliver_at: Option<i64>,
-}
-
-/// The answer to a batch send.
-#[derive(Serialize)]
-pub(crate) struct BatchResultJson<'a> {
-    pub(crate) topic: &'a str,
-    pub(crate) status: &'static str,
-    pub(crate) results: Vec<BatchItemJson<'a>>,
+/// The name serde gives a unit variant of a core enum (`"clustering"`, `"latest"`).
+fn variant_name(value: impl Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
+    }
 }
 
 /// A consumer group as the API shows it.
-#[derive(Serialize)]
-pub(crate) struct GroupJson<'a> {
-    name: &'a str,
-    topic: &'a str,
-    mode: GroupMode,
-    fifo: bool,
-    max_attempts: u32,
-    invisible_ms: u64,
-    backoff_ms: &'a [u64],
-    filter: &'a str,
-    from: StartFrom,
-    created_ms: i64,
-}
-
-impl<'a> From<&'a GroupConfig> for GroupJson<'a> {
-    fn from(config: &'a GroupConfig) -> Self {
-        Self {
-            name: &config.name,
-            topic: &config.topic,
-            mode: config.mode,
-            fifo: config.fifo,
-            max_attempts: config.max_attempts,
-            invisible_ms: config.invisible_ms,
-            backoff_ms: &config.backoff_ms,
-            filter: &config.filter,
-            from: config.from,
-            created_ms: config.created_ms,
-        }
+pub(crate) fn group(config: &GroupConfig) -> group::Group {
+    group::Group {
+        name: config.name.clone(),
+        topic: config.topic.clone(),
+        mode: variant_name(config.mode),
+        fifo: config.fifo,
+        max_attempts: config.max_attempts,
+        invisible_ms: config.invisible_ms,
+        backoff_ms: config.backoff_ms.clone(),
+        filter: config.filter.clone(),
+        from: variant_name(config.from),
+        created_ms: config.created_ms,
     }
 }
 
 /// A group with its members, backlog and counters.
-#[derive(Serialize)]
-pub(crate) struct GroupDescriptionJson<'a> {
-    #[serde(flatten)]
-    group: GroupJson<'a>,
-    members: &'a [String],
-    lag: LagJson<'a>,
-    counters: CountersJson,
-    dead_letters: u64,
-}
-
-impl<'a> From<&'a GroupDescription> for GroupDescriptionJson<'a> {
-    fn from(description: &'a GroupDescription) -> Self {
-        Self {
-            group: GroupJson::from(&description.config),
-            members: &description.members,
-            lag: LagJson::from(&description.lag),
-            counters: CountersJson::from(description.counters),
-            dead_letters: description.dead_letters,
-        }
-    }
-}
-
-/// Delivery counters of a group since the broker started.
-#[derive(Serialize)]
-pub(crate) struct CountersJson {
-    delivered: u64,
-    redelivered: u64,
-    acked: u64,
-    nacked: u64,
-    dead_lettered: u64,
-}
-
-impl From<GroupCounters> for CountersJson {
-    fn from(counters: GroupCounters) -> Self {
-        Self {
+pub(crate) fn group_description(description: &GroupDescription) -> group::GroupDescription {
+    let counters = description.counters;
+    group::GroupDescription {
+        group: group(&description.config),
+        members: description.members.clone(),
+        lag: lag(&description.lag),
+        counters: group::GroupCounters {
             delivered: counters.delivered,
             redelivered: counters.redelivered,
             acked: counters.acked,
             nacked: counters.nacked,
             dead_lettered: counters.dead_lettered,
-        }
+        },
+        dead_letters: description.dead_letters,
     }
 }
 
 /// A group's backlog.
-#[derive(Serialize)]
-pub(crate) struct LagJson<'a> {
-    group: &'a str,
-    total: u64,
-    oldest_age_ms: i64,
-    queues: Vec<QueueLagJson>,
-}
-
-/// The backlog of one queue.
-#[derive(Serialize)]
-struct QueueLagJson {
-    queue: u32,
-    retry: bool,
-    committed: u64,
-    max_offset: u64,
-    lag: u64,
-    in_flight: u64,
-    oldest_age_ms: i64,
-}
-
-impl<'a> From<&'a LagReport> for LagJson<'a> {
-    fn from(report: &'a LagReport) -> Self {
-        Self {
-            group: &report.group,
-            total: report.total,
-            oldest_age_ms: report.oldest_age_ms,
-            queues: report
-                .queues
-                .iter()
-                .map(|q| QueueLagJson {
-                    queue: q.queue,
-                    retry: q.retry,
-                    committed: q.committed,
-                    max_offset: q.max_offset,
-                    lag: q.lag,
-                    in_flight: q.in_flight,
-                    oldest_age_ms: q.oldest_age_ms,
-                })
-                .collect(),
-        }
+pub(crate) fn lag(report: &LagReport) -> group::Lag {
+    group::Lag {
+        group: report.group.clone(),
+        total: report.total,
+        oldest_age_ms: report.oldest_age_ms,
+        queues: report
+            .queues
+            .iter()
+            .map(|q| group::QueueLag {
+                queue: q.queue,
+                retry: q.retry,
+                committed: q.committed,
+                max_offset: q.max_offset,
+                lag: q.lag,
+                in_flight: q.in_flight,
+                oldest_age_ms: q.oldest_age_ms,
+            })
+            .collect(),
     }
 }
 
@@ -378,28 +262,15 @@ pub(crate) fn delivery(delivery: &Delivery) -> weir_wire::message::Delivery<'_> 
 }
 
 /// The committed offsets of a group, per queue.
-#[derive(Serialize)]
-pub(crate) struct OffsetsJson {
-    queues: Vec<OffsetJson>,
-}
-
-#[derive(Serialize)]
-struct OffsetJson {
-    queue: u32,
-    committed: u64,
-}
-
-impl From<&[CommittedOffset]> for OffsetsJson {
-    fn from(offsets: &[CommittedOffset]) -> Self {
-        Self {
-            queues: offsets
-                .iter()
-                .map(|o| OffsetJson {
-                    queue: o.queue,
-                    committed: o.committed,
-                })
-                .collect(),
-        }
+pub(crate) fn offsets(offsets: &[CommittedOffset]) -> group::OffsetList {
+    group::OffsetList {
+        queues: offsets
+            .iter()
+            .map(|o| group::CommittedOffset {
+                queue: o.queue,
+                committed: o.committed,
+            })
+            .collect(),
     }
 }
 

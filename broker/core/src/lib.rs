@@ -24,7 +24,7 @@ mod send;
 pub mod topic;
 pub mod transaction;
 
-pub use broker::{Broker, BrokerConfig, SendReceipt, SendStatus};
+pub use broker::{Broker, BrokerConfig, SendReceipt, SendStatus, SentMessage};
 pub use dedup::{DedupFilter, DedupKeys, DedupScope};
 pub use error::CoreError;
 pub use group::{

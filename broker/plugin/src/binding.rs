@@ -6,73 +6,17 @@
 //! must consume that topic), a transaction checker to a producer group or a topic, a
 //! dedup filter to a topic (send side) or a group (consume side).
 
-use serde::{Deserialize, Serialize};
-
+use crate::PluginError;
 use crate::http::AllowedPrefix;
 use crate::limits::{
     DEFAULT_BATCH_SIZE, DEFAULT_DEADLINE_MS, DEFAULT_MEMORY_BYTES, DEFAULT_STATE_BYTES,
     MAX_ALLOWLIST, MAX_BATCH_SIZE, MAX_CONCURRENCY, MAX_CONFIG_BYTES, MAX_DEADLINE_MS,
     MAX_MEMORY_BYTES, MAX_NAME_LEN, MAX_STATE_BYTES,
 };
-use crate::metrics::BindingMetrics;
-use crate::{PluginError, World};
 
-/// Where a module is attached.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum BindingTarget {
-    /// A consumer module consuming a group.
-    Consumer {
-        /// The topic consumed.
-        topic: String,
-        /// The consumer group (created when missing).
-        group: String,
-        /// Most messages per call.
-        batch_size: usize,
-        /// Calls in flight at once, each with its own instance.
-        concurrency: usize,
-    },
-    /// A transaction checker for a producer group's or a topic's half messages. When
-    /// both checkers match, the producer group's is asked.
-    TxChecker {
-        /// Half messages sent by this producer group.
-        producer_group: Option<String>,
-        /// Half messages for this topic.
-        topic: Option<String>,
-    },
-    /// A dedup filter: on the send side of a topic, or the consume side of a group.
-    DedupFilter {
-        /// Sends to this topic.
-        topic: Option<String>,
-        /// Deliveries to this group.
-        group: Option<String>,
-        /// How long a key counts as seen, ms.
-        window_ms: u64,
-    },
-}
-
-impl BindingTarget {
-    /// The world a module must have for this target.
-    pub fn world(&self) -> World {
-        match self {
-            BindingTarget::Consumer { .. } => World::Consumer,
-            BindingTarget::TxChecker { .. } => World::TxChecker,
-            BindingTarget::DedupFilter { .. } => World::DedupFilter,
-        }
-    }
-}
-
-/// What a binding may do beyond computing.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Grants {
-    /// `publish` works (consumer bindings only).
-    #[serde(default)]
-    pub publish: bool,
-    /// URL prefixes `http-request` may reach (plain `http://`).
-    #[serde(default)]
-    pub http_allowlist: Vec<String>,
-}
+pub use weir_wire::plugin::{
+    BindingConfig, BindingStatus, BindingTarget, Grants, RunState, TargetSpec,
+};
 
 /// What a client asks for; unset fields take the defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,104 +41,6 @@ pub struct BindingSpec {
     pub config: String,
     /// What it may do.
     pub grants: Grants,
-}
-
-/// A target as asked for; unset fields take the defaults. Its JSON form is the one of
-/// [`BindingTarget`] with the optional fields left out.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum TargetSpec {
-    /// See [`BindingTarget::Consumer`].
-    Consumer {
-        /// The topic consumed.
-        topic: String,
-        /// The group (created when missing).
-        group: String,
-        /// Default [`DEFAULT_BATCH_SIZE`].
-        batch_size: Option<usize>,
-        /// Default 1.
-        concurrency: Option<usize>,
-    },
-    /// See [`BindingTarget::TxChecker`]; at least one of the two.
-    TxChecker {
-        /// A producer group.
-        producer_group: Option<String>,
-        /// A topic.
-        topic: Option<String>,
-    },
-    /// See [`BindingTarget::DedupFilter`]; exactly one of topic and group.
-    DedupFilter {
-        /// A topic (send side).
-        topic: Option<String>,
-        /// A group (consume side).
-        group: Option<String>,
-        /// Default the broker's dedup window.
-        window_ms: Option<u64>,
-    },
-}
-
-/// Whether a binding runs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "lowercase")]
-pub enum RunState {
-    /// Running.
-    Running,
-    /// Paused by an administrator.
-    Paused,
-    /// Paused by the host after too many consecutive failed calls.
-    Quarantined {
-        /// The last failure.
-        error: String,
-    },
-}
-
-/// A binding as stored in the catalog.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BindingConfig {
-    /// The binding name.
-    pub name: String,
-    /// The module name.
-    pub module: String,
-    /// A pinned version, or `None` for the latest.
-    pub version: Option<u32>,
-    /// Where it is attached.
-    pub target: BindingTarget,
-    /// Deadline of one call, ms.
-    pub deadline_ms: u64,
-    /// Memory cap of one instance, bytes.
-    pub memory_bytes: usize,
-    /// Quota of its key-value state, bytes.
-    pub state_bytes: usize,
-    /// Handed to the plugin with every call.
-    pub config: String,
-    /// What it may do.
-    pub grants: Grants,
-    /// Running, paused or quarantined (durable: a paused binding stays paused across a
-    /// restart).
-    pub run: RunState,
-    /// When it was created, ms since the epoch.
-    pub created_ms: i64,
-}
-
-/// A binding's configuration, health and counters.
-#[derive(Clone, Debug, Serialize)]
-pub struct BindingStatus {
-    /// The stored configuration (with its run state).
-    pub config: BindingConfig,
-    /// The module version calls currently go to, if it resolves.
-    pub module_version: Option<u32>,
-    /// Failed calls in a row (reset by a successful call or a resume).
-    pub consecutive_failures: u32,
-    /// The last failure, if any.
-    pub last_error: Option<String>,
-    /// When it happened, ms since the epoch.
-    pub last_error_ms: Option<i64>,
-    /// Entries in its key-value state.
-    pub state_entries: usize,
-    /// Bytes in its key-value state.
-    pub state_bytes_used: usize,
-    /// Counters.
-    pub metrics: BindingMetrics,
 }
 
 /// Checks a module or binding name: 1 to 127 characters of `A-Z a-z 0-9 _ -`.

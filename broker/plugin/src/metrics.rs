@@ -7,8 +7,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::CallError;
 
 /// Upper bounds of the call latency buckets, in microseconds; a last bucket holds the
@@ -17,61 +15,7 @@ pub const LATENCY_BUCKETS_US: [u64; 11] = [
     50, 100, 250, 500, 1_000, 5_000, 10_000, 50_000, 100_000, 1_000_000, 10_000_000,
 ];
 
-/// A snapshot of one binding's counters.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct BindingMetrics {
-    /// Calls into the plugin (successful or not).
-    pub calls: u64,
-    /// Calls that failed (trap, timeout, memory cap, wrong answer, instantiation).
-    pub failed_calls: u64,
-    /// Messages handed to the plugin.
-    pub messages: u64,
-    /// Consumer outcomes: acked.
-    pub acked: u64,
-    /// Consumer outcomes: retried.
-    pub retried: u64,
-    /// Consumer outcomes: dead-lettered.
-    pub dead_lettered: u64,
-    /// Messages nacked because their batch failed.
-    pub failed_messages: u64,
-    /// Checker answers: commit, rollback, unknown.
-    pub commits: u64,
-    /// Checker answers: rollback.
-    pub rollbacks: u64,
-    /// Checker answers: unknown (failed calls included).
-    pub unknowns: u64,
-    /// Dedup filter answers with a key.
-    pub keys: u64,
-    /// Duplicates found with this filter's keys (sends answered with the original,
-    /// deliveries acked without being handed out).
-    pub duplicates: u64,
-    /// Failures by kind.
-    pub traps: u64,
-    /// Calls interrupted at their deadline.
-    pub timeouts: u64,
-    /// Calls that hit the memory cap.
-    pub memory_limits: u64,
-    /// Consumer answers of the wrong length.
-    pub wrong_lengths: u64,
-    /// Instances created (a new one after each failure and each module change).
-    pub instantiations: u64,
-    /// Messages published by the plugin.
-    pub published: u64,
-    /// Outbound HTTP requests made.
-    pub http_requests: u64,
-    /// Outbound HTTP requests refused (allowlist, limits) or failed.
-    pub http_failures: u64,
-    /// Log lines the plugin wrote to the broker's log.
-    pub log_lines: u64,
-    /// Log lines dropped because the binding's log budget was spent.
-    pub log_lines_suppressed: u64,
-    /// Bytes of the messages of those lines.
-    pub log_bytes_suppressed: u64,
-    /// Sum of call latencies, microseconds.
-    pub latency_sum_us: u64,
-    /// Calls per latency bucket (see [`LATENCY_BUCKETS_US`]; one more for slower calls).
-    pub latency_buckets: Vec<u64>,
-}
+pub use weir_wire::plugin::BindingMetrics;
 
 /// The live counters of one binding.
 #[derive(Debug, Default)]

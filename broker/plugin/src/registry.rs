@@ -17,7 +17,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::RwLock;
-use serde::{Deserialize, Serialize};
 
 use crate::artifacts::{ArtifactDir, sha256_hex};
 use crate::engine::PluginEngine;
@@ -25,39 +24,7 @@ use crate::module::{self, LoadedModule};
 use crate::precompiled::VerifiedArtifact;
 use crate::{PluginError, World};
 
-/// A module version as the registry records it (and the catalog persists it).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ModuleInfo {
-    /// The module name.
-    pub name: String,
-    /// Its version, from 1.
-    pub version: u32,
-    /// The world it claims (and was validated against).
-    pub world: World,
-    /// SHA-256 of the uploaded component, lowercase hex; names its files.
-    pub sha256: String,
-    /// Size of the uploaded component in bytes.
-    pub size: u64,
-    /// SHA-256 of the precompiled artifact, checked before loading it.
-    pub artifact_sha256: String,
-    /// How long compiling took, ms.
-    pub compile_ms: u64,
-    /// When it was uploaded, ms since the epoch.
-    pub uploaded_ms: i64,
-}
-
-/// A module version with whether it is ready to run.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ModuleStatus {
-    /// The registry entry.
-    #[serde(flatten)]
-    pub info: ModuleInfo,
-    /// The names the component exports (empty when it cannot run).
-    pub exports: Vec<String>,
-    /// Why it cannot run, when it cannot (its files were lost and it must be uploaded
-    /// again).
-    pub error: Option<String>,
-}
+pub use weir_wire::plugin::{ModuleInfo, ModuleStatus};
 
 /// One registered version: loaded, or why not.
 #[derive(Clone, Debug)]

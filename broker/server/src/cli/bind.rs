@@ -9,7 +9,10 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use serde::Serialize;
-use weir_client::{BindingConfig, BindingRequest, BindingStatus, BindingTarget, Grants, RunState};
+use weir_client::{
+    BindingConfig, BindingRequest, BindingStatus, BindingTarget, Grants, RunState, TargetSpec,
+};
+use weir_wire::plugin::BindingList;
 
 use super::Connection;
 use super::failure::explain_plugin;
@@ -160,7 +163,7 @@ impl CommonArgs {
         &self,
         name: &str,
         module: &str,
-        target: BindingTarget,
+        target: TargetSpec,
         grants: Option<Grants>,
     ) -> anyhow::Result<BindingRequest> {
         let config = match (&self.config, &self.config_file) {
@@ -176,8 +179,8 @@ impl CommonArgs {
             version: self.version,
             target,
             deadline_ms: self.deadline_ms,
-            memory_bytes: self.memory_bytes,
-            state_bytes: self.state_bytes,
+            memory_bytes: self.memory_bytes.map(|n| n as usize),
+            state_bytes: self.state_bytes.map(|n| n as usize),
             config,
             grants,
         })
@@ -192,12 +195,6 @@ fn grants(publish: bool, allow_http: &[String]) -> Option<Grants> {
     })
 }
 
-/// `--json` output of `weir bind list`, in the shape of the broker's answer.
-#[derive(Serialize)]
-struct BindingList<'a> {
-    bindings: &'a [BindingStatus],
-}
-
 /// `--json` output of `weir bind rm`.
 #[derive(Serialize)]
 struct Removed<'a> {
@@ -208,11 +205,11 @@ struct Removed<'a> {
 pub(crate) async fn run(command: BindCommand, connection: &Connection) -> anyhow::Result<()> {
     match command {
         BindCommand::Consumer(args) => {
-            let target = BindingTarget::Consumer {
+            let target = TargetSpec::Consumer {
                 topic: args.topic,
                 group: args.group,
-                batch_size: args.batch_size,
-                concurrency: args.concurrency,
+                batch_size: args.batch_size.map(|n| n as usize),
+                concurrency: args.concurrency.map(|n| n as usize),
             };
             let grants = grants(args.publish, &args.allow_http);
             let request = args
@@ -221,7 +218,7 @@ pub(crate) async fn run(command: BindCommand, connection: &Connection) -> anyhow
             save(&request, &args.common, connection).await
         }
         BindCommand::Dedup(args) => {
-            let target = BindingTarget::DedupFilter {
+            let target = TargetSpec::DedupFilter {
                 topic: args.topic,
                 group: args.group,
                 window_ms: args.window_ms,
@@ -232,7 +229,7 @@ pub(crate) async fn run(command: BindCommand, connection: &Connection) -> anyhow
             save(&request, &args.common, connection).await
         }
         BindCommand::TxChecker(args) => {
-            let target = BindingTarget::TxChecker {
+            let target = TargetSpec::TxChecker {
                 producer_group: args.producer_group,
                 topic: args.topic,
             };
@@ -251,7 +248,7 @@ pub(crate) async fn run(command: BindCommand, connection: &Connection) -> anyhow
             output::print_list(
                 connection.json,
                 &BindingList {
-                    bindings: &bindings,
+                    bindings: bindings.clone(),
                 },
                 &bindings,
                 "no binding; attach a module with `weir bind consumer|dedup|tx-checker`",
@@ -366,20 +363,17 @@ fn config_rows(config: &BindingConfig) -> Vec<(&'static str, String)> {
             concurrency,
             ..
         } => {
-            rows.push(("batch size", optional(*batch_size)));
-            rows.push(("concurrency", optional(*concurrency)));
+            rows.push(("batch size", batch_size.to_string()));
+            rows.push(("concurrency", concurrency.to_string()));
         }
         BindingTarget::DedupFilter { window_ms, .. } => {
-            rows.push((
-                "window",
-                window_ms.map_or_else(|| "-".to_owned(), output::duration_ms),
-            ));
+            rows.push(("window", output::duration_ms(*window_ms)));
         }
         BindingTarget::TxChecker { .. } => {}
     }
     rows.push(("deadline", output::duration_ms(config.deadline_ms)));
-    rows.push(("memory", output::size_bytes(config.memory_bytes)));
-    rows.push(("state quota", output::size_bytes(config.state_bytes)));
+    rows.push(("memory", output::size_bytes(config.memory_bytes as u64)));
+    rows.push(("state quota", output::size_bytes(config.state_bytes as u64)));
     rows.push((
         "config",
         if config.config.is_empty() {
@@ -406,10 +400,6 @@ fn config_rows(config: &BindingConfig) -> Vec<(&'static str, String)> {
     rows.push(("state", run_state(&config.run)));
     rows.push(("created", output::utc_time(config.created_ms)));
     rows
-}
-
-fn optional(value: Option<u32>) -> String {
-    value.map_or_else(|| "-".to_owned(), |value| value.to_string())
 }
 
 /// `running`, `paused`, or `quarantined: <error>`.
@@ -452,7 +442,7 @@ fn render_status(status: &BindingStatus) -> String {
         format!(
             "{} entries, {}",
             status.state_entries,
-            output::size_bytes(status.state_bytes_used)
+            output::size_bytes(status.state_bytes_used as u64)
         ),
     ));
     let m = &status.metrics;
@@ -511,8 +501,8 @@ mod tests {
             target: BindingTarget::Consumer {
                 topic: "orders".into(),
                 group: "g".into(),
-                batch_size: Some(32),
-                concurrency: Some(1),
+                batch_size: 32,
+                concurrency: 1,
             },
             deadline_ms: 5000,
             memory_bytes: 64 << 20,

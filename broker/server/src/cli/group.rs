@@ -4,7 +4,8 @@ use std::fmt::Write as _;
 
 use anyhow::bail;
 use serde::Serialize;
-use weir_client::{CommittedOffset, Group, GroupDescription, NewGroup, ResetRequest};
+use weir_client::{Group, GroupDescription, NewGroup, ResetRequest};
+use weir_wire::group::OffsetList;
 
 use super::Connection;
 use super::failure::explain_group;
@@ -136,12 +137,6 @@ struct Deleted<'a> {
     deleted: &'a str,
 }
 
-/// `--json` output of `weir group reset`, in the shape of the broker's answer.
-#[derive(Serialize)]
-struct ResetAnswer<'a> {
-    queues: &'a [CommittedOffset],
-}
-
 /// Runs a `weir group` command.
 pub(crate) async fn run(command: GroupCommand, connection: &Connection) -> anyhow::Result<()> {
     match command {
@@ -252,7 +247,7 @@ fn render_description(description: &GroupDescription) -> String {
         ("backoff", backoff.join(", ")),
         ("filter", group.filter.clone()),
         ("from", group.from.clone()),
-        ("created", output::utc_timestamp(group.created_ms)),
+        ("created", output::utc_time(group.created_ms)),
     ];
     if group.mode == "broadcasting" || !description.members.is_empty() {
         let members = if description.members.is_empty() {
@@ -332,7 +327,7 @@ fn group_table(groups: &[Group]) -> String {
             yes_no(group.fifo).to_owned(),
             group.max_attempts.to_string(),
             group.filter.clone(),
-            output::utc_timestamp(group.created_ms),
+            output::utc_time(group.created_ms),
         ]);
     }
     table.render()
@@ -359,7 +354,7 @@ async fn reset(args: ResetArgs, connection: &Connection) -> anyhow::Result<()> {
         .await
         .map_err(|err| explain_group(err, format!("cannot reset group '{name}'"), name))?;
     if connection.json {
-        return output::print_json(&ResetAnswer { queues: &offsets });
+        return output::print_json(&OffsetList { queues: offsets });
     }
     let target = match (args.to, request.timestamp_ms, request.offset) {
         (ResetTo::Timestamp, Some(ms), _) => format!(

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use serde::Serialize;
 use weir_client::{Client, ClientError, Module, ModuleStatus, ModuleUpload, PluginWorld, codes};
+use weir_wire::plugin::ModuleList;
 
 use super::Connection;
 use super::failure::explain_plugin;
@@ -43,12 +44,6 @@ pub(crate) enum ModuleCommand {
     },
 }
 
-/// `--json` output of `weir module list`, in the shape of the broker's answer.
-#[derive(Serialize)]
-struct ModuleList<'a> {
-    modules: &'a [ModuleStatus],
-}
-
 /// `--json` output of `weir module rm`.
 #[derive(Serialize)]
 struct Removed<'a> {
@@ -69,9 +64,11 @@ pub(crate) async fn run(command: ModuleCommand, connection: &Connection) -> anyh
                 .map_err(|err| explain_plugin(err, "cannot list the modules".to_owned()))?;
             output::print_list(
                 connection.json,
-                &ModuleList { modules: &modules },
+                &ModuleList {
+                    modules: modules.clone(),
+                },
                 &modules,
-                "no module; upload one with `weir module push NAME FILE.wasm --world WORLD`",
+                "no module; upload one with `weir module push NAME FILE.wasm`",
                 module_table,
             )
         }
@@ -226,7 +223,12 @@ fn render_module(module: &Module) -> String {
         .unwrap_or_default();
     let mut text = output::fields(&[
         ("module", module.name.clone()),
-        ("world", module.world.to_string()),
+        (
+            "world",
+            module
+                .world
+                .map_or_else(|| "-".to_owned(), |world| world.to_string()),
+        ),
         ("versions", module.versions.len().to_string()),
         (
             "exports",

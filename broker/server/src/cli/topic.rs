@@ -138,7 +138,7 @@ fn topic_table(topics: &[Topic]) -> String {
         table.row(vec![
             topic.name.clone(),
             topic.queues.to_string(),
-            output::utc_timestamp(topic.created_ms),
+            output::utc_time(topic.created_ms),
         ]);
     }
     table.render()
@@ -157,7 +157,7 @@ async fn describe(name: &str, connection: &Connection) -> anyhow::Result<()> {
         "topic     {}\nqueues    {}\ncreated   {}\nmessages  {}\n\n",
         description.name,
         description.queues,
-        output::utc_timestamp(description.created_ms),
+        output::utc_time(description.created_ms),
         description.messages,
     );
     let mut table = Table::new(&[
