@@ -1,8 +1,9 @@
 //! The plugin commands of the `weir` command-line client against a running broker,
 //! through the real binary: `weir module push|list|describe|rm`, `weir bind
 //! consumer|list|describe|pause|resume|rm`, `weir status`, the errors of bad uploads and
-//! removals, and `weir plugin new`, whose project is built with cargo, uploaded, bound,
-//! and consumes.
+//! removals, and `weir plugin new | build | deploy`, whose projects (Rust, and every
+//! other language for every world) are built, tested natively, uploaded, bound, and
+//! consume.
 //!
 //! The components come from `plugins/target/wasm32-wasip2/release/`, built by
 //! `scripts/test`; scaffolded projects are built into `plugins/target/scaffold-tests/`, so
@@ -588,18 +589,6 @@ fn run_bounded(command: &mut Command, limit: Duration) -> Output {
     panic!("{command:?} did not finish within {limit:?}");
 }
 
-/// Runs cargo in `dir` with `target_dir` as its target directory.
-fn cargo(dir: &Path, args: &[&str], target_dir: &Path) -> Output {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    run_bounded(
-        Command::new(cargo)
-            .args(args)
-            .current_dir(dir)
-            .env("CARGO_TARGET_DIR", target_dir),
-        CARGO_BUILD_LIMIT,
-    )
-}
-
 #[test]
 fn the_token_goes_with_every_command() {
     const TOKEN: &str = "s3cret-admin-0001";
@@ -635,6 +624,27 @@ fn the_token_goes_with_every_command() {
     assert!(wrong.contains("UNAUTHORIZED"), "{wrong}");
 }
 
+/// Runs `weir plugin ARGS...` in `dir` (no broker needed), bounded like a build.
+fn plugin_command(dir: &Path, args: &[&str], broker: Option<&Broker>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_weir"));
+    command.arg("plugin").args(args).current_dir(dir);
+    if let Some(broker) = broker {
+        command.args(["--server", &broker.url()]);
+    }
+    run_bounded(&mut command, CARGO_BUILD_LIMIT)
+}
+
+#[track_caller]
+fn assert_succeeded(what: &str, output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "{what} failed\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 #[test]
 fn a_scaffolded_plugin_builds_and_consumes() {
     let broker = Broker::start(&[]);
@@ -642,10 +652,10 @@ fn a_scaffolded_plugin_builds_and_consumes() {
     let project = dir.path().join("demo");
     let project_arg = project.to_string_lossy().into_owned();
 
-    let refused = run_cli(&["plugin", "new", "demo", "--lang", "python"], b"");
-    assert_eq!(refused.status.code(), Some(1));
+    let refused = run_cli(&["plugin", "new", "demo", "--lang", "cobol"], b"");
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
     let err = String::from_utf8_lossy(&refused.stderr);
-    assert!(err.contains("supported languages are rust"), "{err}");
+    assert!(err.contains("rust, c, cpp, python, js, go, zig"), "{err}");
     let wrote = run_cli(
         &[
             "plugin",
@@ -660,11 +670,9 @@ fn a_scaffolded_plugin_builds_and_consumes() {
     );
     assert!(wrote.status.success(), "{wrote:?}");
     let wrote = String::from_utf8_lossy(&wrote.stdout);
-    assert!(
-        wrote.contains("cargo build --release --target wasm32-wasip2"),
-        "{wrote}"
-    );
+    assert!(wrote.contains("weir plugin build"), "{wrote}");
     assert!(project.join("weir-sdk/wit/plugin.wit").is_file());
+    assert!(project.join("weir-plugin.toml").is_file());
     let again = run_cli(
         &[
             "plugin",
@@ -680,29 +688,22 @@ fn a_scaffolded_plugin_builds_and_consumes() {
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("is not empty"));
 
-    // One command builds the component, as the project's README says.
+    // One command builds the component and uploads it, as the project's README says.
     let target_dir = repository().join("plugins/target/scaffold-tests");
-    let built = cargo(
-        &project,
-        &["build", "--release", "--target", "wasm32-wasip2"],
-        &target_dir,
-    );
-    assert!(
-        built.status.success(),
-        "the scaffolded project builds\n{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let wasm = target_dir.join("wasm32-wasip2/release/demo.wasm");
-    let wasm = wasm.to_string_lossy().into_owned();
-
-    let pushed = ok(
-        &broker,
-        &["module", "push", "demo", &wasm, "--world", "consumer"],
+    let mut deploy = Command::new(env!("CARGO_BIN_EXE_weir"));
+    deploy
+        .args(["plugin", "deploy", "--server", &broker.url()])
+        .current_dir(&project)
+        .env("CARGO_TARGET_DIR", &target_dir);
+    let pushed = assert_succeeded(
+        "weir plugin deploy",
+        &run_bounded(&mut deploy, CARGO_BUILD_LIMIT),
     );
     assert!(
         pushed.starts_with("pushed module 'demo' version 1"),
         "{pushed}"
     );
+    assert!(project.join("target/demo.wasm").is_file());
     send(&broker, "orders", 0, true);
     ok(
         &broker,
@@ -715,4 +716,70 @@ fn a_scaffolded_plugin_builds_and_consumes() {
     let binding = binding_status(&broker, "demo");
     assert_eq!(binding["metrics"]["acked"], 3, "{binding}");
     assert_eq!(binding["metrics"]["failed_calls"], 0, "{binding}");
+}
+
+/// The project's native tests, as its README gives them (C, C++ and Zig projects carry
+/// none of their own).
+fn native_tests(language: &str, project: &Path) -> Option<Command> {
+    let script = match language {
+        "python" => "PYTHONPATH=weir-sdk python3 -m unittest",
+        "js" => "npm install --no-audit --no-fund --silent && node --test test/",
+        "go" => "eval \"$(weir-sdk/build.sh --toolchain)\" && go test ./...",
+        _ => return None,
+    };
+    let mut command = Command::new("bash");
+    command.args(["-c", script]).current_dir(project);
+    Some(command)
+}
+
+#[test]
+fn scaffolded_plugins_in_every_language_build_test_and_consume() {
+    let broker = Broker::start(&[]);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    send(&broker, "orders", 0, true);
+    for language in ["c", "cpp", "zig", "js", "go", "python"] {
+        for world in ["consumer", "dedup-filter", "tx-checker"] {
+            let name = format!("demo-{language}-{world}");
+            let new = plugin_command(
+                dir.path(),
+                &["new", &name, "--lang", language, "--world", world],
+                None,
+            );
+            assert_succeeded(&format!("weir plugin new {name}"), &new);
+            let project = dir.path().join(&name);
+            if let Some(mut tests) = native_tests(language, &project) {
+                let tested = run_bounded(&mut tests, CARGO_BUILD_LIMIT);
+                assert_succeeded(&format!("the native tests of {name}"), &tested);
+            }
+            if world != "consumer" {
+                let built = plugin_command(&project, &["build", "--json"], None);
+                let built: Value =
+                    serde_json::from_str(&assert_succeeded(&format!("build {name}"), &built))
+                        .expect("build --json prints JSON");
+                assert!(built["bytes"].as_u64().unwrap_or(0) > 0, "{built}");
+                continue;
+            }
+            let deployed = plugin_command(&project, &["deploy"], Some(&broker));
+            let deployed = assert_succeeded(&format!("weir plugin deploy {name}"), &deployed);
+            assert!(
+                deployed.starts_with(&format!("pushed module '{name}' version 1")),
+                "{deployed}"
+            );
+            let group = format!("g-{language}");
+            ok(
+                &broker,
+                &[
+                    "bind", "consumer", &name, "--module", &name, "--topic", "orders", "--group",
+                    &group,
+                ],
+            );
+        }
+    }
+    send(&broker, "orders", 3, false);
+    for language in ["c", "cpp", "zig", "js", "go", "python"] {
+        wait_until_consumed(&broker, &format!("g-{language}"));
+        let binding = binding_status(&broker, &format!("demo-{language}-consumer"));
+        assert_eq!(binding["metrics"]["messages"], 3, "{binding}");
+        assert_eq!(binding["metrics"]["failed_calls"], 0, "{binding}");
+    }
 }

@@ -134,7 +134,7 @@ fn main() -> std::process::ExitCode {
             Command::Module(cmd) => cli::module::run(cmd, connection).await,
             Command::Bind(cmd) => cli::bind::run(cmd, connection).await,
             Command::Status(args) => cli::status::run(args, connection).await,
-            Command::Plugin(cmd) => cli::plugin::run(cmd).await,
+            Command::Plugin(cmd) => cli::plugin::run(cmd, connection).await,
             Command::Bench(cmd) => cli::bench::run(cmd, connection).await,
         }
     });

@@ -103,7 +103,7 @@ pub(crate) async fn run(command: ModuleCommand, connection: &Connection) -> anyh
     }
 }
 
-async fn push(
+pub(crate) async fn push(
     name: &str,
     file: &std::path::Path,
     world: Option<PluginWorld>,

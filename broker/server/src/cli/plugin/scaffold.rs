@@ -216,7 +216,9 @@ pub(crate) fn crate_name(name: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ProjectFile {
     pub(crate) path: String,
-    pub(crate) contents: String,
+    pub(crate) contents: Vec<u8>,
+    /// Whether it is a script to run (mode 0755 on Unix).
+    pub(crate) executable: bool,
 }
 
 /// The `weir bind` command that attaches a module of `world` named `name`.
@@ -285,10 +287,11 @@ pub(crate) fn project_files(name: &str, world: PluginWorld) -> Vec<ProjectFile> 
     files
 }
 
-fn file(path: &str, contents: String) -> ProjectFile {
+pub(crate) fn file(path: &str, contents: String) -> ProjectFile {
     ProjectFile {
         path: path.to_owned(),
-        contents,
+        contents: contents.into_bytes(),
+        executable: false,
     }
 }
 
@@ -309,11 +312,11 @@ mod tests {
     use super::*;
 
     fn contents<'a>(files: &'a [ProjectFile], path: &str) -> &'a str {
-        &files
+        let file = files
             .iter()
             .find(|f| f.path == path)
-            .unwrap_or_else(|| panic!("{path} is generated"))
-            .contents
+            .unwrap_or_else(|| panic!("{path} is generated"));
+        std::str::from_utf8(&file.contents).expect("text")
     }
 
     #[test]
@@ -359,7 +362,9 @@ mod tests {
         assert!(manifest.contains("[workspace]"));
         assert!(manifest.contains("panic = \"abort\""));
         assert!(
-            !files.iter().any(|f| f.contents.contains("{{")),
+            !files
+                .iter()
+                .any(|f| std::str::from_utf8(&f.contents).unwrap().contains("{{")),
             "placeholders are filled"
         );
     }

@@ -1,0 +1,329 @@
+//! The languages `weir plugin new` writes projects in, and what differs between them: the
+//! SDK a project vendors, its starting code and native tests for each world, and the
+//! recipe that builds its component.
+//!
+//! Rust projects are written by `scaffold.rs` (a Cargo package); every other language's
+//! project vendors that language's SDK from `sdk-guest/` (embedded by `build.rs`) into
+//! `weir-sdk/` and the WIT package into `wit/`, and is built by the SDK's own
+//! `build.sh PROJECT WORLD OUT.wasm`, which installs its pinned toolchain on first use.
+
+use std::fmt;
+use std::str::FromStr;
+
+use weir_client::PluginWorld;
+
+use super::scaffold::{ProjectFile, bind_command, file};
+
+mod sdks {
+    include!(concat!(env!("OUT_DIR"), "/guest_sdks.rs"));
+}
+
+/// A language a plugin project is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Language {
+    /// Rust, with the `weir-sdk` crate.
+    Rust,
+    /// C, with the C SDK (`weir.h`).
+    C,
+    /// C++, with the C SDK's header-only wrapper (`weir.hpp`).
+    Cpp,
+    /// Python, on componentize-py.
+    Python,
+    /// JavaScript, on jco / componentize-js.
+    Js,
+    /// Go, `wasip1` with the WASI adapter.
+    Go,
+    /// Zig, over the C SDK.
+    Zig,
+}
+
+impl Language {
+    /// Every language, in the order help texts list them.
+    pub(crate) const ALL: [Language; 7] = [
+        Language::Rust,
+        Language::C,
+        Language::Cpp,
+        Language::Python,
+        Language::Js,
+        Language::Go,
+        Language::Zig,
+    ];
+
+    /// The name `--lang` takes and the manifest stores.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Language::Rust => "rust",
+            Language::C => "c",
+            Language::Cpp => "cpp",
+            Language::Python => "python",
+            Language::Js => "js",
+            Language::Go => "go",
+            Language::Zig => "zig",
+        }
+    }
+
+    /// The recipe that builds a project of this language, relative to the project.
+    pub(crate) fn build_script(self) -> Option<&'static str> {
+        match self {
+            Language::Rust => None,
+            Language::Zig => Some("weir-sdk/zig/build.sh"),
+            _ => Some("weir-sdk/build.sh"),
+        }
+    }
+
+    /// The command that runs the project's native tests, as its README gives it.
+    fn test_command(self) -> &'static str {
+        match self {
+            Language::Rust => "cargo test",
+            Language::C | Language::Cpp | Language::Zig => {
+                "see weir-sdk/README.md: native tests link the plugin with weir-sdk/testing/testing.c"
+            }
+            Language::Python => "PYTHONPATH=weir-sdk python3 -m unittest",
+            Language::Js => "npm install && npm test",
+            Language::Go => "eval \"$(weir-sdk/build.sh --toolchain)\" && go test ./...",
+        }
+    }
+}
+
+impl fmt::Display for Language {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Language {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Language, String> {
+        let lower = text.to_ascii_lowercase();
+        let alias = match lower.as_str() {
+            "c++" | "cxx" => "cpp",
+            "javascript" | "node" => "js",
+            "py" => "python",
+            "golang" => "go",
+            other => other,
+        };
+        Language::ALL
+            .into_iter()
+            .find(|language| language.name() == alias)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Language::ALL.iter().map(|l| l.name()).collect();
+                format!(
+                    "cannot write a plugin in '{text}': the languages are {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+const WIT: &str = include_str!("../../../../../wit/plugin.wit");
+const GUEST_README: &str = include_str!("templates/guest-README.md.in");
+const GUEST_GITIGNORE: &str = include_str!("templates/guest-gitignore.in");
+
+/// The starting code of a world in a language: (path in the project, template), the
+/// plugin first, then its native test when the language has one in the project.
+fn starting_code(language: Language, world: PluginWorld) -> Vec<(&'static str, &'static str)> {
+    use PluginWorld::{Consumer, DedupFilter, TxChecker};
+    macro_rules! t {
+        ($path:literal) => {
+            include_str!(concat!("templates/", $path, ".in"))
+        };
+    }
+    match (language, world) {
+        (Language::Python, Consumer) => vec![
+            ("app.py", t!("python/consumer.py")),
+            ("test_app.py", t!("python/consumer_test.py")),
+        ],
+        (Language::Python, DedupFilter) => vec![
+            ("app.py", t!("python/dedup.py")),
+            ("test_app.py", t!("python/dedup_test.py")),
+        ],
+        (Language::Python, TxChecker) => vec![
+            ("app.py", t!("python/tx.py")),
+            ("test_app.py", t!("python/tx_test.py")),
+        ],
+        (Language::Js, Consumer) => vec![
+            ("index.js", t!("js/consumer.js")),
+            ("test/plugin.test.js", t!("js/consumer.test.js")),
+            ("package.json", t!("js/package.json")),
+        ],
+        (Language::Js, DedupFilter) => vec![
+            ("index.js", t!("js/dedup.js")),
+            ("test/plugin.test.js", t!("js/dedup.test.js")),
+            ("package.json", t!("js/package.json")),
+        ],
+        (Language::Js, TxChecker) => vec![
+            ("index.js", t!("js/tx.js")),
+            ("test/plugin.test.js", t!("js/tx.test.js")),
+            ("package.json", t!("js/package.json")),
+        ],
+        (Language::Go, Consumer) => vec![
+            ("main.go", t!("go/consumer.go")),
+            ("main_test.go", t!("go/consumer_test.go")),
+            ("go.mod", t!("go/go.mod")),
+        ],
+        (Language::Go, DedupFilter) => vec![
+            ("main.go", t!("go/dedup.go")),
+            ("main_test.go", t!("go/dedup_test.go")),
+            ("go.mod", t!("go/go.mod")),
+        ],
+        (Language::Go, TxChecker) => vec![
+            ("main.go", t!("go/tx.go")),
+            ("main_test.go", t!("go/tx_test.go")),
+            ("go.mod", t!("go/go.mod")),
+        ],
+        (Language::C, Consumer) => vec![("src/plugin.c", t!("c/consumer.c"))],
+        (Language::C, DedupFilter) => vec![("src/plugin.c", t!("c/dedup.c"))],
+        (Language::C, TxChecker) => vec![("src/plugin.c", t!("c/tx.c"))],
+        (Language::Cpp, Consumer) => vec![("src/plugin.cpp", t!("cpp/consumer.cpp"))],
+        (Language::Cpp, DedupFilter) => vec![("src/plugin.cpp", t!("cpp/dedup.cpp"))],
+        (Language::Cpp, TxChecker) => vec![("src/plugin.cpp", t!("cpp/tx.cpp"))],
+        (Language::Zig, Consumer) => vec![("src/main.zig", t!("zig/consumer.zig"))],
+        (Language::Zig, DedupFilter) => vec![("src/main.zig", t!("zig/dedup.zig"))],
+        (Language::Zig, TxChecker) => vec![("src/main.zig", t!("zig/tx.zig"))],
+        (Language::Rust, _) => Vec::new(),
+    }
+}
+
+/// The SDK files a project of `language` vendors, by path under `weir-sdk/`.
+fn sdk_files(language: Language) -> Vec<(String, &'static [u8])> {
+    let files = |sdk: &'static [(&'static str, &'static [u8])], under: &str| {
+        sdk.iter()
+            .map(move |(path, bytes)| (format!("{under}{path}"), *bytes))
+            .collect::<Vec<_>>()
+    };
+    match language {
+        Language::Rust => Vec::new(),
+        Language::C | Language::Cpp => files(sdks::C_SDK, ""),
+        Language::Zig => {
+            let mut all = files(sdks::C_SDK, "");
+            all.extend(files(sdks::ZIG_SDK, "zig/"));
+            all
+        }
+        Language::Python => files(sdks::PYTHON_SDK, ""),
+        Language::Js => files(sdks::JS_SDK, ""),
+        Language::Go => files(sdks::GO_SDK, ""),
+    }
+}
+
+/// The files of a new project of a language other than Rust.
+pub(crate) fn guest_project_files(
+    name: &str,
+    language: Language,
+    world: PluginWorld,
+) -> Vec<ProjectFile> {
+    let fill = |template: &str| {
+        template
+            .replace("{{name}}", name)
+            .replace("{{world}}", world.short_name())
+            .replace("{{wit_world}}", world.as_str())
+            .replace("{{language}}", language.name())
+            .replace("{{bind}}", &bind_command(name, world))
+            .replace("{{test}}", language.test_command())
+    };
+    let mut files = vec![
+        file("README.md", fill(GUEST_README)),
+        file(".gitignore", GUEST_GITIGNORE.to_owned()),
+        file("wit/plugin.wit", WIT.to_owned()),
+    ];
+    for (path, template) in starting_code(language, world) {
+        files.push(file(path, fill(template)));
+    }
+    for (path, bytes) in sdk_files(language) {
+        let executable = path.ends_with(".sh");
+        files.push(ProjectFile {
+            path: format!("weir-sdk/{path}"),
+            contents: bytes.to_vec(),
+            executable,
+        });
+    }
+    files
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use super::*;
+
+    /// Every file of a directory, as build.rs sees it (caches and build outputs left
+    /// out), relative with `/`.
+    fn on_disk(dir: &Path, root: &Path, out: &mut BTreeSet<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            if entry.file_type().unwrap().is_dir() {
+                let skipped = [
+                    "node_modules",
+                    "__pycache__",
+                    ".weir-build",
+                    "target",
+                    "build",
+                ];
+                if !skipped.contains(&name.as_str()) && !name.starts_with('.') {
+                    on_disk(&path, root, out);
+                }
+            } else if name == ".gitignore" || !name.starts_with('.') {
+                let relative = path.strip_prefix(root).unwrap().to_string_lossy();
+                out.insert(relative.replace('\\', "/"));
+            }
+        }
+    }
+
+    #[test]
+    fn every_file_of_each_sdk_is_embedded() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sdk-guest");
+        for (sdk, dir) in [
+            (sdks::C_SDK, "c"),
+            (sdks::PYTHON_SDK, "python"),
+            (sdks::JS_SDK, "js"),
+            (sdks::GO_SDK, "go"),
+            (sdks::ZIG_SDK, "zig"),
+        ] {
+            let mut files = BTreeSet::new();
+            on_disk(&root.join(dir), &root.join(dir), &mut files);
+            let embedded: BTreeSet<String> = sdk.iter().map(|(p, _)| (*p).to_owned()).collect();
+            assert_eq!(
+                embedded, files,
+                "sdk-guest/{dir} changed since the build: touch broker/server/build.rs"
+            );
+        }
+    }
+
+    #[test]
+    fn languages_parse_by_name_and_alias() {
+        for language in Language::ALL {
+            assert_eq!(language.name().parse::<Language>(), Ok(language));
+        }
+        assert_eq!("C++".parse::<Language>(), Ok(Language::Cpp));
+        assert_eq!("javascript".parse::<Language>(), Ok(Language::Js));
+        let err = "cobol".parse::<Language>().unwrap_err();
+        assert!(err.contains("rust, c, cpp, python, js, go, zig"), "{err}");
+    }
+
+    #[test]
+    fn a_project_has_code_for_its_world_the_sdk_and_the_contract() {
+        for language in Language::ALL.into_iter().filter(|l| *l != Language::Rust) {
+            for world in PluginWorld::ALL {
+                let files = guest_project_files("my-plugin", language, world);
+                let paths: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+                assert!(paths.contains("wit/plugin.wit"), "{language} {world}");
+                let script = language.build_script().unwrap();
+                let recipe = files.iter().find(|f| f.path == script);
+                assert!(recipe.is_some_and(|f| f.executable), "{language}: {script}");
+                let code = &files[3];
+                let text = std::str::from_utf8(&code.contents).unwrap();
+                assert!(!text.contains("{{"), "{language} {world}: {text}");
+                assert!(
+                    text.contains("my-plugin") || language == Language::Zig,
+                    "{text}"
+                );
+                let readme = std::str::from_utf8(&files[0].contents).unwrap();
+                assert!(readme.contains(world.as_str()) && !readme.contains("{{"));
+            }
+        }
+    }
+}
