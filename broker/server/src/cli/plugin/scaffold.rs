@@ -394,10 +394,7 @@ mod tests {
             assert!(code.contains("#[test]"), "{world} has a unit test");
             let readme = contents(&files, "README.md");
             assert!(readme.contains("cargo build --release --target wasm32-wasip2"));
-            assert!(readme.contains(&format!(
-                "weir module push demo target/wasm32-wasip2/release/demo.wasm --world {}",
-                world.short_name()
-            )));
+            assert!(readme.contains("weir plugin deploy"), "{world}: {readme}");
             assert!(readme.contains(bind), "{world}: {readme}");
         }
     }
