@@ -10,7 +10,7 @@
 
 use wasmparser::{CanonicalFunction, CanonicalOption, Parser, Payload};
 
-use crate::{ModuleRejection, WORLDS, World};
+use crate::{ModuleRejection, World};
 
 /// Interfaces the broker provides to every plugin, as `namespace:package/interface` and
 /// the major.minor version they are provided at (any patch version is accepted).
@@ -119,7 +119,7 @@ impl Declared {
     /// The world of a component whose upload names none: the one world whose
     /// interface it exports.
     pub fn world(&self) -> Result<World, ModuleRejection> {
-        let exported: Vec<World> = WORLDS
+        let exported: Vec<World> = World::ALL
             .into_iter()
             .filter(|world| {
                 self.exports

@@ -41,7 +41,6 @@ mod snapshot_record;
 mod state_table;
 mod stderr;
 mod wit;
-mod world;
 
 pub use binding::{
     BindingConfig, BindingSpec, BindingStatus, BindingTarget, Grants, RunState, TargetSpec,
@@ -54,4 +53,4 @@ pub use plugin_host::{HostStatus, PluginHost, PluginHostConfig};
 pub use pool::CallPriority;
 pub use registry::{ModuleInfo, ModuleStatus};
 pub use snapshot_record::PLUGIN_STATE_TOPIC;
-pub use world::{WORLDS, World};
+pub use weir_wire::plugin::World;

@@ -248,22 +248,15 @@ mod tests {
 
     use super::*;
 
-    /// Every file of a directory, as build.rs sees it (caches and build outputs left
-    /// out), relative with `/`.
+    /// Every file of a directory, by build.rs's rules (its `SKIPPED_DIRS`, hidden files
+    /// but `.gitignore` left out), relative with `/`.
     fn on_disk(dir: &Path, root: &Path, out: &mut BTreeSet<String>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let entry = entry.unwrap();
             let name = entry.file_name().to_string_lossy().into_owned();
             let path = entry.path();
             if entry.file_type().unwrap().is_dir() {
-                let skipped = [
-                    "node_modules",
-                    "__pycache__",
-                    ".weir-build",
-                    "target",
-                    "build",
-                ];
-                if !skipped.contains(&name.as_str()) && !name.starts_with('.') {
+                if !sdks::SKIPPED_DIRS.contains(&name.as_str()) && !name.starts_with('.') {
                     on_disk(&path, root, out);
                 }
             } else if name == ".gitignore" || !name.starts_with('.') {
