@@ -121,69 +121,107 @@ const WIT: &str = include_str!("../../../../../wit/plugin.wit");
 const GUEST_README: &str = include_str!("templates/guest-README.md.in");
 const GUEST_GITIGNORE: &str = include_str!("templates/guest-gitignore.in");
 
+/// Templates by world, in the order consumer, dedup filter, transaction checker.
+type ByWorld = [&'static str; 3];
+
+/// What a language's project starts from: where the plugin's code goes and its template
+/// per world, where its native test goes and the tests per world (when the language's
+/// project has its own), and files every project of the language has.
+struct Starter {
+    code: (&'static str, ByWorld),
+    test: Option<(&'static str, ByWorld)>,
+    shared: &'static [(&'static str, &'static str)],
+}
+
+macro_rules! templates {
+    ($($path:literal),*) => {
+        [$(include_str!(concat!("templates/", $path, ".in"))),*]
+    };
+}
+
+fn starter(language: Language) -> Option<Starter> {
+    let starter = match language {
+        Language::Rust => return None,
+        Language::Python => Starter {
+            code: (
+                "app.py",
+                templates!("python/consumer.py", "python/dedup.py", "python/tx.py"),
+            ),
+            test: Some((
+                "test_app.py",
+                templates!(
+                    "python/consumer_test.py",
+                    "python/dedup_test.py",
+                    "python/tx_test.py"
+                ),
+            )),
+            shared: &[],
+        },
+        Language::Js => Starter {
+            code: (
+                "index.js",
+                templates!("js/consumer.js", "js/dedup.js", "js/tx.js"),
+            ),
+            test: Some((
+                "test/plugin.test.js",
+                templates!("js/consumer.test.js", "js/dedup.test.js", "js/tx.test.js"),
+            )),
+            shared: &[("package.json", include_str!("templates/js/package.json.in"))],
+        },
+        Language::Go => Starter {
+            code: (
+                "main.go",
+                templates!("go/consumer.go", "go/dedup.go", "go/tx.go"),
+            ),
+            test: Some((
+                "main_test.go",
+                templates!("go/consumer_test.go", "go/dedup_test.go", "go/tx_test.go"),
+            )),
+            shared: &[("go.mod", include_str!("templates/go/go.mod.in"))],
+        },
+        Language::C => Starter {
+            code: (
+                "src/plugin.c",
+                templates!("c/consumer.c", "c/dedup.c", "c/tx.c"),
+            ),
+            test: None,
+            shared: &[],
+        },
+        Language::Cpp => Starter {
+            code: (
+                "src/plugin.cpp",
+                templates!("cpp/consumer.cpp", "cpp/dedup.cpp", "cpp/tx.cpp"),
+            ),
+            test: None,
+            shared: &[],
+        },
+        Language::Zig => Starter {
+            code: (
+                "src/main.zig",
+                templates!("zig/consumer.zig", "zig/dedup.zig", "zig/tx.zig"),
+            ),
+            test: None,
+            shared: &[],
+        },
+    };
+    Some(starter)
+}
+
 /// The starting code of a world in a language: (path in the project, template), the
 /// plugin first, then its native test when the language has one in the project.
 fn starting_code(language: Language, world: PluginWorld) -> Vec<(&'static str, &'static str)> {
-    use PluginWorld::{Consumer, DedupFilter, TxChecker};
-    macro_rules! t {
-        ($path:literal) => {
-            include_str!(concat!("templates/", $path, ".in"))
-        };
-    }
-    match (language, world) {
-        (Language::Python, Consumer) => vec![
-            ("app.py", t!("python/consumer.py")),
-            ("test_app.py", t!("python/consumer_test.py")),
-        ],
-        (Language::Python, DedupFilter) => vec![
-            ("app.py", t!("python/dedup.py")),
-            ("test_app.py", t!("python/dedup_test.py")),
-        ],
-        (Language::Python, TxChecker) => vec![
-            ("app.py", t!("python/tx.py")),
-            ("test_app.py", t!("python/tx_test.py")),
-        ],
-        (Language::Js, Consumer) => vec![
-            ("index.js", t!("js/consumer.js")),
-            ("test/plugin.test.js", t!("js/consumer.test.js")),
-            ("package.json", t!("js/package.json")),
-        ],
-        (Language::Js, DedupFilter) => vec![
-            ("index.js", t!("js/dedup.js")),
-            ("test/plugin.test.js", t!("js/dedup.test.js")),
-            ("package.json", t!("js/package.json")),
-        ],
-        (Language::Js, TxChecker) => vec![
-            ("index.js", t!("js/tx.js")),
-            ("test/plugin.test.js", t!("js/tx.test.js")),
-            ("package.json", t!("js/package.json")),
-        ],
-        (Language::Go, Consumer) => vec![
-            ("main.go", t!("go/consumer.go")),
-            ("main_test.go", t!("go/consumer_test.go")),
-            ("go.mod", t!("go/go.mod")),
-        ],
-        (Language::Go, DedupFilter) => vec![
-            ("main.go", t!("go/dedup.go")),
-            ("main_test.go", t!("go/dedup_test.go")),
-            ("go.mod", t!("go/go.mod")),
-        ],
-        (Language::Go, TxChecker) => vec![
-            ("main.go", t!("go/tx.go")),
-            ("main_test.go", t!("go/tx_test.go")),
-            ("go.mod", t!("go/go.mod")),
-        ],
-        (Language::C, Consumer) => vec![("src/plugin.c", t!("c/consumer.c"))],
-        (Language::C, DedupFilter) => vec![("src/plugin.c", t!("c/dedup.c"))],
-        (Language::C, TxChecker) => vec![("src/plugin.c", t!("c/tx.c"))],
-        (Language::Cpp, Consumer) => vec![("src/plugin.cpp", t!("cpp/consumer.cpp"))],
-        (Language::Cpp, DedupFilter) => vec![("src/plugin.cpp", t!("cpp/dedup.cpp"))],
-        (Language::Cpp, TxChecker) => vec![("src/plugin.cpp", t!("cpp/tx.cpp"))],
-        (Language::Zig, Consumer) => vec![("src/main.zig", t!("zig/consumer.zig"))],
-        (Language::Zig, DedupFilter) => vec![("src/main.zig", t!("zig/dedup.zig"))],
-        (Language::Zig, TxChecker) => vec![("src/main.zig", t!("zig/tx.zig"))],
-        (Language::Rust, _) => Vec::new(),
-    }
+    let Some(starter) = starter(language) else {
+        return Vec::new();
+    };
+    let index = match world {
+        PluginWorld::Consumer => 0,
+        PluginWorld::DedupFilter => 1,
+        PluginWorld::TxChecker => 2,
+    };
+    let mut files = vec![(starter.code.0, starter.code.1[index])];
+    files.extend(starter.test.map(|(path, tests)| (path, tests[index])));
+    files.extend(starter.shared.iter().copied());
+    files
 }
 
 /// The SDK files a project of `language` vendors, by path under `weir-sdk/`.
