@@ -8,8 +8,8 @@ use http::Method;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::endpoint::encode_component;
-use crate::message::PendingJson;
 use crate::{Client, ClientError, Message};
+use weir_wire::message as wire;
 
 /// Where a message is in its life, as the broker reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,14 +61,14 @@ impl Serialize for MessageInfo {
         #[derive(Serialize)]
         struct Pending<'a> {
             #[serde(flatten)]
-            message: PendingJson<'a>,
+            message: wire::Pending<'a>,
             state: MessageState,
             #[serde(skip_serializing_if = "Option::is_none")]
             deliver_at: Option<i64>,
         }
         if self.is_scheduled() {
             Pending {
-                message: PendingJson(&self.message),
+                message: self.message.pending(),
                 state: self.state,
                 deliver_at: self.deliver_at,
             }

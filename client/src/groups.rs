@@ -115,10 +115,10 @@ impl NewGroup {
     }
 }
 
+use weir_wire::group::{AckAnswer, GroupList, OffsetList};
 pub use weir_wire::group::{
-    CommittedOffset, Group, GroupCounters, GroupDescription, Lag, QueueLag,
+    CommittedOffset, Group, GroupCounters, GroupDescription, Lag, QueueLag, ReceiptError,
 };
-use weir_wire::group::{GroupList, OffsetList};
 
 /// How to receive: batch size, long-poll wait, invisible time, consumer instance.
 ///
@@ -295,7 +295,7 @@ impl Serialize for Received {
 
 /// The answer to an ack or a nack: how many receipts were taken, and which were not.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "WireAck")]
+#[serde(try_from = "AckAnswer", into = "AckAnswer")]
 pub struct AckResult {
     /// Receipts taken (`"acked"` or `"nacked"` in the broker's answer).
     pub count: usize,
@@ -304,42 +304,28 @@ pub struct AckResult {
     pub failed: Vec<ReceiptError>,
 }
 
-/// Why one receipt of an ack or nack was not taken.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReceiptError {
-    /// The receipt as given.
-    pub receipt: String,
-    /// The broker's error code, for example `RECEIPT_EXPIRED`.
-    pub code: String,
-    /// The broker's explanation.
-    pub message: String,
-}
+impl TryFrom<AckAnswer> for AckResult {
+    type Error = &'static str;
 
-#[derive(Deserialize)]
-struct WireAck {
-    #[serde(default)]
-    acked: Option<usize>,
-    #[serde(default)]
-    nacked: Option<usize>,
-    #[serde(default)]
-    count: Option<usize>,
-    #[serde(default)]
-    failed: Vec<ReceiptError>,
-}
-
-impl TryFrom<WireAck> for AckResult {
-    type Error = String;
-
-    fn try_from(wire: WireAck) -> Result<AckResult, String> {
+    fn try_from(wire: AckAnswer) -> Result<AckResult, &'static str> {
         let count = wire
             .acked
             .or(wire.nacked)
-            .or(wire.count)
             .ok_or("the answer has no \"acked\" or \"nacked\" count")?;
         Ok(AckResult {
             count,
             failed: wire.failed,
         })
+    }
+}
+
+impl From<AckResult> for AckAnswer {
+    fn from(result: AckResult) -> AckAnswer {
+        AckAnswer {
+            acked: Some(result.count),
+            nacked: None,
+            failed: result.failed,
+        }
     }
 }
 

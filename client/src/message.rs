@@ -212,6 +212,48 @@ impl Message {
         std::str::from_utf8(&self.body).ok()
     }
 
+    /// A message in no queue yet (scheduled, or the half message of a transaction), from
+    /// its wire parts: its `queue` and `offset` read 0.
+    pub(crate) fn unplaced(
+        id: String,
+        topic: String,
+        content: wire::Content<'static>,
+    ) -> Result<Message, String> {
+        Message::from_wire(id, topic, (0, 0), content)
+    }
+
+    /// A message from its wire parts; `(queue, offset)` say where it is stored.
+    fn from_wire(
+        id: String,
+        topic: String,
+        (queue, offset): (u32, u64),
+        content: wire::Content<'static>,
+    ) -> Result<Message, String> {
+        let parts = Parts::new(content, &id)?;
+        Ok(Message {
+            id,
+            topic,
+            queue,
+            offset,
+            keys: parts.keys,
+            tag: parts.tag,
+            properties: parts.properties,
+            born_ms: parts.born_ms,
+            store_ms: parts.store_ms,
+            body: parts.body,
+        })
+    }
+
+    /// This message in the broker's shape of one in no queue yet: without `queue` and
+    /// `offset`, borrowed.
+    pub(crate) fn pending(&self) -> wire::Pending<'_> {
+        wire::Pending {
+            id: Cow::Borrowed(&self.id),
+            topic: Cow::Borrowed(&self.topic),
+            content: self.content(),
+        }
+    }
+
     /// The wire content of this message, borrowed.
     fn content(&self) -> wire::Content<'_> {
         Parts::content(
@@ -230,20 +272,12 @@ impl TryFrom<wire::Message<'static>> for Message {
     type Error = String;
 
     fn try_from(wire: wire::Message<'static>) -> Result<Message, String> {
-        let id = wire.id.into_owned();
-        let parts = Parts::new(wire.content, &id)?;
-        Ok(Message {
-            id,
-            topic: wire.topic.into_owned(),
-            queue: wire.queue,
-            offset: wire.offset,
-            keys: parts.keys,
-            tag: parts.tag,
-            properties: parts.properties,
-            born_ms: parts.born_ms,
-            store_ms: parts.store_ms,
-            body: parts.body,
-        })
+        Message::from_wire(
+            wire.id.into_owned(),
+            wire.topic.into_owned(),
+            (wire.queue, wire.offset),
+            wire.content,
+        )
     }
 }
 
@@ -255,22 +289,6 @@ impl Serialize for Message {
             queue: self.queue,
             offset: self.offset,
             content: self.content(),
-        }
-        .serialize(serializer)
-    }
-}
-
-/// A message not in a queue yet (scheduled, or the half message of a transaction), in
-/// the broker's JSON shape: a stored message's fields without `queue` and `offset`.
-pub(crate) struct PendingJson<'a>(pub(crate) &'a Message);
-
-impl Serialize for PendingJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let message = self.0;
-        wire::Pending {
-            id: Cow::Borrowed(&message.id),
-            topic: Cow::Borrowed(&message.topic),
-            content: message.content(),
         }
         .serialize(serializer)
     }

@@ -4,34 +4,12 @@
 //! its check-backs ([`Client::poll_checks`]).
 
 use http::Method;
-use serde::{Deserialize, Serialize};
 
 use crate::endpoint::encode_component;
 use crate::{Client, ClientError};
 
-/// A producer group as the broker reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProducerGroup {
-    /// The name half sends give as their producer group.
-    pub name: String,
-    /// Where check-backs are POSTed, if anywhere.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callback_url: Option<String>,
-    /// When it was created (or last replaced), in ms since the Unix epoch.
-    pub created_ms: i64,
-}
-
-#[derive(Serialize)]
-struct PutProducerGroup<'a> {
-    name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    callback_url: Option<&'a str>,
-}
-
-#[derive(Deserialize)]
-struct ProducerGroupList {
-    producer_groups: Vec<ProducerGroup>,
-}
+pub use weir_wire::transaction::ProducerGroup;
+use weir_wire::transaction::{ProducerGroupList, PutProducerGroup};
 
 impl Client {
     /// Creates or replaces the producer group `name`, with the URL its check-backs are
@@ -47,7 +25,10 @@ impl Client {
         name: &str,
         callback_url: Option<&str>,
     ) -> Result<ProducerGroup, ClientError> {
-        let body = PutProducerGroup { name, callback_url };
+        let body = PutProducerGroup {
+            name: name.to_owned(),
+            callback_url: callback_url.map(str::to_owned),
+        };
         let request = self.json_request(Method::POST, "/v1/producer-groups", &body)?;
         self.execute_json(request).await
     }
@@ -86,32 +67,4 @@ impl Client {
 
 fn group_path(name: &str) -> String {
     format!("/v1/producer-groups/{}", encode_component(name))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn put_omits_a_missing_callback() {
-        let body = PutProducerGroup {
-            name: "shop",
-            callback_url: None,
-        };
-        assert_eq!(serde_json::to_value(&body).unwrap(), json!({"name":"shop"}));
-    }
-
-    #[test]
-    fn list_decodes() {
-        let list: ProducerGroupList = serde_json::from_value(json!({"producer_groups":[
-            {"name":"a","callback_url":"http://127.0.0.1:9000/check","created_ms":1},
-            {"name":"b","created_ms":2}]}))
-        .unwrap();
-        assert_eq!(
-            list.producer_groups[0].callback_url.as_deref(),
-            Some("http://127.0.0.1:9000/check")
-        );
-        assert_eq!(list.producer_groups[1].callback_url, None);
-    }
 }

@@ -8,12 +8,15 @@
 use http::Method;
 use serde::{Deserialize, Serialize};
 
+use weir_wire::message::Messages;
+
 use crate::client::{Retried, decode_json};
 use crate::endpoint::encode_component;
 use crate::{Client, ClientError, Message};
 
 /// The answer to a read by offset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Messages<Message>", into = "Messages<Message>")]
 pub struct ReadResult {
     /// The messages read, in offset order.
     pub messages: Vec<Message>,
@@ -23,16 +26,37 @@ pub struct ReadResult {
     pub max_offset: u64,
 }
 
+impl TryFrom<Messages<Message>> for ReadResult {
+    type Error = &'static str;
+
+    fn try_from(list: Messages<Message>) -> Result<ReadResult, &'static str> {
+        Ok(ReadResult {
+            messages: list.messages,
+            next_offset: list
+                .next_offset
+                .ok_or("a read answer without \"next_offset\"")?,
+            max_offset: list
+                .max_offset
+                .ok_or("a read answer without \"max_offset\"")?,
+        })
+    }
+}
+
+impl From<ReadResult> for Messages<Message> {
+    fn from(result: ReadResult) -> Messages<Message> {
+        Messages {
+            messages: result.messages,
+            next_offset: Some(result.next_offset),
+            max_offset: Some(result.max_offset),
+        }
+    }
+}
+
 /// The broker's health, as `GET /healthz` reports it while healthy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
     /// `"ok"` while the store accepts writes.
     pub status: String,
-}
-
-#[derive(Deserialize)]
-struct MessageList {
-    messages: Vec<Message>,
 }
 
 impl Client {
@@ -68,7 +92,7 @@ impl Client {
         let tried = self
             .execute_retrying(&self.replayable_get(&path)?, Retried::Read)
             .await;
-        let list: MessageList = decode_json(&tried.result?)?;
+        let list: Messages<Message> = decode_json(&tried.result?)?;
         Ok(list.messages)
     }
 

@@ -12,9 +12,12 @@ use http::Method;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::endpoint::encode_component;
-use weir_wire::send::{HALF, HalfSendAnswer, SendRequest};
+use std::borrow::Cow;
 
-use crate::message::PendingJson;
+use weir_wire::message::Half;
+use weir_wire::send::{HALF, HalfSendAnswer, SendRequest};
+use weir_wire::transaction::{CheckList, TransactionList};
+
 use crate::send::messages_path;
 use crate::{Client, ClientError, Message, OutgoingMessage, SendStatus};
 
@@ -54,29 +57,7 @@ impl From<HalfSent> for HalfSendAnswer<'static> {
     }
 }
 
-/// Where a transaction stands after a commit, rollback or resume.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TransactionState {
-    /// The message is in its topic.
-    Committed,
-    /// The message was discarded.
-    RolledBack,
-    /// Check-backs start again from zero.
-    Resumed,
-    /// A state this client version does not know.
-    #[serde(other)]
-    Unknown,
-}
-
-/// The answer to a commit, rollback or resume.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TransactionOutcome {
-    /// The transaction id.
-    pub transaction: String,
-    /// Where it stands now.
-    pub state: TransactionState,
-}
+pub use weir_wire::transaction::{TransactionOutcome, TransactionState};
 
 /// An undecided transaction: its half message and its check-back state. The list of
 /// transactions and the producers' check-back poll both answer these.
@@ -85,21 +66,19 @@ pub struct TransactionOutcome {
 /// and the message's fields (without queue and offset: a half message is in no queue of
 /// its topic).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Half<'static>")]
 pub struct Transaction {
     /// The transaction id.
     pub transaction: String,
     /// The producer group named by the half send, if any.
-    #[serde(default)]
     pub producer_group: Option<String>,
     /// Check-backs made so far.
     pub checks: u32,
     /// Whether the broker stopped checking after its maximum of checks; it waits for a
     /// decision or [`Client::resume_transaction`].
-    #[serde(default)]
     pub parked: bool,
     /// The half message; `topic` is the topic it goes to when committed, `store_ms` when
     /// it was sent. Its `queue` and `offset` read 0.
-    #[serde(flatten)]
     pub message: Message,
 }
 
@@ -114,24 +93,35 @@ impl Transaction {
     }
 }
 
+impl TryFrom<Half<'static>> for Transaction {
+    type Error = String;
+
+    fn try_from(half: Half<'static>) -> Result<Transaction, String> {
+        Ok(Transaction {
+            transaction: half.transaction.into_owned(),
+            producer_group: half.producer_group.map(Cow::into_owned),
+            checks: half.checks,
+            parked: half.parked,
+            message: Message::unplaced(
+                half.id.into_owned(),
+                half.topic.into_owned(),
+                half.content,
+            )?,
+        })
+    }
+}
+
 impl Serialize for Transaction {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Wire<'a> {
-            transaction: &'a str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            producer_group: Option<&'a str>,
-            checks: u32,
-            parked: bool,
-            #[serde(flatten)]
-            message: PendingJson<'a>,
-        }
-        Wire {
-            transaction: &self.transaction,
-            producer_group: self.producer_group.as_deref(),
+        let pending = self.message.pending();
+        Half {
+            transaction: Cow::Borrowed(&self.transaction),
+            topic: pending.topic,
+            producer_group: self.producer_group.as_deref().map(Cow::Borrowed),
             checks: self.checks,
             parked: self.parked,
-            message: PendingJson(&self.message),
+            id: pending.id,
+            content: pending.content,
         }
         .serialize(serializer)
     }
@@ -149,16 +139,6 @@ fn half_request<'a>(
         check_after_ms,
         ..message.request()
     }
-}
-
-#[derive(Deserialize)]
-struct TransactionList {
-    transactions: Vec<Transaction>,
-}
-
-#[derive(Deserialize)]
-struct CheckList {
-    checks: Vec<Check>,
 }
 
 impl Client {
@@ -238,7 +218,7 @@ impl Client {
         if let Some(max) = max {
             path.push_str(&format!("?max={max}"));
         }
-        let list: TransactionList = self
+        let list: TransactionList<Transaction> = self
             .execute_json(self.empty_request(Method::GET, &path)?)
             .await?;
         Ok(list.transactions)
@@ -263,7 +243,7 @@ impl Client {
         wait_ms: Option<u64>,
     ) -> Result<Vec<Check>, ClientError> {
         let path = checks_path(producer_group, max, wait_ms);
-        let list: CheckList = self
+        let list: CheckList<Check> = self
             .execute_json(self.empty_request(Method::GET, &path)?)
             .await?;
         Ok(list.checks)
@@ -332,20 +312,6 @@ mod tests {
         assert_eq!(tx.producer_group.as_deref(), Some("shop"));
         assert_eq!(tx.message.store_ms, 1_764_000_000_001);
         assert_eq!(serde_json::to_value(&tx).unwrap(), answer);
-    }
-
-    #[test]
-    fn outcome_states_decode() {
-        for (text, state) in [
-            ("committed", TransactionState::Committed),
-            ("rolled_back", TransactionState::RolledBack),
-            ("resumed", TransactionState::Resumed),
-            ("pondering", TransactionState::Unknown),
-        ] {
-            let outcome: TransactionOutcome =
-                serde_json::from_value(json!({"transaction":"t","state":text})).unwrap();
-            assert_eq!(outcome.state, state);
-        }
     }
 
     #[test]

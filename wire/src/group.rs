@@ -132,9 +132,53 @@ pub struct GroupList {
     pub groups: Vec<Group>,
 }
 
+/// The answer to an ack (`acked`) or a nack (`nacked`): how many receipts were taken, and
+/// which were not, one by one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckAnswer {
+    /// Receipts taken by an ack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked: Option<usize>,
+    /// Receipts taken by a nack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nacked: Option<usize>,
+    /// Receipts not taken.
+    #[serde(default)]
+    pub failed: Vec<ReceiptError>,
+}
+
+/// Why one receipt of an ack or nack was not taken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptError {
+    /// The receipt as given.
+    pub receipt: String,
+    /// The error code, for example `RECEIPT_EXPIRED`.
+    pub code: String,
+    /// The explanation.
+    pub message: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ack_answer_names_its_count_by_what_settled() {
+        let acked = AckAnswer {
+            acked: Some(2),
+            ..AckAnswer::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&acked).unwrap(),
+            serde_json::json!({"acked": 2, "failed": []})
+        );
+        let nacked: AckAnswer = serde_json::from_str(
+            r#"{"nacked":1,"failed":[{"receipt":"r","code":"RECEIPT_EXPIRED","message":"m","at":1}]}"#,
+        )
+        .unwrap();
+        assert_eq!((nacked.acked, nacked.nacked), (None, Some(1)));
+        assert_eq!(nacked.failed[0].code, "RECEIPT_EXPIRED");
+    }
 
     #[test]
     fn a_description_parses_with_fields_it_does_not_know_and_reads_as_its_group() {

@@ -14,3 +14,4 @@ pub mod message_list;
 pub mod plugin;
 pub mod send;
 pub mod topic;
+pub mod transaction;

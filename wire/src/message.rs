@@ -193,6 +193,32 @@ pub struct DeadLetterPage<'a> {
     pub max_offset: u64,
 }
 
+/// A list of messages in JSON: what a lookup by key (`messages` only), a read by offset
+/// (with `next_offset` and `max_offset`) and a receive (each element a [`Delivery`])
+/// answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Messages<T> {
+    /// The messages, in order.
+    pub messages: Vec<T>,
+    /// For a read by offset: the offset to read from next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_offset: Option<u64>,
+    /// For a read by offset: the offset the next message stored in the queue will get.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_offset: Option<u64>,
+}
+
+impl<T> Messages<T> {
+    /// A list without offsets (a lookup by key, a receive).
+    pub fn of(messages: Vec<T>) -> Messages<T> {
+        Messages {
+            messages,
+            next_offset: None,
+            max_offset: None,
+        }
+    }
+}
+
 /// A delayed message that is not yet due, as a lookup by id answers it: no queue and
 /// offset yet, `state` is `"scheduled"`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,8 +10,10 @@
 use std::time::Duration;
 
 use http::{Request, StatusCode};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use weir_core::{AckOutcome, GroupMode, GroupSpec, ReceiveRequest, ResetTarget, StartFrom};
+use weir_wire::group::{AckAnswer, ReceiptError};
+use weir_wire::message::Messages;
 
 use crate::app::{HttpResponse, json, no_content};
 use crate::body::{RequestBody, read_json};
@@ -100,27 +102,10 @@ struct CommitOffset {
     consumer: Option<String>,
 }
 
-/// The answer to an ack (`acked`) or a nack (`nacked`).
-#[derive(Serialize)]
-struct AckAnswer {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    acked: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    nacked: Option<usize>,
-    failed: Vec<ReceiptFailureJson>,
-}
-
 #[derive(Clone, Copy)]
 enum Settle {
     Ack,
     Nack,
-}
-
-#[derive(Serialize)]
-struct ReceiptFailureJson {
-    receipt: String,
-    code: &'static str,
-    message: String,
 }
 
 pub(crate) async fn create(
@@ -201,14 +186,8 @@ pub(crate) async fn receive(
             crate::message_list::encode_deliveries(&deliveries)?,
         ));
     }
-    /// Serialised straight from the deliveries: no intermediate JSON tree.
-    #[derive(serde::Serialize)]
-    struct Messages<'a> {
-        messages: Vec<weir_wire::message::Delivery<'a>>,
-    }
-    let messages = Messages {
-        messages: deliveries.iter().map(delivery).collect(),
-    };
+    // Serialised straight from the deliveries: no intermediate JSON tree.
+    let messages = Messages::of(deliveries.iter().map(delivery).collect());
     Ok(json(StatusCode::OK, &messages))
 }
 
@@ -342,9 +321,9 @@ fn ack_answer(settle: Settle, outcome: AckOutcome) -> HttpResponse {
         .into_iter()
         .map(|failure| {
             let error = ApiError::from(failure.error);
-            ReceiptFailureJson {
+            ReceiptError {
                 receipt: failure.receipt,
-                code: error.code,
+                code: error.code.to_owned(),
                 message: error.message,
             }
         })

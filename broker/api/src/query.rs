@@ -7,6 +7,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Serialize;
 use weir_core::{CoreError, ScheduledMessage, StoredMessage};
 use weir_wire::codes;
+use weir_wire::message::Messages;
 
 use crate::app::{HttpResponse, json};
 use crate::routes::query_param;
@@ -15,15 +16,6 @@ use crate::{ApiError, App, ResponseBody};
 
 /// Messages a read returns when the request does not say.
 pub(crate) const DEFAULT_READ_MAX: usize = 32;
-
-#[derive(Serialize)]
-struct MessagesJson<'a> {
-    messages: Vec<weir_wire::message::Message<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_offset: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max_offset: Option<u64>,
-}
 
 /// A stored message with its state, as a query by id shows it.
 #[derive(Serialize)]
@@ -102,11 +94,7 @@ pub(crate) fn by_key(
     let messages = app.broker.get_by_key(topic, &key, max)?;
     Ok(json(
         StatusCode::OK,
-        &MessagesJson {
-            messages: messages.iter().map(wire::message).collect(),
-            next_offset: None,
-            max_offset: None,
-        },
+        &Messages::of(messages.iter().map(wire::message).collect()),
     ))
 }
 
@@ -139,7 +127,7 @@ pub(crate) fn read_queue(
     }
     Ok(json(
         StatusCode::OK,
-        &MessagesJson {
+        &Messages {
             messages: batch.messages.iter().map(wire::message).collect(),
             next_offset: Some(batch.next_offset),
             max_offset: Some(batch.max_offset),

@@ -10,15 +10,18 @@
 use std::time::Duration;
 
 use http::{Request, StatusCode};
-use serde::{Deserialize, Serialize};
 use weir_core::TxOutcome;
 use weir_core::topic::TopicName;
+use weir_wire::transaction::{
+    CheckList, ProducerGroupList, PutProducerGroup, TransactionList, TransactionOutcome,
+    TransactionState,
+};
 
 use crate::app::{HttpResponse, json, no_content};
 use crate::body::{RequestBody, read_json};
 use crate::query::count;
 use crate::routes::query_param;
-use crate::wire::{ProducerGroupJson, half};
+use crate::wire::{half, producer_group};
 use crate::{ApiError, App};
 
 /// Undecided transactions a listing returns when the request does not say.
@@ -27,21 +30,20 @@ pub(crate) const DEFAULT_TRANSACTIONS_PAGE: u64 = 100;
 /// Check-backs a poll returns at most when the request does not say.
 pub(crate) const DEFAULT_CHECKS_MAX: u64 = 32;
 
-/// The state of a transaction after a request on it.
-#[derive(Serialize)]
-struct TransactionStateJson<'a> {
-    transaction: &'a str,
-    state: &'static str,
+fn state(transaction: &str, state: TransactionState) -> HttpResponse {
+    json(
+        StatusCode::OK,
+        &TransactionOutcome {
+            transaction: transaction.to_owned(),
+            state,
+        },
+    )
 }
 
-fn state(transaction: &str, state: &'static str) -> HttpResponse {
-    json(StatusCode::OK, &TransactionStateJson { transaction, state })
-}
-
-fn outcome_name(outcome: TxOutcome) -> &'static str {
+fn outcome_state(outcome: TxOutcome) -> TransactionState {
     match outcome {
-        TxOutcome::Committed => "committed",
-        TxOutcome::RolledBack => "rolled_back",
+        TxOutcome::Committed => TransactionState::Committed,
+        TxOutcome::RolledBack => TransactionState::RolledBack,
     }
 }
 
@@ -49,42 +51,31 @@ fn outcome_name(outcome: TxOutcome) -> &'static str {
 /// committing a rolled-back transaction is `409 TRANSACTION_CONFLICT`.
 pub(crate) async fn commit(app: &App, transaction: &str) -> Result<HttpResponse, ApiError> {
     let outcome = app.broker.commit(transaction).await?;
-    Ok(state(transaction, outcome_name(outcome)))
+    Ok(state(transaction, outcome_state(outcome)))
 }
 
 /// Rolls back: the message is never delivered. Idempotent like commit.
 pub(crate) async fn rollback(app: &App, transaction: &str) -> Result<HttpResponse, ApiError> {
     let outcome = app.broker.rollback(transaction).await?;
-    Ok(state(transaction, outcome_name(outcome)))
+    Ok(state(transaction, outcome_state(outcome)))
 }
 
 /// Starts the check-backs of a transaction again from zero (a parked one, typically).
 pub(crate) async fn resume(app: &App, transaction: &str) -> Result<HttpResponse, ApiError> {
     app.broker.resume_transaction(transaction).await?;
-    Ok(state(transaction, "resumed"))
+    Ok(state(transaction, TransactionState::Resumed))
 }
 
 /// The undecided transactions, oldest first: `?max=N` (1 to the read limit, default 100).
 pub(crate) fn list(app: &App, query: Option<&str>) -> Result<HttpResponse, ApiError> {
     let max = count(query, "max", DEFAULT_TRANSACTIONS_PAGE)?;
     let halves = app.broker.transactions(max)?;
-    #[derive(Serialize)]
-    struct Transactions<'a> {
-        transactions: Vec<weir_wire::message::Half<'a>>,
-    }
     Ok(json(
         StatusCode::OK,
-        &Transactions {
+        &TransactionList {
             transactions: halves.iter().map(half).collect(),
         },
     ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PutProducerGroup {
-    name: String,
-    callback_url: Option<String>,
 }
 
 /// Creates or replaces a producer group; `201` with the group either way.
@@ -97,26 +88,22 @@ pub(crate) async fn put_group(
         .broker
         .put_producer_group(&put.name, put.callback_url)
         .await?;
-    Ok(json(StatusCode::CREATED, &ProducerGroupJson::from(&config)))
+    Ok(json(StatusCode::CREATED, &producer_group(&config)))
 }
 
 pub(crate) fn list_groups(app: &App) -> HttpResponse {
     let configs = app.broker.producer_groups();
-    #[derive(Serialize)]
-    struct ProducerGroups<'a> {
-        producer_groups: Vec<ProducerGroupJson<'a>>,
-    }
     json(
         StatusCode::OK,
-        &ProducerGroups {
-            producer_groups: configs.iter().map(ProducerGroupJson::from).collect(),
+        &ProducerGroupList {
+            producer_groups: configs.iter().map(producer_group).collect(),
         },
     )
 }
 
 pub(crate) fn get_group(app: &App, name: &str) -> Result<HttpResponse, ApiError> {
     let config = app.broker.producer_group(name)?;
-    Ok(json(StatusCode::OK, &ProducerGroupJson::from(&config)))
+    Ok(json(StatusCode::OK, &producer_group(&config)))
 }
 
 pub(crate) async fn delete_group(app: &App, name: &str) -> Result<HttpResponse, ApiError> {
@@ -147,13 +134,9 @@ pub(crate) async fn poll_checks(
         .broker
         .poll_checks(group, max, Duration::from_millis(wait_ms(query)?))
         .await?;
-    #[derive(Serialize)]
-    struct Checks<'a> {
-        checks: Vec<weir_wire::message::Half<'a>>,
-    }
     Ok(json(
         StatusCode::OK,
-        &Checks {
+        &CheckList {
             checks: halves.iter().map(half).collect(),
         },
     ))

@@ -16,6 +16,7 @@ use weir_core::{
 };
 use weir_wire::message::{Body, CheckBack, Content, Half, Message, Pending, Scheduled};
 use weir_wire::send::{HALF, SendRequest};
+use weir_wire::transaction::ProducerGroup;
 use weir_wire::{group, send, topic};
 
 use crate::ApiError;
@@ -341,20 +342,10 @@ pub(crate) fn check_back(half: &HalfMessage) -> CheckBack<'_> {
 }
 
 /// A producer group as the API shows it.
-#[derive(Serialize)]
-pub(crate) struct ProducerGroupJson<'a> {
-    name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    callback_url: Option<&'a str>,
-    created_ms: i64,
-}
-
-impl<'a> From<&'a ProducerGroupConfig> for ProducerGroupJson<'a> {
-    fn from(config: &'a ProducerGroupConfig) -> Self {
-        Self {
-            name: &config.name,
-            callback_url: config.callback_url.as_deref(),
-            created_ms: config.created_ms,
-        }
+pub(crate) fn producer_group(config: &ProducerGroupConfig) -> ProducerGroup {
+    ProducerGroup {
+        name: config.name.clone(),
+        callback_url: config.callback_url.clone(),
+        created_ms: config.created_ms,
     }
 }

@@ -247,10 +247,8 @@ pub(crate) async fn run(command: BindCommand, connection: &Connection) -> anyhow
                 .map_err(|err| explain_plugin(err, "cannot list the bindings".to_owned()))?;
             output::print_list(
                 connection.json,
-                &BindingList {
-                    bindings: bindings.clone(),
-                },
-                &bindings,
+                &BindingList { bindings },
+                |list| &list.bindings,
                 "no binding; attach a module with `weir bind consumer|dedup|tx-checker`",
                 |bindings| binding_table(bindings, None),
             )

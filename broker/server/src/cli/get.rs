@@ -5,8 +5,8 @@
 use std::fmt::Write as _;
 
 use clap::ArgGroup;
-use serde::Serialize;
 use weir_client::{Message, MessageInfo, MessageState};
+use weir_wire::message::Messages;
 
 use super::Connection;
 use super::failure::explain;
@@ -37,12 +37,6 @@ pub(crate) struct GetArgs {
     max: Option<u32>,
 }
 
-/// `--json` output of `weir get --key`, in the shape of the broker's answer.
-#[derive(Serialize)]
-struct MessageList<'a> {
-    messages: &'a [Message],
-}
-
 /// Runs `weir get`.
 pub(crate) async fn run(args: GetArgs, connection: &Connection) -> anyhow::Result<()> {
     let client = connection.client()?;
@@ -71,9 +65,7 @@ pub(crate) async fn run(args: GetArgs, connection: &Connection) -> anyhow::Resul
                 )
             })?;
         if json {
-            return output::print_json(&MessageList {
-                messages: &messages,
-            });
+            return output::print_json(&Messages::of(messages));
         }
         if messages.is_empty() {
             eprintln!("no message of topic '{topic}' carries key '{key}'");

@@ -3,9 +3,8 @@
 use std::fmt::Write as _;
 
 use anyhow::bail;
-use serde::Serialize;
 use weir_client::{Group, GroupDescription, NewGroup, ResetRequest};
-use weir_wire::group::OffsetList;
+use weir_wire::group::{GroupList, OffsetList};
 
 use super::Connection;
 use super::failure::explain_group;
@@ -123,18 +122,6 @@ pub(crate) struct ResetArgs {
     /// Reset the progress of this consumer instance (broadcasting groups).
     #[arg(long, value_name = "NAME")]
     consumer: Option<String>,
-}
-
-/// `--json` output of `weir group list`, in the shape of `GET /v1/groups`.
-#[derive(Serialize)]
-struct GroupList<'a> {
-    groups: &'a [Group],
-}
-
-/// `--json` output of `weir group delete`.
-#[derive(Serialize)]
-struct Deleted<'a> {
-    deleted: &'a str,
 }
 
 /// Runs a `weir group` command.
@@ -302,8 +289,8 @@ async fn list(topic: Option<&str>, connection: &Connection) -> anyhow::Result<()
     };
     output::print_list(
         connection.json,
-        &GroupList { groups: &groups },
-        &groups,
+        &GroupList { groups },
+        |list| &list.groups,
         &hint,
         group_table,
     )
@@ -339,10 +326,7 @@ async fn delete(name: &str, connection: &Connection) -> anyhow::Result<()> {
         .delete_group(name)
         .await
         .map_err(|err| explain_group(err, format!("cannot delete group '{name}'"), name))?;
-    if connection.json {
-        return output::print_json(&Deleted { deleted: name });
-    }
-    output::print(&format!("deleted group '{name}'\n"))
+    output::print_deleted(connection.json, "group", name)
 }
 
 async fn reset(args: ResetArgs, connection: &Connection) -> anyhow::Result<()> {

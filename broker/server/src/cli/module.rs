@@ -64,10 +64,8 @@ pub(crate) async fn run(command: ModuleCommand, connection: &Connection) -> anyh
                 .map_err(|err| explain_plugin(err, "cannot list the modules".to_owned()))?;
             output::print_list(
                 connection.json,
-                &ModuleList {
-                    modules: modules.clone(),
-                },
-                &modules,
+                &ModuleList { modules },
+                |list| &list.modules,
                 "no module; upload one with `weir module push NAME FILE.wasm`",
                 module_table,
             )

@@ -222,19 +222,33 @@ pub(crate) fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()>
     print(&text)
 }
 
+/// Prints what a delete command removed: with `--json`, `{"deleted": NAME}`; else a line
+/// naming the `kind` of thing and its name.
+pub(crate) fn print_deleted(json: bool, kind: &str, name: &str) -> anyhow::Result<()> {
+    #[derive(Serialize)]
+    struct Deleted<'a> {
+        deleted: &'a str,
+    }
+    if json {
+        return print_json(&Deleted { deleted: name });
+    }
+    print(&format!("deleted {kind} '{name}'\n"))
+}
+
 /// Prints what a listing command found: with `--json` (`json`), `document`, the broker's
-/// answer; else `render(items)`, or, when there are none, `hint` on stderr, which says how
-/// to make one and leaves stdout empty for scripts.
-pub(crate) fn print_list<T: Serialize + ?Sized, I>(
+/// answer; else `render` of its `items`, or, when there are none, `hint` on stderr, which
+/// says how to make one and leaves stdout empty for scripts.
+pub(crate) fn print_list<T: Serialize, I>(
     json: bool,
     document: &T,
-    items: &[I],
+    items: fn(&T) -> &[I],
     hint: &str,
     render: impl FnOnce(&[I]) -> String,
 ) -> anyhow::Result<()> {
     if json {
         return print_json(document);
     }
+    let items = items(document);
     if items.is_empty() {
         eprintln!("{hint}");
         return Ok(());

@@ -1,8 +1,8 @@
 //! `weir producer-group put|describe|list|delete`: producer group administration (who
 //! the broker asks about undecided transactions, and where).
 
-use serde::Serialize;
 use weir_client::ProducerGroup;
+use weir_wire::transaction::ProducerGroupList;
 
 use super::Connection;
 use super::failure::explain;
@@ -33,18 +33,6 @@ pub(crate) enum ProducerGroupCommand {
         /// The group name.
         name: String,
     },
-}
-
-/// `--json` output of `weir producer-group list`, in the shape of the broker's answer.
-#[derive(Serialize)]
-struct ProducerGroupList<'a> {
-    producer_groups: &'a [ProducerGroup],
-}
-
-/// `--json` output of `weir producer-group delete`.
-#[derive(Serialize)]
-struct Deleted<'a> {
-    deleted: &'a str,
 }
 
 /// Runs a `weir producer-group` command.
@@ -92,9 +80,9 @@ pub(crate) async fn run(
             output::print_list(
                 connection.json,
                 &ProducerGroupList {
-                    producer_groups: &groups,
+                    producer_groups: groups,
                 },
-                &groups,
+                |list| &list.producer_groups,
                 "no producer group; create one with `weir producer-group put NAME`",
                 table,
             )
@@ -107,10 +95,7 @@ pub(crate) async fn run(
                 .map_err(|err| {
                     explain(err, format!("cannot delete producer group '{name}'"), None)
                 })?;
-            if connection.json {
-                return output::print_json(&Deleted { deleted: &name });
-            }
-            output::print(&format!("deleted producer group '{name}'\n"))
+            output::print_deleted(connection.json, "producer group", &name)
         }
     }
 }

@@ -3,8 +3,8 @@
 use std::str::FromStr;
 
 use anyhow::bail;
-use serde::Serialize;
 use weir_client::Topic;
+use weir_wire::topic::TopicList;
 
 use super::Connection;
 use super::failure::explain;
@@ -74,18 +74,6 @@ impl FromStr for QueueCount {
     }
 }
 
-/// `--json` output of `weir topic list`, in the shape of `GET /v1/topics`.
-#[derive(Serialize)]
-struct TopicList<'a> {
-    topics: &'a [Topic],
-}
-
-/// `--json` output of `weir topic delete`.
-#[derive(Serialize)]
-struct Deleted<'a> {
-    deleted: &'a str,
-}
-
 /// Runs a `weir topic` command.
 pub(crate) async fn run(command: TopicCommand, connection: &Connection) -> anyhow::Result<()> {
     match command {
@@ -121,8 +109,8 @@ async fn list(connection: &Connection) -> anyhow::Result<()> {
         .map_err(|err| explain(err, "cannot list topics".to_owned(), None))?;
     output::print_list(
         connection.json,
-        &TopicList { topics: &topics },
-        &topics,
+        &TopicList { topics },
+        |list| &list.topics,
         "no topics; create one with `weir topic create NAME`",
         topic_table,
     )
@@ -184,10 +172,7 @@ async fn delete(name: &str, connection: &Connection) -> anyhow::Result<()> {
         .delete_topic(name)
         .await
         .map_err(|err| explain(err, format!("cannot delete topic '{name}'"), Some(name)))?;
-    if connection.json {
-        return output::print_json(&Deleted { deleted: name });
-    }
-    output::print(&format!("deleted topic '{name}'\n"))
+    output::print_deleted(connection.json, "topic", name)
 }
 
 async fn add_queues(name: &str, count: QueueCount, connection: &Connection) -> anyhow::Result<()> {

@@ -8,8 +8,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use serde::Serialize;
 use weir_client::{Check, Transaction, TransactionOutcome, TransactionState};
+use weir_wire::transaction::{CheckList, TransactionList};
 
 use super::Connection;
 use super::failure::{explain, explain_id};
@@ -58,18 +58,6 @@ pub(crate) enum TxCommand {
 pub(crate) struct Decide {
     /// The transaction id (printed by `weir send --transaction`).
     transaction: String,
-}
-
-/// `--json` output of `weir tx pending`, in the shape of `GET /v1/transactions`.
-#[derive(Serialize)]
-struct TransactionList<'a> {
-    transactions: &'a [Transaction],
-}
-
-/// `--json` output of `weir tx checks`, in the shape of the broker's answer.
-#[derive(Serialize)]
-struct CheckList<'a> {
-    checks: &'a [Check],
 }
 
 /// Runs a `weir tx` command.
@@ -131,10 +119,8 @@ async fn pending(max: Option<u32>, connection: &Connection) -> anyhow::Result<()
         .map_err(|err| explain(err, "cannot list the transactions".to_owned(), None))?;
     output::print_list(
         connection.json,
-        &TransactionList {
-            transactions: &transactions,
-        },
-        &transactions,
+        &TransactionList { transactions },
+        |list| &list.transactions,
         "no undecided transaction",
         |transactions| pending_table(transactions, times::now_ms()),
     )
@@ -184,7 +170,7 @@ async fn checks(
             )
         })?;
     if connection.json {
-        return output::print_json(&CheckList { checks: &checks });
+        return output::print_json(&CheckList { checks });
     }
     if checks.is_empty() {
         eprintln!("no check-back is waiting for producer group '{producer_group}'");
