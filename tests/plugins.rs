@@ -13,7 +13,7 @@
 //! * Modules and bindings are listed and described; a module in use cannot be deleted.
 //!
 //! The forwarder and json-dedup scenarios run for every guest language the suite builds
-//! (Rust, Python, JavaScript, Go): the same plugins, the same assertions.
+//! (Rust, Python, JavaScript, Go, C, C++): the same plugins, the same assertions.
 //!
 //! Nothing asserts how fast the broker is: waits are long polls or bounded polling loops.
 
@@ -67,6 +67,16 @@ fn the_javascript_forwarder_does_the_same() {
 #[test]
 fn the_go_forwarder_does_the_same() {
     forwarder_publishes_every_message_transformed(Language::Go);
+}
+
+#[test]
+fn the_c_forwarder_does_the_same() {
+    forwarder_publishes_every_message_transformed(Language::C);
+}
+
+#[test]
+fn the_cpp_forwarder_does_the_same() {
+    forwarder_publishes_every_message_transformed(Language::Cpp);
 }
 
 /// The forwarder of `language`, uploaded without a world (its exports tell it), bound
@@ -201,6 +211,16 @@ fn the_javascript_json_dedup_does_the_same() {
 #[test]
 fn the_go_json_dedup_does_the_same() {
     duplicate_sends_are_answered_with_the_original(Language::Go);
+}
+
+#[test]
+fn the_c_json_dedup_does_the_same() {
+    duplicate_sends_are_answered_with_the_original(Language::C);
+}
+
+#[test]
+fn the_cpp_json_dedup_does_the_same() {
+    duplicate_sends_are_answered_with_the_original(Language::Cpp);
 }
 
 /// The json-dedup filter of `language` on a topic: a repeated key answers the original

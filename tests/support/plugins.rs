@@ -80,6 +80,8 @@ pub(crate) enum Language {
     Python,
     JavaScript,
     Go,
+    C,
+    Cpp,
 }
 
 impl Language {
@@ -90,6 +92,16 @@ impl Language {
             Language::Python => "python",
             Language::JavaScript => "js",
             Language::Go => "go",
+            Language::C => "c",
+            Language::Cpp => "cpp",
+        }
+    }
+
+    /// The script that builds the language's components: C++'s are built by the C SDK's.
+    fn builder(self) -> &'static str {
+        match self {
+            Language::Cpp => "c",
+            other => other.dir(),
         }
     }
 
@@ -101,7 +113,7 @@ impl Language {
         read_component(
             &format!("../../plugins/target/components/{}", self.dir()),
             plugin,
-            &format!("sdk-guest/{}/test.sh", self.dir()),
+            &format!("sdk-guest/{}/test.sh", self.builder()),
         )
     }
 }
