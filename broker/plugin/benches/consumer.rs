@@ -24,11 +24,16 @@
 //! - `WEIR_BENCH_ROUNDS`: rounds of every run, each with new groups (default 3); the
 //!   table keeps the best of them, the machine being shared;
 //! - `WEIR_BENCH_PERFMAP`: when set, the bare call's engine writes `/tmp/perf-<pid>.map`,
-//!   so that `perf report` names the component's functions.
+//!   so that `perf report` names the component's functions;
+//! - `WEIR_BENCH_LANGUAGES`: the builds of `ack-all` to compare, e.g. `rust,c,python`
+//!   (default `rust`). Each is uploaded (the time from upload to ready is printed), run
+//!   in every configuration next to the native consumer and the first language, and
+//!   reloaded at the end by a fresh plugin host (the time per module is printed).
 //!
-//! The component is `plugins/target/wasm32-wasip2/release/ack_all.wasm`; it is built
-//! when missing (`cargo build --release --target wasm32-wasip2 -p ack-all` in
-//! `plugins/`).
+//! Rust's component is `plugins/target/wasm32-wasip2/release/ack_all.wasm`, built when
+//! missing (`cargo build --release --target wasm32-wasip2 -p ack-all` in `plugins/`);
+//! another language's is `plugins/target/components/<lang>/ack-all.wasm`, which
+//! `sdk-guest/<lang>/test.sh` builds (`sdk-guest/c/test.sh` for c, cpp and zig).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -102,13 +107,12 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let component = ack_all();
     let parts = Parts::from_args();
     if parts.wanted("native") || parts.wanted("plugin") {
-        runtime.block_on(run(&component, &parts));
+        runtime.block_on(run(&languages(), &parts));
     }
     if parts.wanted("bare") {
-        bare_call(&component);
+        bare_call(&ack_all());
     }
 }
 
@@ -154,7 +158,34 @@ fn cpu_ns() -> f64 {
     ticks as f64 * 1e7
 }
 
-async fn run(component: &[u8], parts: &Parts) {
+/// The `ack-all` builds to compare: `(language, component)`, from `WEIR_BENCH_LANGUAGES`.
+fn languages() -> Vec<(String, Vec<u8>)> {
+    let names = std::env::var("WEIR_BENCH_LANGUAGES").unwrap_or_else(|_| "rust".into());
+    names
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            let component = if name == "rust" {
+                ack_all()
+            } else {
+                let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../plugins/target/components")
+                    .join(name)
+                    .join("ack-all.wasm");
+                std::fs::read(&path).unwrap_or_else(|e| {
+                    panic!(
+                        "reading {}: {e} (build it with sdk-guest/<lang>/test.sh)",
+                        path.display()
+                    )
+                })
+            };
+            (name.to_owned(), component)
+        })
+        .collect()
+}
+
+async fn run(languages: &[(String, Vec<u8>)], parts: &Parts) {
     let messages = env_count("WEIR_BENCH_MESSAGES", 2_000_000);
     let batches: Vec<usize> = std::env::var("WEIR_BENCH_BATCHES").map_or_else(
         |_| BATCHES.to_vec(),
@@ -177,12 +208,21 @@ async fn run(component: &[u8], parts: &Parts) {
         config.call_priority = priority.parse().expect("WEIR_BENCH_PRIORITY");
     }
     println!("plugin call priority: {:?}", config.call_priority);
-    let host = PluginHost::open(Arc::clone(&broker), config)
+    let host = PluginHost::open(Arc::clone(&broker), config.clone())
         .await
         .expect("open the plugin host");
-    host.upload("ack", World::Consumer, component.to_vec())
-        .await
-        .expect("upload ack-all");
+    for (language, component) in languages {
+        let (started, cpu) = (Instant::now(), cpu_ns());
+        host.upload(language, World::Consumer, component.clone())
+            .await
+            .expect("upload ack-all");
+        println!(
+            "{language}: {:.1} MB uploaded and ready in {:.2} s ({:.2} CPU-s)",
+            component.len() as f64 / 1e6,
+            started.elapsed().as_secs_f64(),
+            (cpu_ns() - cpu) / 1e9,
+        );
+    }
 
     let body = "x".repeat(BODY);
     let started = Instant::now();
@@ -203,8 +243,8 @@ async fn run(component: &[u8], parts: &Parts) {
         started.elapsed().as_secs_f64()
     );
 
-    // Best of the rounds per batch size and concurrency, in that order.
-    let mut plugin = Vec::new();
+    // Best of the rounds per batch size and concurrency, in that order; per language.
+    let mut plugin: Vec<Vec<Figure>> = languages.iter().map(|_| Vec::new()).collect();
     let mut native = Vec::new();
     let rounds = env_count("WEIR_BENCH_ROUNDS", 3).max(1);
     for round in 1..=rounds {
@@ -219,11 +259,19 @@ async fn run(component: &[u8], parts: &Parts) {
                     keep_best(&mut native, at, figure);
                 }
                 if parts.wanted("plugin") {
-                    let group = format!("plugin-{batch}-{concurrency}-{round}");
-                    let figure =
-                        plugin_run(&broker, &host, &topic, &group, batch, concurrency).await;
-                    print_figure("plugin", round, &figure);
-                    keep_best(&mut plugin, at, figure);
+                    for ((language, _), best) in languages.iter().zip(&mut plugin) {
+                        let group = format!("{language}-{batch}-{concurrency}-{round}");
+                        let run = Run {
+                            module: language,
+                            topic: &topic,
+                            group: &group,
+                            batch,
+                            concurrency,
+                        };
+                        let figure = plugin_run(&broker, &host, run).await;
+                        print_figure(language, round, &figure);
+                        keep_best(best, at, figure);
+                    }
                 }
                 at += 1;
             }
@@ -233,23 +281,57 @@ async fn run(component: &[u8], parts: &Parts) {
     println!();
     println!("best of {rounds} rounds (rate and CPU time each at their best):");
     println!(
-        "batch  conc  native msgs/s  plugin msgs/s  ratio  native CPU ns/msg  plugin CPU ns/msg  ratio  in-call ns/msg"
+        "language  batch  conc  native msgs/s  plugin msgs/s  ratio  native CPU ns/msg  plugin CPU ns/msg  ratio  in-call ns/msg  CPU vs {}",
+        languages
+            .first()
+            .map_or("-", |(language, _)| language.as_str())
     );
-    for (n, p) in native.iter().zip(&plugin) {
-        println!(
-            "{:>5}  {:>4}  {:>13.0}  {:>13.0}  {:>4.2}x  {:>17.0}  {:>17.0}  {:>4.2}x  {:>14.0}",
-            n.batch,
-            n.concurrency,
-            n.rate(),
-            p.rate(),
-            n.rate() / p.rate(),
-            n.cpu_ns,
-            p.cpu_ns,
-            p.cpu_ns / n.cpu_ns,
-            p.call_ns.unwrap_or(f64::NAN),
-        );
+    for ((language, _), figures) in languages.iter().zip(&plugin) {
+        for ((n, p), first) in native.iter().zip(figures).zip(&plugin[0]) {
+            println!(
+                "{language:<8}  {:>5}  {:>4}  {:>13.0}  {:>13.0}  {:>4.2}x  {:>17.0}  {:>17.0}  {:>4.2}x  {:>14.0}  {:>4.2}x",
+                n.batch,
+                n.concurrency,
+                n.rate(),
+                p.rate(),
+                n.rate() / p.rate(),
+                n.cpu_ns,
+                p.cpu_ns,
+                p.cpu_ns / n.cpu_ns,
+                p.call_ns.unwrap_or(f64::NAN),
+                p.cpu_ns / first.cpu_ns,
+            );
+        }
+    }
+    if native.is_empty() {
+        for ((language, _), figures) in languages.iter().zip(&plugin) {
+            for p in figures {
+                println!(
+                    "{language:<8}  batch {:>4} x{}: {:.0} msgs/s, {:.0} CPU ns/msg, {:.0} ns/msg in the call",
+                    p.batch,
+                    p.concurrency,
+                    p.rate(),
+                    p.cpu_ns,
+                    p.call_ns.unwrap_or(f64::NAN),
+                );
+            }
+        }
     }
     host.shutdown().await;
+
+    // A restart's reload: a fresh host loads every module from its precompiled artifact.
+    let started = Instant::now();
+    let reopened = PluginHost::open(Arc::clone(&broker), config)
+        .await
+        .expect("reopen the plugin host");
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "reload: {} modules in {:.0} ms ({:.1} ms per module)",
+        languages.len(),
+        seconds * 1e3,
+        seconds * 1e3 / languages.len().max(1) as f64
+    );
+    reopened.shutdown().await;
     broker.close().expect("close");
     drop(temp);
 }
@@ -304,19 +386,28 @@ async fn drained(broker: &Broker, group: &str, started: Instant) -> f64 {
     }
 }
 
-async fn plugin_run(
-    broker: &Arc<Broker>,
-    host: &PluginHost,
-    topic: &str,
-    group: &str,
+/// One plugin run: `module` consumes `topic` as `group`.
+struct Run<'a> {
+    module: &'a str,
+    topic: &'a str,
+    group: &'a str,
     batch: usize,
     concurrency: usize,
-) -> Figure {
+}
+
+async fn plugin_run(broker: &Arc<Broker>, host: &PluginHost, run: Run<'_>) -> Figure {
+    let Run {
+        module,
+        topic,
+        group,
+        batch,
+        concurrency,
+    } = run;
     let lag = create_group(broker, topic, group).await;
     let (started, cpu) = (Instant::now(), cpu_ns());
     host.bind(BindingSpec {
         name: group.into(),
-        module: "ack".into(),
+        module: module.into(),
         version: None,
         target: TargetSpec::Consumer {
             topic: topic.into(),
