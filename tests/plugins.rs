@@ -392,19 +392,26 @@ fn send_half(api: &Api, topic: &str, transaction: &str) {
 
 #[test]
 fn a_checker_decides_transactions_without_a_producer_online() {
+    checker_decides_transactions_without_a_producer_online("http_tx_checker");
+}
+
+#[test]
+fn a_checker_asking_over_wasi_http_does_the_same() {
+    checker_decides_transactions_without_a_producer_online("wasi_http_checker");
+}
+
+/// A transaction checker, `checker` (the http-request host call or wasi:http), decides
+/// two transactions by asking the service the test runs.
+fn checker_decides_transactions_without_a_producer_online(checker: &str) {
     let broker = start();
     let api = broker.api();
     let service = TxService::start();
     api.create_topic("shop", 2);
     api.create_group(&json!({"name": "shipping", "topic": "shop"}));
-    api.upload_new(
-        "http-tx-checker",
-        "tx-checker-plugin",
-        &component("http_tx_checker"),
-    );
+    api.upload_new("checker", "tx-checker-plugin", &component(checker));
     api.bind(&json!({
         "name": "shop-checker",
-        "module": "http-tx-checker",
+        "module": "checker",
         "target": {"kind": "tx-checker", "topic": "shop"},
         "config": format!("{}{{transaction}}", service.prefix()),
         "grants": {"http_allowlist": [service.prefix()]},
@@ -466,6 +473,51 @@ fn a_checker_decides_transactions_without_a_producer_online() {
     assert!(counter(&status, "commits") >= 1, "{status}");
     assert!(counter(&status, "rollbacks") >= 1, "{status}");
     assert!(counter(&status, "http_requests") >= 2, "{status}");
+}
+
+#[test]
+fn a_wasi_http_request_off_the_allowlist_is_denied_and_the_transaction_stays_undecided() {
+    let broker = start();
+    let api = broker.api();
+    let service = TxService::start();
+    api.create_topic("shop", 1);
+    api.upload_new(
+        "checker",
+        "tx-checker-plugin",
+        &component("wasi_http_checker"),
+    );
+    // The service is reachable, but not on the allowlist: only another path is.
+    api.bind(&json!({
+        "name": "shop-checker",
+        "module": "checker",
+        "target": {"kind": "tx-checker", "topic": "shop"},
+        "config": format!("{}{{transaction}}", service.prefix()),
+        "grants": {"http_allowlist": [service.prefix().replace("/tx/", "/other/")]},
+    }));
+    service.decide("tx-denied-1", Decision::Commit);
+    send_half(&api, "shop", "tx-denied-1");
+
+    let status = eventually("the request is refused", WAIT, || {
+        let status = api.binding("shop-checker");
+        (counter(&status, "http_failures") >= 1).then_some(status)
+    });
+    assert_eq!(counter(&status, "http_requests"), 0, "{status}");
+    assert_eq!(counter(&status, "commits"), 0, "{status}");
+    assert!(
+        service.requests().is_empty(),
+        "the broker never reached the service: {:?}",
+        service.requests()
+    );
+    let listed = expect(api.get("/v1/transactions"), 200, "list transactions");
+    assert_eq!(
+        listed["transactions"][0]["transaction"], "tx-denied-1",
+        "{listed}"
+    );
+    assert_eq!(
+        run_state(&status),
+        "running",
+        "a refusal is not a failure of the plugin"
+    );
 }
 
 /// The names of the modules `GET /v1/modules` lists, with their version.

@@ -27,15 +27,17 @@ use std::time::{Duration, Instant};
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use weir_core::{Broker, MessageDraft};
 
 use crate::escape::escape;
-use crate::http::{AllowedPrefix, HttpClient};
+use crate::http::{AllowedPrefix, HttpClient, HttpFailure};
 use crate::limits::{MAX_LOG_BYTES, MAX_TABLE_ELEMENTS};
 use crate::log_budget::{LogBudget, Suppressed};
 use crate::metrics::{Count, Counters};
 use crate::state_table::StateTable;
 use crate::stderr::GuestStderr;
+use crate::wasi_http::OutgoingHttp;
 use crate::wit::{host, types};
 
 /// What the host offers one binding's instances.
@@ -68,6 +70,23 @@ impl Services {
         }
     }
 
+    /// Counts a plugin's HTTP request (through either interface) as done or as failed,
+    /// and says at debug level why it failed.
+    pub(crate) fn count_http(&self, url: &str, failure: Option<&HttpFailure>) {
+        match failure {
+            None => self.counters.add(Count::HttpRequest, 1),
+            Some(failure) => {
+                self.counters.add(Count::HttpFailure, 1);
+                tracing::debug!(
+                    binding = self.binding,
+                    url = %escape(url, MAX_LOG_BYTES),
+                    reason = %escape(&failure.to_string(), MAX_LOG_BYTES),
+                    "plugin HTTP request refused or failed"
+                );
+            }
+        }
+    }
+
     fn log_summary(&self, suppressed: Suppressed) {
         let (binding, module) = (self.binding.as_str(), self.module.as_str());
         let Suppressed { lines, bytes } = suppressed;
@@ -84,6 +103,8 @@ impl Services {
 /// The data of one store: one plugin instance.
 pub(crate) struct HostState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    outgoing_http: OutgoingHttp,
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) services: Arc<Services>,
@@ -98,6 +119,11 @@ impl HostState {
         let stderr = GuestStderr::default();
         Self {
             wasi: WasiCtx::builder().stderr(stderr.clone()).build(),
+            http: WasiHttpCtx::new(),
+            outgoing_http: OutgoingHttp {
+                services: Arc::clone(&services),
+                deadline: None,
+            },
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(memory_bytes),
             services,
@@ -106,7 +132,8 @@ impl HostState {
         }
     }
 
-    fn time_left(&self) -> Duration {
+    /// What is left of the current call's deadline.
+    pub(crate) fn time_left(&self) -> Duration {
         self.deadline.map_or(Duration::ZERO, |d| {
             d.saturating_duration_since(Instant::now())
         })
@@ -118,6 +145,17 @@ impl WasiView for HostState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        self.outgoing_http.deadline = self.deadline;
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outgoing_http,
         }
     }
 }
@@ -280,19 +318,8 @@ impl host::Host for HostState {
             body,
             time_left,
         ));
-        match &answer {
-            Ok(_) => services.counters.add(Count::HttpRequest, 1),
-            Err(reason) => {
-                services.counters.add(Count::HttpFailure, 1);
-                tracing::debug!(
-                    binding = services.binding,
-                    url,
-                    reason,
-                    "plugin HTTP request refused or failed"
-                );
-            }
-        }
-        answer
+        services.count_http(&url, answer.as_ref().err());
+        answer.map_err(|failure| failure.to_string())
     }
 }
 

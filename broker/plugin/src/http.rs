@@ -1,4 +1,6 @@
-//! Outbound HTTP for plugins: `http-request`, to URLs on the binding's allowlist only.
+//! Outbound HTTP for plugins, to URLs on the binding's allowlist only: the `http-request`
+//! host call and `wasi:http/outgoing-handler` (see [`crate::wasi_http`]) share this
+//! client, its checks and its limits.
 //!
 //! An allowlist entry is a URL prefix such as `http://orders.internal:8080/tx/`. A
 //! request is allowed when its scheme and authority (host and port) equal the entry's
@@ -10,7 +12,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Method, Request, Uri};
+use http::{Method, Request, Response, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -85,8 +87,8 @@ impl HttpClient {
         }
     }
 
-    /// Performs a request for a plugin, or says why not. `time_left` is what remains of
-    /// the call's deadline.
+    /// Performs a request of the `http-request` host call, or says why not: the answer's
+    /// status and body. `time_left` is what remains of the call's deadline.
     pub(crate) async fn request(
         &self,
         allowlist: &[AllowedPrefix],
@@ -95,58 +97,118 @@ impl HttpClient {
         headers: Vec<(String, String)>,
         body: Vec<u8>,
         time_left: Duration,
-    ) -> Result<(u16, Vec<u8>), String> {
-        let method = match method.to_ascii_uppercase().as_str() {
-            "GET" => Method::GET,
-            "POST" => Method::POST,
-            other => return Err(format!("method '{other}' is not allowed (GET or POST)")),
-        };
-        let uri: Uri = url.parse().map_err(|e| format!("bad URL '{url}': {e}"))?;
-        if !allowlist.iter().any(|prefix| prefix.allows(&uri)) {
-            return Err(format!(
-                "URL '{url}' is not on this binding's HTTP allowlist"
-            ));
-        }
-        if body.len() > MAX_HTTP_REQUEST_BYTES {
-            return Err(format!(
-                "request body of {} bytes is over the limit of {MAX_HTTP_REQUEST_BYTES}",
-                body.len()
-            ));
-        }
-        if headers.len() > MAX_HTTP_HEADERS {
-            return Err(format!(
-                "{} headers is over the limit of {MAX_HTTP_HEADERS}",
-                headers.len()
-            ));
-        }
-        let mut request = Request::builder().method(method).uri(uri);
-        for (name, value) in headers {
-            if name.eq_ignore_ascii_case("host") {
-                return Err("the host header is set by the broker".to_string());
-            }
+    ) -> Result<(u16, Vec<u8>), HttpFailure> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| HttpFailure::Invalid(format!("bad URL '{url}': {e}")))?;
+        let mut request = Request::builder()
+            .method(method.to_ascii_uppercase().as_str())
+            .uri(uri);
+        for (name, value) in headers.iter().take(MAX_HTTP_HEADERS + 1) {
             request = request.header(name, value);
         }
+        if headers.len() > MAX_HTTP_HEADERS {
+            return Err(HttpFailure::TooLarge(format!(
+                "{} headers is over the limit of {MAX_HTTP_HEADERS}",
+                headers.len()
+            )));
+        }
+        if headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+        {
+            return Err(HttpFailure::Invalid(
+                "the host header is set by the broker".to_string(),
+            ));
+        }
         let request = request
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| format!("bad request: {e}"))?;
+            .body(Bytes::from(body))
+            .map_err(|e| HttpFailure::Invalid(format!("bad request: {e}")))?;
+        let response = self.exchange(allowlist, request, time_left).await?;
+        Ok((response.status().as_u16(), response.into_body().to_vec()))
+    }
+
+    /// Performs a plugin's request, or says why not; both the `http-request` host call
+    /// and `wasi:http/outgoing-handler` come here. The method must be GET or POST, the
+    /// URL on `allowlist`, the headers and body within their limits; the answer's body
+    /// is read up to [`MAX_HTTP_RESPONSE_BYTES`], all of it within `time_left` (and
+    /// [`HTTP_TIMEOUT`]).
+    pub(crate) async fn exchange(
+        &self,
+        allowlist: &[AllowedPrefix],
+        request: Request<Bytes>,
+        time_left: Duration,
+    ) -> Result<Response<Bytes>, HttpFailure> {
+        if request.method() != Method::GET && request.method() != Method::POST {
+            return Err(HttpFailure::Denied(format!(
+                "method '{}' is not allowed (GET or POST)",
+                request.method()
+            )));
+        }
+        if !allowlist.iter().any(|prefix| prefix.allows(request.uri())) {
+            return Err(HttpFailure::Denied(format!(
+                "URL '{}' is not on this binding's HTTP allowlist",
+                request.uri()
+            )));
+        }
+        if request.body().len() > MAX_HTTP_REQUEST_BYTES {
+            return Err(HttpFailure::TooLarge(format!(
+                "request body of {} bytes is over the limit of {MAX_HTTP_REQUEST_BYTES}",
+                request.body().len()
+            )));
+        }
+        if request.headers().len() > MAX_HTTP_HEADERS {
+            return Err(HttpFailure::TooLarge(format!(
+                "{} headers is over the limit of {MAX_HTTP_HEADERS}",
+                request.headers().len()
+            )));
+        }
+        let request = request.map(Full::new);
         let timeout = time_left.min(HTTP_TIMEOUT);
         let exchange = async {
             let response = self
                 .client
                 .request(request)
                 .await
-                .map_err(|e| format!("request failed: {e}"))?;
-            let status = response.status().as_u16();
-            let body = Limited::new(response.into_body(), MAX_HTTP_RESPONSE_BYTES)
+                .map_err(|e| HttpFailure::Failed(format!("request failed: {e}")))?;
+            let (parts, body) = response.into_parts();
+            let body = Limited::new(body, MAX_HTTP_RESPONSE_BYTES)
                 .collect()
                 .await
-                .map_err(|e| format!("reading the answer failed: {e}"))?
+                .map_err(|e| HttpFailure::Failed(format!("reading the answer failed: {e}")))?
                 .to_bytes();
-            Ok((status, body.to_vec()))
+            Ok(Response::from_parts(parts, body))
         };
-        tokio::time::timeout(timeout, exchange)
-            .await
-            .map_err(|_| format!("no answer within {} ms", timeout.as_millis()))?
+        tokio::time::timeout(timeout, exchange).await.map_err(|_| {
+            HttpFailure::Timeout(format!("no answer within {} ms", timeout.as_millis()))
+        })?
+    }
+}
+
+/// Why a plugin's HTTP request was refused or failed; the text is what the plugin reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum HttpFailure {
+    /// Not allowed: the method, or a URL off the allowlist.
+    Denied(String),
+    /// A header count or body over its limit.
+    TooLarge(String),
+    /// Not a request: a bad URL, header or method name.
+    Invalid(String),
+    /// No answer within the time left.
+    Timeout(String),
+    /// The connection or the exchange failed.
+    Failed(String),
+}
+
+impl std::fmt::Display for HttpFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HttpFailure::Denied(reason)
+            | HttpFailure::TooLarge(reason)
+            | HttpFailure::Invalid(reason)
+            | HttpFailure::Timeout(reason)
+            | HttpFailure::Failed(reason) => f.write_str(reason),
+        }
     }
 }
 

@@ -47,6 +47,8 @@ pub const PROVIDED: &[(&str, &str)] = &[
     ("wasi:sockets/udp", "0.2"),
     ("wasi:sockets/udp-create-socket", "0.2"),
     ("wasi:sockets/ip-name-lookup", "0.2"),
+    ("wasi:http/types", "0.2"),
+    ("wasi:http/outgoing-handler", "0.2"),
 ];
 
 /// Where the list of provided interfaces and the per-language build notes are.
@@ -239,7 +241,8 @@ mod tests {
         assert!(!is_provided("wasi:cli/stdout@0.3.0"));
         assert!(!is_provided("wasi:cli/stdout@0.20.0"));
         assert!(!is_provided("wasi:cli/stdout"));
-        assert!(!is_provided("wasi:http/outgoing-handler@0.2.3"));
+        assert!(is_provided("wasi:http/outgoing-handler@0.2.3"));
+        assert!(!is_provided("wasi:keyvalue/store@0.2.0"));
         assert!(!is_provided("weir:plugin/host@0.2.0"));
         assert!(!is_provided("log"));
     }
@@ -286,9 +289,11 @@ mod tests {
         let fine = declared(&["wasi:cli/stderr@0.2.3", "weir:plugin/host@0.1.0"], &[]);
         assert_eq!(fine.check_runnable(), Ok(()));
         let http = declared(&["wasi:http/types@0.2.3"], &[]);
+        assert_eq!(http.check_runnable(), Ok(()));
+        let keyvalue = declared(&["wasi:keyvalue/store@0.2.0"], &[]);
         assert!(matches!(
-            http.check_runnable(),
-            Err(ModuleRejection::UnsupportedImport { reason }) if reason.contains("wasi:http/types@0.2.3")
+            keyvalue.check_runnable(),
+            Err(ModuleRejection::UnsupportedImport { reason }) if reason.contains("wasi:keyvalue/store@0.2.0")
         ));
         let mut async_abi = declared(&[], &[]);
         async_abi.uses_async_abi = true;

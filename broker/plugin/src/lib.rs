@@ -40,6 +40,7 @@ pub mod registry;
 mod snapshot_record;
 mod state_table;
 mod stderr;
+mod wasi_http;
 mod wit;
 
 pub use binding::{
