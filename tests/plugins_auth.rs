@@ -17,7 +17,7 @@ use crate::support::plugins as plugins_support;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use plugins_support::{Api, ConfiguredBroker, component, expect, with_custom_section};
+use plugins_support::{Api, ConfiguredBroker, Language, component, expect, with_custom_section};
 use rand::RngCore;
 use serde_json::json;
 use support::{RawResponse, assert_error, free_local_addr, get, run_cli};
@@ -483,4 +483,27 @@ fn bad_uploads_and_bindings_are_refused_and_register_nothing() {
     );
     // The refusals left the broker working.
     api.bind(&consumer("fw"));
+}
+
+/// A component built with the component-model async ABI (jco's QuickJS backend by
+/// default) is refused before compiling, with the flag that turns it off.
+#[test]
+fn a_component_using_the_async_abi_is_refused_with_the_flag_that_turns_it_off() {
+    let broker = ConfiguredBroker::start("", &[]);
+    let api = broker.api();
+    let refused = api.send(
+        support::RawRequest::new("PUT", "/v1/modules/async")
+            .body(Language::JavaScript.component("ack-all-async")),
+    );
+    assert_error(&refused, 422, "ASYNC_ABI_UNSUPPORTED");
+    let message = refused.json()["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("async ABI") && message.contains("--backend-qjs-disable-async"),
+        "the refusal says what is wrong and how to build instead: {message}"
+    );
+    assert_eq!(
+        expect(api.get("/v1/modules"), 200, "list modules")["modules"],
+        json!([]),
+        "a refused upload registers nothing"
+    );
 }

@@ -15,6 +15,7 @@
 # "weir": {"backend": ...}, else quickjs.
 #   quickjs         QuickJS (componentize-qjs): ~1.7 MiB, compiles in seconds
 #   starlingmonkey  SpiderMonkey (componentize-js): ~12 MiB, 10-50 s to compile at upload
+#   quickjs-async   QuickJS with the component-model async ABI, which the broker refuses
 set -euo pipefail
 
 JCO_VERSION=1.35.0
@@ -113,6 +114,9 @@ backend="${WEIR_JS_BACKEND:-}"
 backend="${backend:-quickjs}"
 case "$backend" in
   quickjs | qjs) backend=quickjs flags=(--backend quickjs --backend-qjs-disable-async) ;;
+  # QuickJS as jco builds it by default, with component-model async exports: the broker
+  # refuses these (ASYNC_ABI_UNSUPPORTED); the suite builds one to prove it.
+  quickjs-async) backend=quickjs flags=(--backend quickjs) ;;
   starlingmonkey | sm) backend=starlingmonkey flags=(--backend starlingmonkey --disable http fetch-event) ;;
   *) die "unknown JavaScript backend '$backend' (WEIR_JS_BACKEND or package.json weir.backend): give quickjs or starlingmonkey" ;;
 esac

@@ -32,3 +32,8 @@ for project in "$repo"/plugins/js/*/ "$repo"/tests/plugins/js/*/; do
   world="$(cd "$project" && node -p 'JSON.parse(require("fs").readFileSync("package.json", "utf8")).weir.world')"
   "$sdk/build.sh" "$project" "$world" "$out/$name.wasm"
 done
+
+# The same consumer with the component-model async ABI (jco's QuickJS default), for the
+# test that the broker refuses it at once.
+WEIR_JS_BACKEND=quickjs-async "$sdk/build.sh" "$repo/tests/plugins/js/ack-all" consumer-plugin \
+  "$out/ack-all-async.wasm"
