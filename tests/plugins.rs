@@ -10,10 +10,15 @@
 //! * `http-tx-checker` decides half messages by asking a service the test runs, with no
 //!   producer online: the committed message becomes readable and consumable, the rolled
 //!   back one never does.
+//! * A forwarder whose target topic is missing logs and retries every publish, and acks
+//!   each message once the topic exists; a hot swap to a second version and a restart
+//!   (no compiling: the artifact is reloaded) keep it forwarding.
 //! * Modules and bindings are listed and described; a module in use cannot be deleted.
 //!
 //! The forwarder and json-dedup scenarios run for every guest language the suite builds
-//! (Rust, Python, JavaScript, Go, C, C++): the same plugins, the same assertions.
+//! (Rust, Python, JavaScript, Go, C, C++): the same plugins, the same assertions. A
+//! transaction checker runs both ways of asking over HTTP: the host's `http-request`
+//! and `wasi:http/outgoing-handler`, whose allowlist refusal is also checked.
 //!
 //! Nothing asserts how fast the broker is: waits are long polls or bounded polling loops.
 
@@ -24,7 +29,7 @@ use std::collections::HashMap;
 
 use plugins_support::{
     Api, ConfiguredBroker, Decision, Language, TxService, WAIT, binding_samples, component,
-    counter, eventually, expect, run_state, sample_value,
+    counter, eventually, expect, run_state, sample_value, with_custom_section,
 };
 use serde_json::{Value, json};
 use support::assert_error;
@@ -179,6 +184,149 @@ fn forwarder_publishes_every_message_transformed(language: Language) {
         0,
         "nothing was dead-lettered"
     );
+}
+
+#[test]
+fn a_failing_forwarder_retries_then_acks_swaps_and_restarts_in_rust() {
+    failing_forwarder_retries_then_acks_swaps_and_restarts(Language::Rust);
+}
+
+#[test]
+fn a_failing_forwarder_retries_then_acks_swaps_and_restarts_in_python() {
+    failing_forwarder_retries_then_acks_swaps_and_restarts(Language::Python);
+}
+
+#[test]
+fn a_failing_forwarder_retries_then_acks_swaps_and_restarts_in_javascript() {
+    failing_forwarder_retries_then_acks_swaps_and_restarts(Language::JavaScript);
+}
+
+#[test]
+fn a_failing_forwarder_retries_then_acks_swaps_and_restarts_in_go() {
+    failing_forwarder_retries_then_acks_swaps_and_restarts(Language::Go);
+}
+
+#[test]
+fn a_failing_forwarder_retries_then_acks_swaps_and_restarts_in_c() {
+    failing_forwarder_retries_then_acks_swaps_and_restarts(Language::C);
+}
+
+#[test]
+fn a_failing_forwarder_retries_then_acks_swaps_and_restarts_in_cpp() {
+    failing_forwarder_retries_then_acks_swaps_and_restarts(Language::Cpp);
+}
+
+/// The forwarder of `language` bound while its target topic does not exist: every
+/// publish fails, is logged by the plugin and retried with the group's backoff; once the
+/// topic exists, a later attempt publishes each message once and acks it. Then a hot
+/// swap to a second version and a restart that reloads it without compiling; `weir
+/// status` shows the binding running.
+fn failing_forwarder_retries_then_acks_swaps_and_restarts(language: Language) {
+    const N: usize = 5;
+    let mut broker = start();
+    let api = broker.api();
+    api.create_topic("orders", 1);
+    api.create_group(&json!({"name": "eu-forwarder", "topic": "orders",
+                             "backoff_ms": [200], "max_attempts": 1000}));
+    api.upload_new(
+        "forwarder",
+        "consumer-plugin",
+        &language.component("forwarder"),
+    );
+    api.bind(&json!({
+        "name": "orders-to-eu",
+        "module": "forwarder",
+        "target": {"kind": "consumer", "topic": "orders", "group": "eu-forwarder",
+                   "batch_size": 8},
+        "config": "orders-eu",
+        "grants": {"publish": true},
+    }));
+    for i in 0..N {
+        api.send_message("orders", &json!({"body": format!("order {i}")}));
+    }
+    let failing = eventually("publishes fail and are retried", WAIT, || {
+        let status = api.binding("orders-to-eu");
+        (counter(&status, "retried") >= 2 * N as u64).then_some(status)
+    });
+    assert_eq!(counter(&failing, "acked"), 0, "{failing}");
+    assert!(counter(&failing, "log_lines") >= 2, "{failing}");
+    assert_eq!(run_state(&failing), "running", "{failing}");
+    assert!(
+        broker.broker.log().contains("failed") && broker.broker.log().contains("retrying"),
+        "the plugin's warning is in the broker's log"
+    );
+
+    api.create_topic("orders-eu", 1);
+    let forwarded = eventually("every message forwarded", WAIT, || {
+        let messages = api.read_topic("orders-eu");
+        (messages.len() >= N).then_some(messages)
+    });
+    eventually("the group has no lag", WAIT, || {
+        (api.lag("eu-forwarder") == 0).then_some(())
+    });
+    assert_eq!(
+        forwarded.len(),
+        N,
+        "each message is published once: {forwarded:?}"
+    );
+    let group = api.group("eu-forwarder");
+    assert!(
+        group["counters"]["redelivered"].as_u64() >= Some(N as u64),
+        "each message was delivered again after its retry: {group}"
+    );
+    assert_eq!(group["dead_letters"], 0, "{group}");
+    let status = api.binding("orders-to-eu");
+    assert_eq!(counter(&status, "acked"), N as u64, "{status}");
+    assert_eq!(counter(&status, "published"), N as u64, "{status}");
+
+    // A hot swap to a second version of the same component, then a restart, which loads
+    // the precompiled artifact instead of compiling again.
+    let v2 = api.upload_new(
+        "forwarder",
+        "consumer-plugin",
+        &with_custom_section(&language.component("forwarder"), "weir-test-variant", b"2"),
+    );
+    assert_eq!(v2["version"], 2, "{v2}");
+    let spec = json!({
+        "module": "forwarder",
+        "target": {"kind": "consumer", "topic": "orders", "group": "eu-forwarder",
+                   "batch_size": 8},
+        "config": "orders-eu",
+        "grants": {"publish": true},
+    });
+    api.rebind("orders-to-eu", &spec);
+    assert_eq!(api.binding("orders-to-eu")["module_version"], 2);
+    assert!(broker.broker.stop().success(), "a clean stop");
+    broker.broker.restart();
+    for i in N..2 * N {
+        api.send_message("orders", &json!({"body": format!("order {i}")}));
+    }
+    eventually("the messages after the restart forwarded", WAIT, || {
+        (api.read_topic("orders-eu").len() >= 2 * N).then_some(())
+    });
+    let status = api.binding("orders-to-eu");
+    assert_eq!(status["module_version"], 2, "{status}");
+    assert_eq!(run_state(&status), "running", "{status}");
+    let restarted = broker.broker.log();
+    let second_start = &restarted[restarted.rfind("--- broker start #2").unwrap_or(0)..];
+    assert!(
+        !second_start.contains("compiling again"),
+        "the restart loads the precompiled artifact: {second_start}"
+    );
+
+    let url = format!("http://{}", broker.broker.addr());
+    let output = support::run_cli(&["status", "--server", &url, "--json"], b"");
+    support::assert_cli_succeeded(&["status"], &output);
+    let cli: Value = serde_json::from_slice(&output.stdout).expect("weir status --json");
+    let listed = cli["bindings"]
+        .as_array()
+        .and_then(|bindings| {
+            bindings
+                .iter()
+                .find(|binding| binding["config"]["name"] == "orders-to-eu")
+        })
+        .unwrap_or_else(|| panic!("the binding in weir status: {cli}"));
+    assert_eq!(run_state(listed), "running", "{listed}");
 }
 
 /// Sends `{"order":{"id":order}}` to `topic`; answers `(id, queue, offset)`.
