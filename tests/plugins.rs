@@ -16,9 +16,11 @@
 //! * Modules and bindings are listed and described; a module in use cannot be deleted.
 //!
 //! The forwarder and json-dedup scenarios run for every guest language the suite builds
-//! (Rust, Python, JavaScript, Go, C, C++): the same plugins, the same assertions. A
+//! (Rust, Python, JavaScript, Go, C, C++, Zig): the same plugins, the same assertions,
+//! and so does a forwarder that gives up and dead-letters with its own reason. A
 //! transaction checker runs both ways of asking over HTTP: the host's `http-request`
-//! and `wasi:http/outgoing-handler`, whose allowlist refusal is also checked.
+//! and `wasi:http/outgoing-handler` (from Rust, from Python's `urllib` and from
+//! JavaScript's `fetch`), whose allowlist refusal is also checked.
 //!
 //! Nothing asserts how fast the broker is: waits are long polls or bounded polling loops.
 
@@ -82,6 +84,11 @@ fn the_c_forwarder_does_the_same() {
 #[test]
 fn the_cpp_forwarder_does_the_same() {
     forwarder_publishes_every_message_transformed(Language::Cpp);
+}
+
+#[test]
+fn the_zig_forwarder_does_the_same() {
+    forwarder_publishes_every_message_transformed(Language::Zig);
 }
 
 /// The forwarder of `language`, uploaded without a world (its exports tell it), bound
@@ -216,6 +223,11 @@ fn a_failing_forwarder_retries_then_acks_swaps_and_restarts_in_cpp() {
     failing_forwarder_retries_then_acks_swaps_and_restarts(Language::Cpp);
 }
 
+#[test]
+fn a_failing_forwarder_retries_then_acks_swaps_and_restarts_in_zig() {
+    failing_forwarder_retries_then_acks_swaps_and_restarts(Language::Zig);
+}
+
 /// The forwarder of `language` bound while its target topic does not exist: every
 /// publish fails, is logged by the plugin and retried with the group's backoff; once the
 /// topic exists, a later attempt publishes each message once and acks it. Then a hot
@@ -329,6 +341,108 @@ fn failing_forwarder_retries_then_acks_swaps_and_restarts(language: Language) {
     assert_eq!(run_state(listed), "running", "{listed}");
 }
 
+#[test]
+fn a_forwarder_giving_up_dead_letters_with_its_own_reason_in_rust() {
+    forwarder_giving_up_dead_letters_with_its_own_reason(Language::Rust);
+}
+
+#[test]
+fn a_forwarder_giving_up_dead_letters_with_its_own_reason_in_python() {
+    forwarder_giving_up_dead_letters_with_its_own_reason(Language::Python);
+}
+
+#[test]
+fn a_forwarder_giving_up_dead_letters_with_its_own_reason_in_javascript() {
+    forwarder_giving_up_dead_letters_with_its_own_reason(Language::JavaScript);
+}
+
+#[test]
+fn a_forwarder_giving_up_dead_letters_with_its_own_reason_in_go() {
+    forwarder_giving_up_dead_letters_with_its_own_reason(Language::Go);
+}
+
+#[test]
+fn a_forwarder_giving_up_dead_letters_with_its_own_reason_in_c() {
+    forwarder_giving_up_dead_letters_with_its_own_reason(Language::C);
+}
+
+#[test]
+fn a_forwarder_giving_up_dead_letters_with_its_own_reason_in_cpp() {
+    forwarder_giving_up_dead_letters_with_its_own_reason(Language::Cpp);
+}
+
+#[test]
+fn a_forwarder_giving_up_dead_letters_with_its_own_reason_in_zig() {
+    forwarder_giving_up_dead_letters_with_its_own_reason(Language::Zig);
+}
+
+/// The forwarder of `language` told to give up after two attempts (`dead_letter_after`)
+/// while its target topic is missing: each message is retried once, then dead-lettered
+/// by the plugin with its own reason (not the broker's "maximum attempts"), logged, and
+/// the group ends with no lag.
+fn forwarder_giving_up_dead_letters_with_its_own_reason(language: Language) {
+    const N: usize = 3;
+    let broker = start();
+    let api = broker.api();
+    api.create_topic("orders", 1);
+    api.create_group(&json!({"name": "eu-forwarder", "topic": "orders",
+                             "backoff_ms": [100], "max_attempts": 10}));
+    api.upload_new(
+        "forwarder",
+        "consumer-plugin",
+        &language.component("forwarder"),
+    );
+    api.bind(&json!({
+        "name": "orders-to-eu",
+        "module": "forwarder",
+        "target": {"kind": "consumer", "topic": "orders", "group": "eu-forwarder",
+                   "batch_size": 8},
+        "config": json!({"to": "orders-eu", "dead_letter_after": 2}).to_string(),
+        "grants": {"publish": true},
+    }));
+    let mut sent = Vec::new();
+    for i in 0..N {
+        let answer = api.send_message("orders", &json!({"body": format!("order {i}")}));
+        sent.push(answer["id"].as_str().expect("a message id").to_owned());
+    }
+    let dead = eventually("every message dead-lettered by the plugin", WAIT, || {
+        let dead = api.dead_letters("eu-forwarder");
+        (dead.len() >= N).then_some(dead)
+    });
+    assert_eq!(dead.len(), N, "each dead-lettered once: {dead:#?}");
+    for letter in &dead {
+        let id = letter["original_id"].as_str().expect("an original id");
+        assert!(sent.iter().any(|s| s == id), "{letter}");
+        let reason = letter["reason"].as_str().expect("a reason");
+        let attempts = letter["attempts"].as_u64().expect("attempts");
+        assert!(attempts >= 2 && attempts < 10, "{letter}");
+        assert_eq!(
+            reason.split(": ").next(),
+            Some("forwarder"),
+            "the plugin's reason: {letter}"
+        );
+        assert!(
+            reason.starts_with(&format!(
+                "forwarder: publishing {id} to orders-eu failed on attempt {attempts}: "
+            )),
+            "the plugin's reason names the message, the target and the attempt: {letter}"
+        );
+    }
+    eventually("the group has no lag", WAIT, || {
+        (api.lag("eu-forwarder") == 0).then_some(())
+    });
+    let status = api.binding("orders-to-eu");
+    assert_eq!(counter(&status, "dead_lettered"), N as u64, "{status}");
+    assert_eq!(counter(&status, "acked"), 0, "{status}");
+    assert!(counter(&status, "retried") >= N as u64, "{status}");
+    assert_eq!(run_state(&status), "running", "{status}");
+    assert!(
+        broker.broker.log().contains("failed on attempt"),
+        "the plugin's warning is in the broker's log"
+    );
+    assert_eq!(api.read_topic("orders").len(), N, "the messages stay in their topic");
+}
+
 /// Sends `{"order":{"id":order}}` to `topic`; answers `(id, queue, offset)`.
 fn send_order(api: &Api, topic: &str, order: u64, note: &str) -> (String, u64, u64) {
     let body = json!({"order": {"id": order}, "note": note}).to_string();
@@ -369,6 +483,11 @@ fn the_c_json_dedup_does_the_same() {
 #[test]
 fn the_cpp_json_dedup_does_the_same() {
     duplicate_sends_are_answered_with_the_original(Language::Cpp);
+}
+
+#[test]
+fn the_zig_json_dedup_does_the_same() {
+    duplicate_sends_are_answered_with_the_original(Language::Zig);
 }
 
 /// The json-dedup filter of `language` on a topic: a repeated key answers the original
@@ -540,23 +659,37 @@ fn send_half(api: &Api, topic: &str, transaction: &str) {
 
 #[test]
 fn a_checker_decides_transactions_without_a_producer_online() {
-    checker_decides_transactions_without_a_producer_online("http_tx_checker");
+    checker_decides_transactions_without_a_producer_online(&component("http_tx_checker"));
 }
 
 #[test]
 fn a_checker_asking_over_wasi_http_does_the_same() {
-    checker_decides_transactions_without_a_producer_online("wasi_http_checker");
+    checker_decides_transactions_without_a_producer_online(&component("wasi_http_checker"));
 }
 
-/// A transaction checker, `checker` (the http-request host call or wasi:http), decides
-/// two transactions by asking the service the test runs.
-fn checker_decides_transactions_without_a_producer_online(checker: &str) {
+#[test]
+fn a_python_checker_asking_with_urllib_does_the_same() {
+    checker_decides_transactions_without_a_producer_online(
+        &Language::Python.component("http-tx-checker"),
+    );
+}
+
+#[test]
+fn a_javascript_checker_asking_with_fetch_does_the_same() {
+    checker_decides_transactions_without_a_producer_online(
+        &Language::JavaScript.component("http-tx-checker"),
+    );
+}
+
+/// A transaction checker, `checker` (asking with the http-request host call or over
+/// wasi:http), decides two transactions by asking the service the test runs.
+fn checker_decides_transactions_without_a_producer_online(checker: &[u8]) {
     let broker = start();
     let api = broker.api();
     let service = TxService::start();
     api.create_topic("shop", 2);
     api.create_group(&json!({"name": "shipping", "topic": "shop"}));
-    api.upload_new("checker", "tx-checker-plugin", &component(checker));
+    api.upload_new("checker", "tx-checker-plugin", checker);
     api.bind(&json!({
         "name": "shop-checker",
         "module": "checker",

@@ -8,6 +8,15 @@ use std::time::Duration;
 /// (Python components are ~18 MiB) while keeping one upload's compile bounded.
 pub const DEFAULT_MAX_MODULE_BYTES: usize = 32 * 1024 * 1024;
 
+/// Module uploads compiled at once by default; further uploads wait their turn. A
+/// compile's memory grows with the component (wasmtime holds the whole module's
+/// intermediate code): one at a time bounds the broker's memory during uploads by that
+/// of the largest component's compile (see docs/plugins.md), and each compile already
+/// uses every core through parallel compilation.
+pub const DEFAULT_CONCURRENT_COMPILES: usize = 1;
+/// Most compiles a configuration may allow at once.
+pub const MAX_CONCURRENT_COMPILES: usize = 64;
+
 /// How often the engine's epoch advances. Call deadlines are counted in these ticks, so
 /// a deadline is enforced to within one tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);

@@ -94,6 +94,7 @@ pub(crate) struct HttpSection {
 #[serde(deny_unknown_fields)]
 pub(crate) struct PluginsSection {
     pub(crate) max_module_bytes: Option<usize>,
+    pub(crate) concurrent_compiles: Option<usize>,
     pub(crate) quarantine_after: Option<u32>,
     pub(crate) call_threads: Option<usize>,
     pub(crate) call_priority: Option<String>,
@@ -340,6 +341,13 @@ fn resolve_plugins(data: &Path, section: &PluginsSection) -> anyhow::Result<Plug
         }
         config.max_module_bytes = bytes;
     }
+    if let Some(compiles) = section.concurrent_compiles {
+        let max = weir_plugin::limits::MAX_CONCURRENT_COMPILES;
+        if !(1..=max).contains(&compiles) {
+            bail!("plugins.concurrent_compiles must be 1 to {max}, got {compiles}");
+        }
+        config.concurrent_compiles = compiles;
+    }
     if let Some(after) = section.quarantine_after {
         if after == 0 {
             bail!("plugins.quarantine_after must be at least 1 (failed calls in a row), got 0");
@@ -464,10 +472,11 @@ consume = ["orders*"]
     #[test]
     fn plugins_and_tokens_are_read_from_the_file() {
         let text = format!(
-            "[plugins]\nmax_module_bytes = 1000\nquarantine_after = 2\ncall_threads = 3\ncall_priority = \"low\"\nlog_lines_per_sec = 7\nlog_bytes_per_sec = 8192\n{TOKENS}"
+            "[plugins]\nmax_module_bytes = 1000\nconcurrent_compiles = 2\nquarantine_after = 2\ncall_threads = 3\ncall_priority = \"low\"\nlog_lines_per_sec = 7\nlog_bytes_per_sec = 8192\n{TOKENS}"
         );
         let config = resolve_file("0.0.0.0:7700", &text).unwrap();
         assert_eq!(config.plugins.max_module_bytes, 1000);
+        assert_eq!(config.plugins.concurrent_compiles, 2);
         assert_eq!(config.plugins.quarantine_after, 2);
         assert_eq!(
             (config.plugins.call_threads, config.plugins.call_priority),
@@ -589,6 +598,10 @@ consume = ["orders*"]
                 "plugins.max_module_bytes",
             ),
             ("[plugins]\ncall_threads = 0\n", "plugins.call_threads"),
+            (
+                "[plugins]\nconcurrent_compiles = 0\n",
+                "plugins.concurrent_compiles",
+            ),
             (
                 "[plugins]\nlog_lines_per_sec = 0\n",
                 "plugins.log_lines_per_sec",

@@ -45,7 +45,8 @@ use crate::dedup::PluginFilters;
 use crate::engine::PluginEngine;
 use crate::http::HttpClient;
 use crate::limits::{
-    DEFAULT_LOG_BYTES_PER_SEC, DEFAULT_LOG_LINES_PER_SEC, DEFAULT_MAX_MODULE_BYTES,
+    DEFAULT_CONCURRENT_COMPILES, DEFAULT_LOG_BYTES_PER_SEC, DEFAULT_LOG_LINES_PER_SEC,
+    DEFAULT_MAX_MODULE_BYTES,
     DEFAULT_QUARANTINE_AFTER, default_call_threads,
 };
 use crate::live::LiveBinding;
@@ -60,6 +61,9 @@ pub struct PluginHostConfig {
     pub modules_dir: PathBuf,
     /// Largest module accepted, bytes.
     pub max_module_bytes: usize,
+    /// Uploads compiled at once; the others wait (see
+    /// [`DEFAULT_CONCURRENT_COMPILES`](crate::limits::DEFAULT_CONCURRENT_COMPILES)).
+    pub concurrent_compiles: usize,
     /// Consecutive failed calls after which a binding is quarantined.
     pub quarantine_after: u32,
     /// Threads plugin calls run on (see [`crate::pool`]): at most this many calls run at
@@ -77,6 +81,7 @@ impl PluginHostConfig {
         Self {
             modules_dir: data_dir.into().join("modules"),
             max_module_bytes: DEFAULT_MAX_MODULE_BYTES,
+            concurrent_compiles: DEFAULT_CONCURRENT_COMPILES,
             quarantine_after: DEFAULT_QUARANTINE_AFTER,
             call_threads: default_call_threads(),
             call_priority: CallPriority::default(),
@@ -112,6 +117,8 @@ pub(crate) struct Inner {
     pub(crate) catalog: Catalog,
     /// Serialises changes so that snapshots are written in the order they are applied.
     pub(crate) changes: tokio::sync::Mutex<()>,
+    /// Turns to compile an upload: `config.concurrent_compiles` of them.
+    pub(crate) compile_turns: tokio::sync::Semaphore,
     pub(crate) bindings: RwLock<BTreeMap<String, Arc<LiveBinding>>>,
     pub(crate) http: HttpClient,
     /// The threads plugin calls run on.
@@ -198,6 +205,7 @@ impl PluginHost {
             registry,
             catalog,
             changes: tokio::sync::Mutex::new(()),
+            compile_turns: tokio::sync::Semaphore::new(config.concurrent_compiles.max(1)),
             bindings: RwLock::new(BTreeMap::new()),
             http: HttpClient::new(),
             pool: CallPool::new(config.call_threads, config.call_priority)?,

@@ -59,7 +59,14 @@ impl PluginHost {
                 "the broker holds the maximum of {MAX_MODULE_VERSIONS} module versions"
             )));
         }
-        // Compile outside the change lock: it can take seconds.
+        // Compile outside the change lock (it can take seconds), in turn with other
+        // uploads, so that compiles do not add up in memory.
+        let turn = self
+            .inner
+            .compile_turns
+            .acquire()
+            .await
+            .map_err(|_| PluginError::Engine("the plugin host is closing".into()))?;
         let inner = Arc::clone(&self.inner);
         let reuse = self.inner.registry.with_sha(&sha256);
         let name_owned = name.to_string();
@@ -78,6 +85,7 @@ impl PluginHost {
         })
         .await
         .map_err(|e| PluginError::Engine(format!("compiling panicked: {e}")))??;
+        drop(turn);
         let _change = self.inner.changes.lock().await;
         // Files are written and checked under the change lock: a delete removes the files
         // of bytes no version uses any more, under the same lock.
