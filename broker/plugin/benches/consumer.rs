@@ -35,6 +35,8 @@
 //! another language's is `plugins/target/components/<lang>/ack-all.wasm`, which
 //! `sdk-guest/<lang>/test.sh` builds (`sdk-guest/c/test.sh` for c, cpp and zig).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -48,6 +50,7 @@ use weir_core::{
     Broker, BrokerConfig, Delivery, GroupSpec, Limits, MessageDraft, ReceiveRequest, StartFrom,
     StoreConfig,
 };
+use common::cpu_ns;
 use weir_plugin::{BindingSpec, Grants, PluginHost, PluginHostConfig, TargetSpec, World};
 
 /// Queues per topic.
@@ -141,21 +144,6 @@ impl Figure {
     fn rate(&self) -> f64 {
         self.messages as f64 / self.seconds
     }
-}
-
-/// CPU time the process used so far (user and system, all threads), ns.
-fn cpu_ns() -> f64 {
-    // Fields 14 and 15 of /proc/self/stat, in clock ticks of 10 ms (USER_HZ is 100 on
-    // Linux); the second field (the command) may hold spaces, so count after it.
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: u64 = after
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|f| f.parse::<u64>().ok())
-        .sum();
-    ticks as f64 * 1e7
 }
 
 /// The `ack-all` builds to compare: `(language, component)`, from `WEIR_BENCH_LANGUAGES`.
