@@ -10,13 +10,15 @@
 //!   "tag": "eu",
 //!   "uppercase": false,
 //!   "origin_property": "forwarded-from",
-//!   "retry_ms": 0
+//!   "retry_ms": 0,
+//!   "dead_letter_after": 5
 //! }
 //! ```
 //!
 //! Only `to` is required; see [`Config`] for each field.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 use std::rc::Rc;
 
 use serde::Deserialize;
@@ -47,6 +49,18 @@ pub(crate) struct Config {
     /// backoff).
     #[serde(default)]
     pub(crate) retry_ms: u64,
+    /// From which delivery attempt a failed publish dead-letters the message instead of
+    /// retrying it (none: never, the group's maximum attempts decide).
+    #[serde(default)]
+    pub(crate) dead_letter_after: Option<NonZeroU32>,
+}
+
+impl Config {
+    /// Whether a failed publish on delivery `attempt` gives the message up.
+    pub(crate) fn gives_up_on(&self, attempt: u32) -> bool {
+        self.dead_letter_after
+            .is_some_and(|after| attempt >= after.get())
+    }
 }
 
 /// Parses a config string.
@@ -63,6 +77,7 @@ pub(crate) fn parse(config: &str) -> Result<Config, String> {
             uppercase: false,
             origin_property: None,
             retry_ms: 0,
+            dead_letter_after: None,
         }
     };
     if parsed.to.trim().is_empty() {
@@ -101,6 +116,23 @@ mod tests {
         assert_eq!(parse("t").unwrap(), full);
         assert!(!full.uppercase);
         assert_eq!(full.retry_ms, 0);
+        assert_eq!(full.dead_letter_after, None);
+    }
+
+    #[test]
+    fn dead_letter_after_is_an_attempt_from_1() {
+        let parsed = parse(r#"{"to":"t","dead_letter_after":3}"#).unwrap();
+        assert_eq!(parsed.dead_letter_after, NonZeroU32::new(3));
+        assert!(!parsed.gives_up_on(2));
+        assert!(parsed.gives_up_on(3));
+        assert!(parsed.gives_up_on(4));
+        let null = parse(r#"{"to":"t","dead_letter_after":null}"#).unwrap();
+        assert_eq!(null, parse("t").unwrap());
+        assert!(!null.gives_up_on(u32::MAX));
+        for bad in ["0", "-1", "1.5", "\"3\"", "true", "4294967296"] {
+            let config = format!(r#"{{"to":"t","dead_letter_after":{bad}}}"#);
+            assert!(parse(&config).is_err(), "accepted {config}");
+        }
     }
 
     #[test]

@@ -5,12 +5,13 @@
 //!   transformations;
 //! * `transform`: what happens to a message on its way (`transform::forward`).
 //!
-//! A failed publish is retried (after `retry_ms`, or the group's backoff). The rest of the
-//! batch after a failure is retried without being published: that keeps the order of a
-//! FIFO group's messages and spares a target that is failing. A config that does not
-//! parse retries every message with the group's backoff (and is logged once per
-//! instance): fixing the binding lets them through, and after the group's maximum
-//! attempts they are dead-lettered, not lost.
+//! A failed publish is retried (after `retry_ms`, or the group's backoff), or, from the
+//! delivery attempt `dead_letter_after` on, dead-lettered with the failure as its reason.
+//! The rest of the batch after a failure is retried without being published: that keeps
+//! the order of a FIFO group's messages and spares a target that is failing. A config
+//! that does not parse retries every message with the group's backoff (and is logged
+//! once per instance): fixing the binding lets them through, and after the group's
+//! maximum attempts they are dead-lettered, not lost.
 
 mod config;
 mod transform;
@@ -34,8 +35,18 @@ impl Consumer for Forwarder {
                 continue;
             }
             let id = message.id.clone();
+            let attempt = message.attempt;
             match weir_sdk::publish(transform::forward(config, message)) {
                 Ok(_) => outcomes.push(Outcome::Ack),
+                Err(error) if config.gives_up_on(attempt) => {
+                    let reason = format!(
+                        "forwarder: publishing {id} to {} failed on attempt {attempt}: {error}",
+                        config.to
+                    );
+                    weir_sdk::log::warn(format!("{reason}; dead-lettering"));
+                    failed = true;
+                    outcomes.push(Outcome::DeadLetter(reason));
+                }
                 Err(error) => {
                     weir_sdk::log::warn(format!(
                         "forwarder: publishing {id} to {} failed: {error}; retrying",
@@ -55,6 +66,7 @@ weir_sdk::export_consumer!(Forwarder);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use weir_sdk::log::Level;
     use weir_sdk::testing;
 
     fn message(id: &str, body: &str) -> Message {
@@ -62,6 +74,7 @@ mod tests {
             id: id.into(),
             topic: "orders".into(),
             body: body.as_bytes().to_vec(),
+            attempt: 1,
             ..Message::default()
         }
     }
@@ -104,6 +117,73 @@ mod tests {
         );
         let logs = testing::logs();
         assert_eq!(logs.len(), 1, "one attempt, one warning: {logs:?}");
+    }
+
+    #[test]
+    fn a_failed_publish_before_dead_letter_after_retries() {
+        testing::reset();
+        testing::fail_publish(Some("topic orders-eu does not exist"));
+        let batch = vec![Message {
+            attempt: 2,
+            ..message("a", "1")
+        }];
+        let config = r#"{"to":"orders-eu","retry_ms":500,"dead_letter_after":3}"#;
+        assert_eq!(Forwarder::handle(config, batch), [Outcome::Retry(500)]);
+        let logs = testing::logs();
+        assert_eq!(logs.len(), 1, "{logs:?}");
+        assert!(logs[0].1.ends_with("; retrying"), "{logs:?}");
+    }
+
+    #[test]
+    fn a_failed_publish_from_dead_letter_after_dead_letters_it_and_retries_the_rest() {
+        testing::reset();
+        testing::fail_publish(Some("topic orders-eu does not exist"));
+        let config = r#"{"to":"orders-eu","retry_ms":500,"dead_letter_after":3}"#;
+        for attempt in [3, 4] {
+            let batch = vec![
+                Message {
+                    attempt,
+                    ..message("a", "1")
+                },
+                message("b", "2"),
+                Message {
+                    attempt: 7,
+                    ..message("c", "3")
+                },
+            ];
+            let reason = format!(
+                "forwarder: publishing a to orders-eu failed on attempt {attempt}: \
+                 topic orders-eu does not exist"
+            );
+            assert_eq!(
+                Forwarder::handle(config, batch),
+                [
+                    Outcome::DeadLetter(reason.clone()),
+                    Outcome::Retry(500),
+                    Outcome::Retry(500)
+                ]
+            );
+            let logs = testing::logs();
+            assert_eq!(
+                logs.last(),
+                Some(&(Level::Warn, format!("{reason}; dead-lettering")))
+            );
+        }
+        assert_eq!(testing::logs().len(), 2, "one publish a batch");
+        assert!(testing::published().is_empty());
+    }
+
+    #[test]
+    fn dead_letter_after_leaves_successful_publishes_alone() {
+        testing::reset();
+        let batch = vec![Message {
+            attempt: 9,
+            ..message("a", "1")
+        }];
+        let config = r#"{"to":"orders-eu","dead_letter_after":1}"#;
+        assert_eq!(Forwarder::handle(config, batch), [Outcome::Ack]);
+        assert_eq!(testing::published().len(), 1);
+        assert!(testing::logs().is_empty());
     }
 
     #[test]

@@ -11,12 +11,13 @@ package main
 //	  "tag": "eu",
 //	  "uppercase": false,
 //	  "origin_property": "forwarded-from",
-//	  "retry_ms": 0
+//	  "retry_ms": 0,
+//	  "dead_letter_after": 5
 //	}
 //
 // Only `to` is required. Unknown fields, fields of the wrong type and `null` for a field
-// that is not optional (only `tag` and `origin_property` are) are refused, field names
-// are case-sensitive: the same rules as the Rust forwarder's.
+// that is not optional (only `tag`, `origin_property` and `dead_letter_after` are) are
+// refused, field names are case-sensitive: the same rules as the Rust forwarder's.
 
 import (
 	"bytes"
@@ -47,6 +48,15 @@ type config struct {
 	// retryMs is how long to wait before retrying after a failed publish (0: the
 	// group's backoff).
 	retryMs uint64
+	// deadLetterAfter is the delivery attempt from which a failed publish dead-letters
+	// the message instead of retrying it (0: never, the group's maximum attempts
+	// decide).
+	deadLetterAfter uint32
+}
+
+// givesUpOn answers whether a failed publish on delivery attempt gives the message up.
+func (c config) givesUpOn(attempt uint32) bool {
+	return c.deadLetterAfter != 0 && attempt >= c.deadLetterAfter
 }
 
 // parse parses a config string.
@@ -77,7 +87,7 @@ func parse(text string) (config, error) {
 
 // set decodes the field called name.
 func (c *config) set(name string, raw json.RawMessage) error {
-	optional := name == "tag" || name == "origin_property"
+	optional := name == "tag" || name == "origin_property" || name == "dead_letter_after"
 	if bytes.Equal(raw, []byte("null")) {
 		if optional {
 			return nil
@@ -100,11 +110,16 @@ func (c *config) set(name string, raw json.RawMessage) error {
 		target = &c.originProperty
 	case "retry_ms":
 		target = &c.retryMs
+	case "dead_letter_after":
+		target = &c.deadLetterAfter
 	default:
-		return fmt.Errorf("unknown field `%s`, expected one of `to`, `add_properties`, `remove_properties`, `tag`, `uppercase`, `origin_property`, `retry_ms`", name)
+		return fmt.Errorf("unknown field `%s`, expected one of `to`, `add_properties`, `remove_properties`, `tag`, `uppercase`, `origin_property`, `retry_ms`, `dead_letter_after`", name)
 	}
 	if err := json.Unmarshal(raw, target); err != nil {
 		return fmt.Errorf("`%s`: %v", name, err)
+	}
+	if name == "dead_letter_after" && c.deadLetterAfter == 0 {
+		return errors.New("`dead_letter_after` must be a delivery attempt, 1 or more")
 	}
 	return nil
 }

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"fmt"
+	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"weir"
@@ -10,7 +13,13 @@ import (
 )
 
 func message(id, body string) weir.Message {
-	return weir.Message{ID: id, Topic: "orders", Body: []byte(body)}
+	return weir.Message{ID: id, Topic: "orders", Body: []byte(body), Attempt: 1}
+}
+
+// onAttempt answers message as delivered for the attempt-th time.
+func onAttempt(message weir.Message, attempt uint32) weir.Message {
+	message.Attempt = attempt
+	return message
 }
 
 func TestForwardsAndAcksEveryMessage(t *testing.T) {
@@ -52,6 +61,54 @@ func TestAFailedPublishRetriesItAndTheRestOfTheBatch(t *testing.T) {
 	}
 }
 
+func TestAFailedPublishBeforeDeadLetterAfterRetries(t *testing.T) {
+	weirtest.Reset()
+	weirtest.FailPublish("topic orders-eu does not exist")
+	config := `{"to":"orders-eu","retry_ms":500,"dead_letter_after":3}`
+	got := (forwarder{}).Handle(config, []weir.Message{onAttempt(message("a", "1"), 2)})
+	if !slices.Equal(got, []weir.Outcome{weir.Retry(500)}) {
+		t.Fatalf("outcomes %v", got)
+	}
+	if logs := weirtest.Logs(); len(logs) != 1 || !strings.HasSuffix(logs[0].Message, "; retrying") {
+		t.Fatalf("logs %v", logs)
+	}
+}
+
+func TestAFailedPublishFromDeadLetterAfterDeadLettersItAndRetriesTheRest(t *testing.T) {
+	weirtest.Reset()
+	weirtest.FailPublish("topic orders-eu does not exist")
+	config := `{"to":"orders-eu","retry_ms":500,"dead_letter_after":3}`
+	for _, attempt := range []uint32{3, 4} {
+		batch := []weir.Message{onAttempt(message("a", "1"), attempt), message("b", "2"), onAttempt(message("c", "3"), 7)}
+		reason := fmt.Sprintf("forwarder: publishing a to orders-eu failed on attempt %d: topic orders-eu does not exist", attempt)
+		got := (forwarder{}).Handle(config, batch)
+		if want := []weir.Outcome{weir.DeadLetter(reason), weir.Retry(500), weir.Retry(500)}; !slices.Equal(got, want) {
+			t.Fatalf("attempt %d: outcomes %v, want %v", attempt, got, want)
+		}
+		logs := weirtest.Logs()
+		if want := (weirtest.LogLine{Level: weir.LevelWarn, Message: reason + "; dead-lettering"}); logs[len(logs)-1] != want {
+			t.Fatalf("attempt %d: logs %v", attempt, logs)
+		}
+	}
+	if logs := weirtest.Logs(); len(logs) != 2 {
+		t.Fatalf("one publish a batch: %v", logs)
+	}
+	if published := weirtest.Published(); len(published) != 0 {
+		t.Fatalf("published %+v", published)
+	}
+}
+
+func TestDeadLetterAfterLeavesSuccessfulPublishesAlone(t *testing.T) {
+	weirtest.Reset()
+	got := (forwarder{}).Handle(`{"to":"orders-eu","dead_letter_after":1}`, []weir.Message{onAttempt(message("a", "1"), 9)})
+	if !slices.Equal(got, []weir.Outcome{weir.Ack()}) {
+		t.Fatalf("outcomes %v", got)
+	}
+	if len(weirtest.Published()) != 1 || len(weirtest.Logs()) != 0 {
+		t.Fatalf("published %+v, logs %v", weirtest.Published(), weirtest.Logs())
+	}
+}
+
 func TestABadConfigRetriesEverythingWithTheGroupBackoff(t *testing.T) {
 	weirtest.Reset()
 	batch := []weir.Message{message("a", "1"), message("b", "2")}
@@ -70,8 +127,22 @@ func TestOnlyToIsRequired(t *testing.T) {
 		t.Fatal(err)
 	}
 	bare, _ := parse("t")
-	if !reflect.DeepEqual(full, bare) || full.uppercase || full.retryMs != 0 {
+	if !reflect.DeepEqual(full, bare) || full.uppercase || full.retryMs != 0 || full.deadLetterAfter != 0 {
 		t.Fatalf("%+v vs %+v", full, bare)
+	}
+}
+
+func TestDeadLetterAfterIsAnAttemptFrom1(t *testing.T) {
+	parsed, err := parse(`{"to":"t","dead_letter_after":3}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parsed.deadLetterAfter != 3 || parsed.givesUpOn(2) || !parsed.givesUpOn(3) || !parsed.givesUpOn(4) {
+		t.Fatalf("%+v", parsed)
+	}
+	null, err := parse(`{"to":"t","dead_letter_after":null}`)
+	if bare, _ := parse("t"); err != nil || !reflect.DeepEqual(null, bare) || null.givesUpOn(math.MaxUint32) {
+		t.Fatalf("null is absent: %+v, %v", null, err)
 	}
 }
 
@@ -81,6 +152,12 @@ func TestBadConfigsAreRefused(t *testing.T) {
 		`{"to":" "}`,
 		`{"to":"t","upercase":true}`,
 		`{"to":"t","retry_ms":-1}`,
+		`{"to":"t","dead_letter_after":0}`,
+		`{"to":"t","dead_letter_after":-1}`,
+		`{"to":"t","dead_letter_after":1.5}`,
+		`{"to":"t","dead_letter_after":"3"}`,
+		`{"to":"t","dead_letter_after":true}`,
+		`{"to":"t","dead_letter_after":4294967296}`,
 		`{"TO":"t"}`,
 		`{"to":null}`,
 		`{"to":"t","uppercase":null}`,

@@ -5,15 +5,20 @@
 //   - config.go: the binding's config (the target topic and the transformations);
 //   - transform.go: what happens to a message on its way.
 //
-// A failed publish is retried (after `retry_ms`, or the group's backoff). The rest of the
-// batch after a failure is retried without being published: that keeps the order of a
-// FIFO group's messages and spares a target that is failing. A config that does not
-// parse retries every message with the group's backoff (and is logged once per
-// instance): fixing the binding lets them through, and after the group's maximum
+// A failed publish is retried (after `retry_ms`, or the group's backoff), or, from the
+// delivery attempt `dead_letter_after` on, dead-lettered with the failure as its reason.
+// The rest of the batch after a failure is retried without being published: that keeps
+// the order of a FIFO group's messages and spares a target that is failing. A config
+// that does not parse retries every message with the group's backoff (and is logged once
+// per instance): fixing the binding lets them through, and after the group's maximum
 // attempts they are dead-lettered, not lost.
 package main
 
-import "weir"
+import (
+	"fmt"
+
+	"weir"
+)
 
 // forwarder is the forwarding consumer.
 type forwarder struct{}
@@ -31,8 +36,14 @@ func (forwarder) Handle(text string, batch []weir.Message) []weir.Outcome {
 			continue
 		}
 		if _, err := weir.Publish(forward(config, message)); err != nil {
-			weir.Logf(weir.LevelWarn, "forwarder: publishing %s to %s failed: %v; retrying", message.ID, config.to, err)
 			failed = true
+			if config.givesUpOn(message.Attempt) {
+				reason := fmt.Sprintf("forwarder: publishing %s to %s failed on attempt %d: %v", message.ID, config.to, message.Attempt, err)
+				weir.Logf(weir.LevelWarn, "%s; dead-lettering", reason)
+				outcomes = append(outcomes, weir.DeadLetter(reason))
+				continue
+			}
+			weir.Logf(weir.LevelWarn, "forwarder: publishing %s to %s failed: %v; retrying", message.ID, config.to, err)
 			outcomes = append(outcomes, weir.Retry(config.retryMs))
 			continue
 		}

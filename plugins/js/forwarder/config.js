@@ -3,7 +3,8 @@
 // Either a bare topic name (`orders-eu`), or a JSON object:
 //
 //   {"to": "orders-eu", "add_properties": {"region": "eu"}, "remove_properties": ["internal"],
-//    "tag": "eu", "uppercase": false, "origin_property": "forwarded-from", "retry_ms": 0}
+//    "tag": "eu", "uppercase": false, "origin_property": "forwarded-from", "retry_ms": 0,
+//    "dead_letter_after": 5}
 //
 // Only `to` is required. Unknown fields are refused.
 
@@ -17,7 +18,11 @@ const FIELDS = new Set([
   'uppercase',
   'origin_property',
   'retry_ms',
+  'dead_letter_after',
 ]);
+
+// The largest delivery attempt (a u32).
+const MAX_ATTEMPT = 0xffffffff;
 
 function optionalString(object, name) {
   const value = object[name];
@@ -57,6 +62,13 @@ export function parse(text) {
     if (!Number.isSafeInteger(retryMs) || retryMs < 0) {
       throw new Error('`retry_ms` must be a non-negative integer');
     }
+    const deadLetterAfter = json.dead_letter_after ?? undefined;
+    if (
+      deadLetterAfter !== undefined &&
+      (!Number.isInteger(deadLetterAfter) || deadLetterAfter < 1 || deadLetterAfter > MAX_ATTEMPT)
+    ) {
+      throw new Error('`dead_letter_after` must be a delivery attempt, 1 or more');
+    }
     parsed = {
       to: json.to,
       addProperties,
@@ -65,6 +77,7 @@ export function parse(text) {
       uppercase,
       originProperty: optionalString(json, 'origin_property'),
       retryMs,
+      deadLetterAfter,
     };
   } else {
     parsed = {
@@ -75,6 +88,7 @@ export function parse(text) {
       uppercase: false,
       originProperty: undefined,
       retryMs: 0,
+      deadLetterAfter: undefined,
     };
   }
   if (parsed.to.trim() === '') throw new Error('`to` must name a topic');

@@ -5,9 +5,10 @@ another topic, and acks it once the publish succeeded.
   transformations;
 * ``transform``: what happens to a message on its way (``transform.forward``).
 
-A failed publish is retried (after ``retry_ms``, or the group's backoff). The rest of
-the batch after a failure is retried without being published: that keeps the order of a
-FIFO group's messages and spares a target that is failing. A config that does not parse
+A failed publish is retried (after ``retry_ms``, or the group's backoff), or, from the
+delivery attempt ``dead_letter_after`` on, dead-lettered with the failure as its reason.
+The rest of the batch after a failure is retried without being published: that keeps the
+order of a FIFO group's messages and spares a target that is failing. A config that does not parse
 retries every message with the group's backoff (and is logged once per instance):
 fixing the binding lets them through, and after the group's maximum attempts they are
 dead-lettered, not lost.
@@ -49,8 +50,16 @@ class Forwarder(weir.Consumer):
                 weir.publish(forward(parsed, message))
                 outcomes.append(weir.Outcome.ack())
             except weir.HostError as error:
-                weir.log.warn(f"forwarder: publishing {message.id} to {parsed.to} failed: {error}; retrying")
-                outcomes.append(weir.Outcome.retry(parsed.retry_ms))
+                if parsed.gives_up_on(message.attempt):
+                    reason = (
+                        f"forwarder: publishing {message.id} to {parsed.to} failed"
+                        f" on attempt {message.attempt}: {error}"
+                    )
+                    weir.log.warn(f"{reason}; dead-lettering")
+                    outcomes.append(weir.Outcome.dead_letter(reason))
+                else:
+                    weir.log.warn(f"forwarder: publishing {message.id} to {parsed.to} failed: {error}; retrying")
+                    outcomes.append(weir.Outcome.retry(parsed.retry_ms))
         return outcomes
 
 

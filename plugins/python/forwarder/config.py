@@ -9,11 +9,13 @@ Either a bare topic name (``orders-eu``), or a JSON object::
       "tag": "eu",
       "uppercase": false,
       "origin_property": "forwarded-from",
-      "retry_ms": 0
+      "retry_ms": 0,
+      "dead_letter_after": 5
     }
 
 Only ``to`` is required; unknown or repeated fields are refused, as are values of the
-wrong type (``retry_ms`` is a whole number of milliseconds, 0 or more).
+wrong type (``retry_ms`` is a whole number of milliseconds, 0 or more;
+``dead_letter_after`` a delivery attempt, 1 or more, or null for none).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ WHITESPACE = (
     "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
 
+U32_MAX = (1 << 32) - 1
 U64_MAX = (1 << 64) - 1
 
 
@@ -49,6 +52,13 @@ class Config:
     #: How long to wait before retrying after a failed publish, in ms (0: the group's
     #: backoff).
     retry_ms: int = 0
+    #: From which delivery attempt a failed publish dead-letters the message instead of
+    #: retrying it (None: never, the group's maximum attempts decide).
+    dead_letter_after: Optional[int] = None
+
+    def gives_up_on(self, attempt: int) -> bool:
+        """Whether a failed publish on delivery ``attempt`` gives the message up."""
+        return self.dead_letter_after is not None and attempt >= self.dead_letter_after
 
 
 class ConfigError(ValueError):
@@ -121,6 +131,13 @@ def _from_json(fields: dict) -> Config:
     retry_ms = fields.get("retry_ms", 0)
     if isinstance(retry_ms, bool) or not isinstance(retry_ms, int) or not 0 <= retry_ms <= U64_MAX:
         raise ConfigError("`retry_ms` must be a whole number of milliseconds, 0 or more")
+    dead_letter_after = fields.get("dead_letter_after")
+    if dead_letter_after is not None and (
+        isinstance(dead_letter_after, bool)
+        or not isinstance(dead_letter_after, int)
+        or not 1 <= dead_letter_after <= U32_MAX
+    ):
+        raise ConfigError("`dead_letter_after` must be a delivery attempt, 1 or more")
     return Config(
         to=_string("to", fields["to"]),
         add_properties=dict(add),
@@ -129,4 +146,5 @@ def _from_json(fields: dict) -> Config:
         uppercase=uppercase,
         origin_property=_string("origin_property", fields.get("origin_property"), optional=True),
         retry_ms=retry_ms,
+        dead_letter_after=dead_letter_after,
     )

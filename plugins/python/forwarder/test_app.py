@@ -2,14 +2,15 @@ import unittest
 
 import weir
 from weir import testing
+from weir.log import Level
 
 import config as configs
 from app import Forwarder
 from transform import forward
 
 
-def message(id, body):
-    return weir.Message(body, id=id, topic="orders")
+def message(id, body, attempt=1):
+    return weir.Message(body, id=id, topic="orders", attempt=attempt)
 
 
 class ForwarderTest(testing.TestCase):
@@ -34,6 +35,37 @@ class ForwarderTest(testing.TestCase):
         self.assertEqual(Forwarder().handle(config, batch), [weir.Outcome.retry(500)] * 2)
         self.assertEqual(len(testing.logs()), 1, "one attempt, one warning")
 
+    def test_a_failed_publish_before_dead_letter_after_retries(self):
+        testing.fail_publish("topic orders-eu does not exist")
+        config = '{"to":"orders-eu","retry_ms":500,"dead_letter_after":3}'
+        self.assertEqual(Forwarder().handle(config, [message("a", "1", attempt=2)]), [weir.Outcome.retry(500)])
+        logs = testing.logs()
+        self.assertEqual(len(logs), 1)
+        self.assertTrue(logs[0][1].endswith("; retrying"), logs)
+
+    def test_a_failed_publish_from_dead_letter_after_dead_letters_it_and_retries_the_rest(self):
+        testing.fail_publish("topic orders-eu does not exist")
+        config = '{"to":"orders-eu","retry_ms":500,"dead_letter_after":3}'
+        forwarder = Forwarder()
+        for attempt in [3, 4]:
+            batch = [message("a", "1", attempt=attempt), message("b", "2"), message("c", "3", attempt=7)]
+            reason = (
+                f"forwarder: publishing a to orders-eu failed on attempt {attempt}: topic orders-eu does not exist"
+            )
+            self.assertEqual(
+                forwarder.handle(config, batch),
+                [weir.Outcome.dead_letter(reason), weir.Outcome.retry(500), weir.Outcome.retry(500)],
+            )
+            self.assertEqual(testing.logs()[-1], (Level.WARN, f"{reason}; dead-lettering"))
+        self.assertEqual(len(testing.logs()), 2, "one publish a batch")
+        self.assertEqual(testing.published(), [])
+
+    def test_dead_letter_after_leaves_successful_publishes_alone(self):
+        config = '{"to":"orders-eu","dead_letter_after":1}'
+        self.assertEqual(Forwarder().handle(config, [message("a", "1", attempt=9)]), [weir.Outcome.ack()])
+        self.assertEqual(len(testing.published()), 1)
+        self.assertEqual(testing.logs(), [])
+
     def test_a_bad_config_retries_everything_with_the_group_backoff(self):
         batch = [message("a", "1"), message("b", "2")]
         forwarder = Forwarder()
@@ -49,6 +81,7 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual(configs.parse("t"), full)
         self.assertFalse(full.uppercase)
         self.assertEqual(full.retry_ms, 0)
+        self.assertIsNone(full.dead_letter_after)
 
     def test_bad_configs_are_refused(self):
         for config in [
@@ -57,6 +90,12 @@ class ConfigTest(unittest.TestCase):
             '{"to":"t","upercase":true}',
             '{"to":"t","retry_ms":-1}',
             '{"to":"t","retry_ms":1.5}',
+            '{"to":"t","dead_letter_after":0}',
+            '{"to":"t","dead_letter_after":-1}',
+            '{"to":"t","dead_letter_after":1.5}',
+            '{"to":"t","dead_letter_after":"3"}',
+            '{"to":"t","dead_letter_after":true}',
+            '{"to":"t","dead_letter_after":4294967296}',
             '{"to":"t","uppercase":1}',
             '{"to":"t","to":"u"}',
             '{"to":"t","tag":7}',
@@ -70,6 +109,13 @@ class ConfigTest(unittest.TestCase):
         parsed = configs.parse('{"to":"t","tag":null,"origin_property":null,"add_properties":{"a":"1","a":"2"}}')
         self.assertIsNone(parsed.tag)
         self.assertEqual(parsed.add_properties, {"a": "2"})
+        self.assertEqual(configs.parse('{"to":"t","dead_letter_after":null}'), configs.parse("t"))
+
+    def test_dead_letter_after_is_an_attempt_from_1(self):
+        parsed = configs.parse('{"to":"t","dead_letter_after":3}')
+        self.assertEqual(parsed.dead_letter_after, 3)
+        self.assertEqual([parsed.gives_up_on(n) for n in (2, 3, 4)], [False, True, True])
+        self.assertFalse(configs.parse("t").gives_up_on(2**32 - 1))
 
 
 class TransformTest(unittest.TestCase):

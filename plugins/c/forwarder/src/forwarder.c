@@ -1,10 +1,12 @@
 /* forwarder, a Weir consumer: publishes each message of its group, transformed, to another
  * topic, and acks it once the publish succeeded.
  *
- * A failed publish is retried (after `retry_ms`, or the group's backoff), and so is the
- * rest of the batch, without being published: that keeps the order of a FIFO group and
- * spares a failing target. A config that does not parse retries every message with the
- * group's backoff and is logged once per instance. */
+ * A failed publish is retried (after `retry_ms`, or the group's backoff), or, from the
+ * delivery attempt `dead_letter_after` on, dead-lettered with the failure as its reason.
+ * The rest of the batch is retried too, without being published: that keeps the order of
+ * a FIFO group and spares a failing target. A config that does not parse retries every
+ * message with the group's backoff and is logged once per instance. */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,6 +137,14 @@ config_t *config_parse(const char *text, weir_buf_t *error) {
           weir_buf_append_str(error, "`retry_ms` must be a non-negative integer");
           goto invalid_doc;
         }
+      } else if (weir_str_eq(name, "dead_letter_after")) {
+        if (type == WEIR_JSON_NULL) continue;
+        uint64_t after;
+        if (!weir_json_u64(v, &after) || after < 1 || after > UINT32_MAX) {
+          weir_buf_append_str(error, "`dead_letter_after` must be a delivery attempt, 1 or more");
+          goto invalid_doc;
+        }
+        c->dead_letter_after = (uint32_t)after;
       } else {
         weir_buf_printf(error, "unknown field `%s`", name.ptr);
         goto invalid_doc;
@@ -290,6 +300,12 @@ void weir_consume_batch(const char *text, const weir_message_t *batch, size_t le
     forward(config, &batch[i], &f);
     if (weir_publish(&f.out, NULL, &error)) {
       outcomes[i] = weir_ack();
+    } else if (config->dead_letter_after && batch[i].attempt >= config->dead_letter_after) {
+      outcomes[i] = weir_dead_letter(
+          "forwarder: publishing %s to %s failed on attempt %" PRIu32 ": %s", batch[i].id.ptr,
+          config->to, batch[i].attempt, weir_buf_cstr(&error));
+      weir_log_warn("%s; dead-lettering", outcomes[i].reason);
+      failed = true;
     } else {
       weir_log_warn("forwarder: publishing %s to %s failed: %s; retrying", batch[i].id.ptr,
                     config->to, weir_buf_cstr(&error));

@@ -2,7 +2,8 @@
  *
  * The config is a bare topic name (`orders-eu`) or a JSON object:
  *   {"to": "orders-eu", "add_properties": {"region": "eu"}, "remove_properties": ["internal"],
- *    "tag": "eu", "uppercase": false, "origin_property": "forwarded-from", "retry_ms": 0}
+ *    "tag": "eu", "uppercase": false, "origin_property": "forwarded-from", "retry_ms": 0,
+ *    "dead_letter_after": 5}
  * Only `to` is required; unknown fields are refused. */
 #ifndef FORWARDER_H
 #define FORWARDER_H
@@ -19,6 +20,7 @@ typedef struct config {
   bool uppercase;
   char *origin_property; /* NULL: not recorded */
   uint64_t retry_ms;
+  uint32_t dead_letter_after; /* 0: never (the group's maximum attempts decide) */
   /* what the strings above point into */
   weir_buf_t storage;
 } config_t;

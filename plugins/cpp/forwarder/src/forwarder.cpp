@@ -1,10 +1,13 @@
 // forwarder, a Weir consumer: publishes each message of its group, transformed, to another
 // topic, and acks it once the publish succeeded. A failed publish retries it and the rest
-// of the batch (unpublished); a config that does not parse retries everything with the
-// group's backoff and is logged once per instance.
+// of the batch (unpublished), or, from the delivery attempt `dead_letter_after` on,
+// dead-letters it with the failure as its reason (the rest is still retried); a config
+// that does not parse retries everything with the group's backoff and is logged once per
+// instance.
 #include "forwarder.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace {
 
@@ -72,6 +75,12 @@ std::optional<Config> parse_config(std::string_view text, std::string &error) {
         auto ms = v.u64();
         if (!ms) return error = "`retry_ms` must be a non-negative integer", std::nullopt;
         config.retry_ms = *ms;
+      } else if (name == "dead_letter_after") {
+        if (v.is_null()) continue;
+        auto after = v.u64();
+        if (!after || *after < 1 || *after > UINT32_MAX)
+          return error = "`dead_letter_after` must be a delivery attempt, 1 or more", std::nullopt;
+        config.dead_letter_after = static_cast<uint32_t>(*after);
       } else {
         return error = "unknown field `" + std::string(name) + "`", std::nullopt;
       }
@@ -130,6 +139,12 @@ struct Forwarder {
       auto sent = weir::publish(forward(*config, m));
       if (sent) {
         outcomes.push_back(weir::Outcome::ack());
+      } else if (config->gives_up_on(m.attempt)) {
+        std::string reason = "forwarder: publishing " + std::string(m.id()) + " to " + config->to +
+                             " failed on attempt " + std::to_string(m.attempt) + ": " + sent.error;
+        weir::log::warn(reason + "; dead-lettering");
+        failed = true;
+        outcomes.push_back(weir::Outcome::dead_letter(std::move(reason)));
       } else {
         weir::log::warn("forwarder: publishing " + std::string(m.id()) + " to " + config->to +
                         " failed: " + sent.error + "; retrying");

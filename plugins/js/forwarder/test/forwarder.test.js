@@ -9,7 +9,7 @@ import { parse } from '../config.js';
 import { forward } from '../transform.js';
 
 const forwarder = new Forwarder();
-const message = (id, body) => testing.message({ id, topic: 'orders', body });
+const message = (id, body, attempt = 1) => testing.message({ id, topic: 'orders', body, attempt });
 const text = (bytes) => Buffer.from(bytes).toString('utf8');
 
 test('forwards and acks every message', () => {
@@ -40,6 +40,41 @@ test('a failed publish retries it and the rest of the batch', () => {
   assert.equal(testing.logs().length, 1, 'one attempt, one warning');
 });
 
+test('a failed publish before `dead_letter_after` retries', () => {
+  testing.reset();
+  testing.failPublish('topic orders-eu does not exist');
+  const config = '{"to":"orders-eu","retry_ms":500,"dead_letter_after":3}';
+  assert.deepEqual(forwarder.handle(config, [message('a', '1', 2)]), [Outcome.retry(500)]);
+  assert.equal(testing.logs().length, 1);
+  assert.match(testing.logs()[0].message, /; retrying$/);
+});
+
+test('a failed publish from `dead_letter_after` on dead-letters it and retries the rest', () => {
+  testing.reset();
+  testing.failPublish('topic orders-eu does not exist');
+  const config = '{"to":"orders-eu","retry_ms":500,"dead_letter_after":3}';
+  for (const attempt of [3, 4]) {
+    const batch = [message('a', '1', attempt), message('b', '2'), message('c', '3', 7)];
+    const reason = `forwarder: publishing a to orders-eu failed on attempt ${attempt}: topic orders-eu does not exist`;
+    assert.deepEqual(forwarder.handle(config, batch), [
+      Outcome.deadLetter(reason),
+      Outcome.retry(500),
+      Outcome.retry(500),
+    ]);
+    assert.deepEqual(testing.logs().at(-1), { level: 'warn', message: `${reason}; dead-lettering` });
+  }
+  assert.equal(testing.logs().length, 2, 'one publish a batch');
+  assert.equal(testing.published().length, 0);
+});
+
+test('`dead_letter_after` leaves successful publishes alone', () => {
+  testing.reset();
+  const outcomes = forwarder.handle('{"to":"orders-eu","dead_letter_after":1}', [message('a', '1', 9)]);
+  assert.deepEqual(outcomes, [Outcome.ack()]);
+  assert.equal(testing.published().length, 1);
+  assert.equal(testing.logs().length, 0);
+});
+
 test('a bad config retries everything with the group backoff, logged once', () => {
   testing.reset();
   const outcomes = forwarder.handle('{"too":"x"}', [message('a', '1'), message('b', '2')]);
@@ -55,11 +90,20 @@ test('only `to` is required', () => {
   assert.deepEqual(parse('t'), full);
   assert.equal(full.uppercase, false);
   assert.equal(full.retryMs, 0);
+  assert.equal(full.deadLetterAfter, undefined);
+});
+
+test('`dead_letter_after` is an attempt from 1, null for none', () => {
+  assert.equal(parse('{"to":"t","dead_letter_after":3}').deadLetterAfter, 3);
+  assert.deepEqual(parse('{"to":"t","dead_letter_after":null}'), parse('t'));
 });
 
 test('bad configs are refused', () => {
   for (const bad of ['', '{"to":" "}', '{"to":"t","upercase":true}', '{"to":"t","retry_ms":-1}',
-    '{"to":"t","retry_ms":1.5}', '{"to":1}', '{"to":"t","add_properties":{"a":1}}', '{not json']) {
+    '{"to":"t","retry_ms":1.5}', '{"to":1}', '{"to":"t","add_properties":{"a":1}}', '{not json',
+    '{"to":"t","dead_letter_after":0}', '{"to":"t","dead_letter_after":-1}', '{"to":"t","dead_letter_after":1.5}',
+    '{"to":"t","dead_letter_after":"3"}', '{"to":"t","dead_letter_after":true}',
+    '{"to":"t","dead_letter_after":4294967296}']) {
     assert.throws(() => parse(bad), undefined, bad);
   }
 });
