@@ -14,7 +14,8 @@
 # The JavaScript engine ("backend") is, in order: $WEIR_JS_BACKEND, package.json
 # "weir": {"backend": ...}, else quickjs.
 #   quickjs         QuickJS (componentize-qjs): ~1.7 MiB, compiles in seconds
-#   starlingmonkey  SpiderMonkey (componentize-js): ~12 MiB, 10-50 s to compile at upload
+#   starlingmonkey  SpiderMonkey (componentize-js): ~12 MiB, 10-50 s to compile at upload;
+#                   has `fetch` (over wasi:http/outgoing-handler, which the broker provides)
 #   quickjs-async   QuickJS with the component-model async ABI, which the broker refuses
 set -euo pipefail
 
@@ -117,7 +118,9 @@ case "$backend" in
   # QuickJS as jco builds it by default, with component-model async exports: the broker
   # refuses these (ASYNC_ABI_UNSUPPORTED); the suite builds one to prove it.
   quickjs-async) backend=quickjs flags=(--backend quickjs) ;;
-  starlingmonkey | sm) backend=starlingmonkey flags=(--backend starlingmonkey --disable http fetch-event) ;;
+  # `http` stays on, for `fetch`: the component imports wasi:http/outgoing-handler.
+  # `fetch-event` would export wasi:http/incoming-handler, which no plugin world has.
+  starlingmonkey | sm) backend=starlingmonkey flags=(--backend starlingmonkey --disable fetch-event) ;;
   *) die "unknown JavaScript backend '$backend' (WEIR_JS_BACKEND or package.json weir.backend): give quickjs or starlingmonkey" ;;
 esac
 [[ -f "$project/$main" ]] || die "no entry module $project/$main (package.json \"main\", default index.js)"

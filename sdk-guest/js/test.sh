@@ -4,7 +4,9 @@
 #   - runs the native unit tests (node --test) of the SDK and of each plugin,
 #   - builds plugins/js/* and tests/plugins/js/* into plugins/target/components/js/NAME.wasm.
 # Each plugin's package.json names its world ("weir": {"world": ...}) and backend.
-# WEIR_JS_BACKEND overrides the backend of every build (quickjs, starlingmonkey).
+# WEIR_JS_BACKEND overrides the backend of every build (quickjs, starlingmonkey), except
+# that a plugin declaring starlingmonkey keeps it: it needs it (http-tx-checker awaits
+# `fetch`, which QuickJS lacks).
 set -euo pipefail
 sdk="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$sdk/../.." && pwd)"
@@ -29,8 +31,14 @@ for project in "$repo"/plugins/js/*/ "$repo"/tests/plugins/js/*/; do
   fi
   echo "==> node --test ${project#"$repo"/}" >&2
   (cd "$project" && node --test test/)
-  world="$(cd "$project" && node -p 'JSON.parse(require("fs").readFileSync("package.json", "utf8")).weir.world')"
-  "$sdk/build.sh" "$project" "$world" "$out/$name.wasm"
+  read -r world backend < <(cd "$project" && node -p '
+    const weir = JSON.parse(require("fs").readFileSync("package.json", "utf8")).weir;
+    `${weir.world} ${weir.backend || "quickjs"}`')
+  if [[ "$backend" == starlingmonkey ]]; then
+    WEIR_JS_BACKEND=starlingmonkey "$sdk/build.sh" "$project" "$world" "$out/$name.wasm"
+  else
+    "$sdk/build.sh" "$project" "$world" "$out/$name.wasm"
+  fi
 done
 
 # The same consumer with the component-model async ABI (jco's QuickJS default), for the

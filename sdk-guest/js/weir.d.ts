@@ -57,7 +57,8 @@ export const TxState: { readonly COMMIT: 'commit'; readonly ROLLBACK: 'rollback'
 
 export class Consumer { handle(config: string, batch: Message[]): Outcome[]; }
 export class DedupFilter { dedupKey(config: string, message: Message): string | undefined; }
-export class TxChecker { check(config: string, half: Message, checks: number): TxState; }
+/** `check` may be async (awaiting `fetch`, with the StarlingMonkey backend). */
+export class TxChecker { check(config: string, half: Message, checks: number): TxState | Promise<TxState>; }
 
 type LogFn = (...parts: unknown[]) => void;
 export const log: { trace: LogFn; debug: LogFn; info: LogFn; warn: LogFn; error: LogFn };

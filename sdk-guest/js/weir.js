@@ -4,7 +4,7 @@
 //
 //   consumer-plugin      handle(config, batch) -> Outcome[]        (class Consumer)
 //   dedup-filter-plugin  dedupKey(config, message) -> string|undefined  (class DedupFilter)
-//   tx-checker-plugin    check(config, half, checks) -> TxState    (class TxChecker)
+//   tx-checker-plugin    check(config, half, checks) -> TxState    (class TxChecker; may be async)
 //
 // The default export may be a subclass of the base class, an instance, a plain object with
 // the method, or the function itself. The broker's services are plain functions: `log`,
@@ -192,7 +192,11 @@ export class DedupFilter {
   }
 }
 
-/** Base class of transaction checkers: override `check(config, half, checks)`. */
+/**
+ * Base class of transaction checkers: override `check(config, half, checks)`, which
+ * answers a TxState or, as an async method (awaiting `fetch`, say), a promise of one; an
+ * async check needs the StarlingMonkey backend.
+ */
 export class TxChecker {
   check(_config, _half, _checks) {
     return TxState.UNKNOWN;

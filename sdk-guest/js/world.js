@@ -78,6 +78,18 @@ export function resolveHandler(pluginModule, method) {
   throw new Error(`weir: the plugin's default export has no ${method}() method`);
 }
 
+function isThenable(value) {
+  return value !== null && typeof value === 'object' && typeof value.then === 'function';
+}
+
+/** Refuses a promise where the world needs the answer itself. */
+function notAsync(answer, method) {
+  if (isThenable(answer)) {
+    throw new Error(`weir: ${method}() answered a promise; only a tx checker's check() may be async`);
+  }
+  return answer;
+}
+
 function toMessage(wit) {
   return new Message({
     id: wit.id,
@@ -114,7 +126,7 @@ export function consumerExport(pluginModule, witHost, backend) {
   const handle = resolveHandler(pluginModule, 'handle');
   return {
     handle(config, batch) {
-      const outcomes = handle(config, batch.map(toMessage));
+      const outcomes = notAsync(handle(config, batch.map(toMessage)), 'handle');
       if (!Array.isArray(outcomes) || outcomes.length !== batch.length) {
         throw new Error(
           `weir: handle() answered ${outcomes?.length} outcomes for ${batch.length} messages`,
@@ -132,7 +144,7 @@ export function dedupFilterExport(pluginModule, witHost, backend) {
   const dedupKey = resolveHandler(pluginModule, 'dedupKey');
   return {
     dedupKey(config, message) {
-      const key = dedupKey(config, toMessage(message));
+      const key = notAsync(dedupKey(config, toMessage(message)), 'dedupKey');
       return key === undefined || key === null ? none : String(key);
     },
   };
@@ -140,15 +152,31 @@ export function dedupFilterExport(pluginModule, witHost, backend) {
 
 const TX_STATES = new Set(Object.values(TxState));
 
-/** The `tx-checker` export. */
+function txState(answer) {
+  if (!TX_STATES.has(answer)) throw new Error(`weir: not a TxState: ${answer}`);
+  return answer;
+}
+
+/**
+ * The `tx-checker` export. `check` may answer a TxState or a promise of one (an async
+ * check that awaits `fetch`). With StarlingMonkey the export then answers the promise:
+ * the componentizer runs the component's event loop until it settles and returns its
+ * value to the broker. QuickJS cannot wait for a promise in a synchronous export (and
+ * has no `fetch`), so there a promise is an error that says so.
+ */
 export function txCheckerExport(pluginModule, witHost, backend) {
   installHost(witHost, backend);
   const check = resolveHandler(pluginModule, 'check');
   return {
     check(config, half, checks) {
       const answer = check(config, toMessage(half), Number(checks));
-      if (!TX_STATES.has(answer)) throw new Error(`weir: not a TxState: ${answer}`);
-      return answer;
+      if (!isThenable(answer)) return txState(answer);
+      if (backend === 'quickjs') {
+        throw new Error(
+          'weir: check() answered a promise; an async check needs the starlingmonkey backend',
+        );
+      }
+      return Promise.resolve(answer).then(txState);
     },
   };
 }

@@ -184,6 +184,45 @@ for (const backend of ['quickjs', 'starlingmonkey']) {
   });
 }
 
+test('an async check answers a promise of the state with starlingmonkey', async () => {
+  const half = { id: 'a', topic: 't', queue: 0, offset: 0n, keys: [], properties: [], body: new Uint8Array(), bornMs: 0n, attempt: 0 };
+  const checker = txCheckerExport(
+    { default: { check: async (_config, m, checks) => (m.id === 'a' && checks === 2 ? 'rollback' : 'commit') } },
+    witHost('starlingmonkey', []),
+    'starlingmonkey',
+  );
+  const answer = checker.check('', half, 2);
+  assert.ok(answer instanceof Promise);
+  assert.equal(await answer, 'rollback');
+  // a thenable counts as a promise; a bad state or a rejection still fails the call
+  const thenable = txCheckerExport({ default: () => ({ then: (ok) => ok('unknown') }) }, witHost('starlingmonkey', []), 'starlingmonkey');
+  assert.equal(await thenable.check('', half, 0), 'unknown');
+  const bad = txCheckerExport({ default: async () => 'maybe' }, witHost('starlingmonkey', []), 'starlingmonkey');
+  await assert.rejects(bad.check('', half, 0), /not a TxState: maybe/);
+  const failing = txCheckerExport({ default: async () => { throw new Error('boom'); } }, witHost('starlingmonkey', []), 'starlingmonkey');
+  await assert.rejects(failing.check('', half, 0), /boom/);
+  // the synchronous path answers the state itself
+  const sync = txCheckerExport({ default: () => 'commit' }, witHost('starlingmonkey', []), 'starlingmonkey');
+  assert.equal(sync.check('', half, 0), 'commit');
+  testing.reset();
+});
+
+test('an async check is refused with quickjs', () => {
+  const half = { id: 'a', topic: 't', queue: 0, offset: 0, keys: [], properties: [], body: new Uint8Array(), bornMs: 0, attempt: 0 };
+  const checker = txCheckerExport({ default: async () => 'commit' }, witHost('quickjs', []), 'quickjs');
+  assert.throws(() => checker.check('', half, 0), /async check needs the starlingmonkey backend/);
+  testing.reset();
+});
+
+test('only check may be async', () => {
+  const message = { id: 'a', topic: 't', queue: 0, offset: 0n, keys: [], properties: [], body: new Uint8Array(), bornMs: 0n, attempt: 1 };
+  const consumer = consumerExport({ default: async (_c, batch) => batch.map(() => Outcome.ack()) }, witHost('starlingmonkey', []), 'starlingmonkey');
+  assert.throws(() => consumer.handle('', [message]), /handle\(\) answered a promise/);
+  const dedup = dedupFilterExport({ default: async () => 'k' }, witHost('starlingmonkey', []), 'starlingmonkey');
+  assert.throws(() => dedup.dedupKey('', message), /dedupKey\(\) answered a promise/);
+  testing.reset();
+});
+
 test('a batch answered with the wrong number of outcomes fails', () => {
   const exported = consumerExport({ default: () => [] }, witHost('quickjs', []), 'quickjs');
   const message = { id: 'a', topic: 't', queue: 0, offset: 0, keys: [], properties: [], body: new Uint8Array(), bornMs: 0, attempt: 1 };
