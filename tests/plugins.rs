@@ -84,6 +84,11 @@ fn the_cpp_forwarder_does_the_same() {
     forwarder_publishes_every_message_transformed(Language::Cpp);
 }
 
+#[test]
+fn the_zig_forwarder_does_the_same() {
+    forwarder_publishes_every_message_transformed(Language::Zig);
+}
+
 /// The forwarder of `language`, uploaded without a world (its exports tell it), bound
 /// to a group: every message is published once, transformed per the config.
 fn forwarder_publishes_every_message_transformed(language: Language) {
@@ -214,6 +219,11 @@ fn a_failing_forwarder_retries_then_acks_swaps_and_restarts_in_c() {
 #[test]
 fn a_failing_forwarder_retries_then_acks_swaps_and_restarts_in_cpp() {
     failing_forwarder_retries_then_acks_swaps_and_restarts(Language::Cpp);
+}
+
+#[test]
+fn a_failing_forwarder_retries_then_acks_swaps_and_restarts_in_zig() {
+    failing_forwarder_retries_then_acks_swaps_and_restarts(Language::Zig);
 }
 
 /// The forwarder of `language` bound while its target topic does not exist: every
@@ -369,6 +379,11 @@ fn the_c_json_dedup_does_the_same() {
 #[test]
 fn the_cpp_json_dedup_does_the_same() {
     duplicate_sends_are_answered_with_the_original(Language::Cpp);
+}
+
+#[test]
+fn the_zig_json_dedup_does_the_same() {
+    duplicate_sends_are_answered_with_the_original(Language::Zig);
 }
 
 /// The json-dedup filter of `language` on a topic: a repeated key answers the original

@@ -82,6 +82,7 @@ pub(crate) enum Language {
     Go,
     C,
     Cpp,
+    Zig,
 }
 
 impl Language {
@@ -94,13 +95,15 @@ impl Language {
             Language::Go => "go",
             Language::C => "c",
             Language::Cpp => "cpp",
+            Language::Zig => "zig",
         }
     }
 
-    /// The script that builds the language's components: C++'s are built by the C SDK's.
+    /// The script that builds the language's components: C++'s and Zig's are built by the
+    /// C SDK's.
     fn builder(self) -> &'static str {
         match self {
-            Language::Cpp => "c",
+            Language::Cpp | Language::Zig => "c",
             other => other.dir(),
         }
     }
