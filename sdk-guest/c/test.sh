@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests the C/C++ SDK and the C, C++ and Zig plugins: installs the toolchains (through the
-# build recipes), runs the native unit tests with the machine's compiler, and builds every
-# plugin into plugins/target/components/<lang>/<plugin>.wasm.
+# build recipes), runs the native unit tests (C and C++ with the machine's compiler, Zig
+# with `zig test`), and builds every plugin into
+# plugins/target/components/<lang>/<plugin>.wasm.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 SDK="$ROOT/sdk-guest/c"
@@ -67,9 +68,15 @@ for lang in c cpp; do
     LANG_WEIR="$lang" build "$SDK/build.sh" "$ROOT/tests/plugins/$lang/ack-all" consumer-plugin "$lang"
 done
 
-# Zig: the same C SDK, compiled by Zig.
+# Zig: the same C SDK, compiled by Zig. Every plugin's native tests (`zig test` against the
+# test double) run first; a failing one fails the run before any Zig component is built.
 ZIG_SDK="$ROOT/sdk-guest/zig"
 if [[ -x $ZIG_SDK/build.sh ]]; then
+  for project in "$ROOT"/plugins/zig/*/; do
+    project="${project%/}"
+    echo "==> native tests of zig/$(basename "$project")"
+    WEIR_SDK_DIR="$SDK" "$ZIG_SDK/build.sh" --test "$project"
+  done
   for project in "$ROOT"/plugins/zig/*/; do
     project="${project%/}"
     world=consumer-plugin
