@@ -7,8 +7,11 @@
 # WORLD is consumer-plugin, dedup-filter-plugin or tx-checker-plugin. The project holds:
 #   app.py         the plugin: a class registered with weir.export_consumer (or
 #                  export_dedup_filter, export_tx_checker), and any modules it imports
-#   weir-sdk/      the vendored SDK (its weir/ package)
+#   weir-sdk/      the vendored SDK (its weir/ package, and wasi-wit/: the WIT of wasi:http)
 #   wit/           the WIT contract (plugin.wit); weir-sdk/wit/ is used when absent
+#
+# The component targets WORLD plus an import of wasi:http/outgoing-handler, which the
+# broker provides: the SDK sends urllib.request's requests over it (weir/wasi_http.py).
 #
 # The toolchain (PyPI componentize-py, pinned) is installed on first use under
 # ${WEIR_TOOLCHAINS:-$HOME/.cache/weir/toolchains}/componentize-py-VERSION/; it needs
@@ -77,6 +80,14 @@ esac
 WIT_DIR=$PROJECT_DIR/wit
 [[ -d $WIT_DIR ]] || WIT_DIR=$PROJECT_DIR/weir-sdk/wit
 [[ -d $WIT_DIR ]] || die "$PROJECT_DIR/wit/ not found: the project carries the WIT files (plugin.wit) there"
+WASI_WIT=$PROJECT_DIR/weir-sdk/wasi-wit
+[[ -f $WASI_WIT/http.wit ]] || die "$WASI_WIT/http.wit not found: the vendored SDK is incomplete (copy sdk-guest/python/ again)"
+# The package versions the world names: weir:plugin@X.Y.Z of the project's WIT, and the
+# vendored wasi:http's.
+WEIR_VERSION=$(sed -n 's/^package weir:plugin@\([^;]*\);.*/\1/p' "$WIT_DIR"/*.wit | head -n 1)
+HTTP_VERSION=$(sed -n 's/^package wasi:http@\([^;]*\);.*/\1/p' "$WASI_WIT/http.wit")
+[[ -n $WEIR_VERSION ]] || die "no 'package weir:plugin@VERSION;' in $WIT_DIR/*.wit"
+[[ -n $HTTP_VERSION ]] || die "no 'package wasi:http@VERSION;' in $WASI_WIT/http.wit"
 
 install_toolchain
 
@@ -108,7 +119,31 @@ from weir._component import $FACTORY
 $EXPORT = $FACTORY()
 PY
 
+# The world componentized: a package of its own whose world of the same name includes
+# the plugin's and imports wasi:http/outgoing-handler; the project's WIT and the vendored
+# WASI packages are its dependencies. Both packages have a `types` interface: the
+# bindings' module names are fixed so the SDK finds them (weir/_host.py, wasi_http.py).
+mkdir -p "$WORK/wit/deps/weir-plugin"
+cp "$WIT_DIR"/*.wit "$WORK/wit/deps/weir-plugin/"
+if [[ -d $WIT_DIR/deps ]]; then
+    cp -R "$WIT_DIR/deps/." "$WORK/wit/deps/"
+fi
+for file in "$WASI_WIT"/*.wit; do
+    [[ -e $WORK/wit/deps/$(basename "$file") ]] || cp "$file" "$WORK/wit/deps/"
+done
+cat >"$WORK/wit/world.wit" <<WIT
+package weir:component;
+
+world $WORLD {
+    include weir:plugin/$WORLD@$WEIR_VERSION;
+    import wasi:http/outgoing-handler@$HTTP_VERSION;
+}
+WIT
+
 mkdir -p "$(dirname "$OUT_WASM")"
-echo "==> componentize-py -d $WIT_DIR -w $WORLD componentize _weir_entry (app.py) -o $OUT_WASM"
-componentize_py -d "$WIT_DIR" -w "$WORLD" componentize _weir_entry -p "$WORK/src" -o "$OUT_WASM"
+echo "==> componentize-py -w $WORLD (+ wasi:http/outgoing-handler@$HTTP_VERSION) componentize _weir_entry (app.py) -o $OUT_WASM"
+componentize_py -d "$WORK/wit" -w "$WORLD" \
+    --import-interface-name "weir:plugin/types@$WEIR_VERSION=types" \
+    --import-interface-name "wasi:http/types@$HTTP_VERSION=wasi_http_types" \
+    componentize _weir_entry -p "$WORK/src" -o "$OUT_WASM"
 echo "==> built $OUT_WASM ($(wc -c <"$OUT_WASM") bytes)"

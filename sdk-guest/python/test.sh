@@ -12,6 +12,7 @@ OUT=$ROOT/plugins/target/components/python
 PROJECTS=(
     "plugins/python/forwarder consumer-plugin forwarder"
     "plugins/python/json-dedup dedup-filter-plugin json-dedup"
+    "plugins/python/http-tx-checker tx-checker-plugin http-tx-checker"
     "tests/plugins/python/ack-all consumer-plugin ack-all"
 )
 

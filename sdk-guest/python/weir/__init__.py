@@ -16,6 +16,10 @@ The host services are plain functions: :mod:`weir.log`, :func:`now_ms`,
 :mod:`weir.state`, :func:`publish`, :mod:`weir.http`. Run natively (``python -m
 unittest``), they talk to the in-memory double of :mod:`weir.testing` instead of the
 broker.
+
+Inside a component, ``urllib.request.urlopen`` also works, over ``wasi:http`` (see
+:mod:`weir.wasi_http`): the SDK installs its opener once the plugin imports
+``urllib.request``.
 """
 
 from . import http, log, state
@@ -54,3 +58,10 @@ __all__ = [
     "publish",
     "state",
 ]
+
+from . import _host
+
+if _host.IN_COMPONENT:
+    from . import _urllib
+
+    _urllib.arm()
