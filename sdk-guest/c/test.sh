@@ -12,40 +12,13 @@ mkdir -p "$NATIVE"
 
 "$SDK/build.sh" --toolchain >/dev/null
 
-CC_NATIVE="${CC:-cc}"
-command -v "$CC_NATIVE" >/dev/null 2>&1 || CC_NATIVE=clang-16
-CXX_NATIVE="${CXX:-c++}"
-command -v "$CXX_NATIVE" >/dev/null 2>&1 || CXX_NATIVE=clang++-16
-CFLAGS=(-std=c11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -D_POSIX_C_SOURCE=200809L
-  -I"$SDK/include")
-SDK_SOURCES=("$SDK"/src/*.c "$SDK/testing/testing.c")
-
-# native_test LANG PROJECT: compiles PROJECT's src/ and tests/ with the SDK and the test
-# double, natively, and runs the binary.
+# native_test LANG PROJECT: PROJECT's native tests (testing/run.sh: its src/ and tests/ with
+# the SDK and the test double, compiled by the machine's compiler), warnings as errors.
 native_test() {
-  local lang="$1" project="$2" name
-  name="$lang-$(basename "$project")"
+  local lang="$1" project="$2"
   echo "==> native tests of $lang/$(basename "$project")"
-  shopt -s nullglob
-  local c_files=("$project"/src/*.c "$project"/tests/*.c)
-  local cxx_files=("$project"/src/*.cpp "$project"/tests/*.cpp)
-  shopt -u nullglob
-  local objects=()
-  for source in "${SDK_SOURCES[@]}" "${c_files[@]}"; do
-    "$CC_NATIVE" "${CFLAGS[@]}" -I"$project/src" -c "$source" -o "$NATIVE/$name-$(basename "$source").o"
-    objects+=("$NATIVE/$name-$(basename "$source").o")
-  done
-  local linker="$CC_NATIVE"
-  if [[ ${#cxx_files[@]} -gt 0 ]]; then
-    for source in "${cxx_files[@]}"; do
-      "$CXX_NATIVE" -std=c++20 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter \
-        -I"$SDK/include" -I"$project/src" -c "$source" -o "$NATIVE/$name-$(basename "$source").o"
-      objects+=("$NATIVE/$name-$(basename "$source").o")
-    done
-    linker="$CXX_NATIVE"
-  fi
-  "$linker" "${objects[@]}" -o "$NATIVE/$name" -lm
-  "$NATIVE/$name"
+  CFLAGS="-Werror ${CFLAGS:-}" CXXFLAGS="-Werror ${CXXFLAGS:-}" \
+    WEIR_NATIVE_OUT="$NATIVE/$lang/$(basename "$project")" "$SDK/testing/run.sh" "$project"
 }
 
 # The SDK's own tests.
