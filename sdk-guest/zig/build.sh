@@ -2,6 +2,7 @@
 # Builds a Weir plugin written in Zig into a WebAssembly component.
 #
 #   build.sh PROJECT_DIR WORLD OUT_WASM
+#   build.sh --toolchain          # only install Zig, print where it is ("zig PATH")
 #
 # WORLD is consumer-plugin, dedup-filter-plugin or tx-checker-plugin. The project holds its
 # Zig sources in PROJECT_DIR/src/ (the root is src/main.zig; other .zig files beside it and
@@ -25,6 +26,27 @@ die() {
   exit 1
 }
 
+# Zig, under the cache; sets ZIG.
+ensure_zig() {
+  local dir="$TOOLCHAINS/ziglang-$ZIG_VERSION"
+  ZIG="$dir/ziglang/zig"
+  [[ -x $ZIG ]] && return 0
+  step "installing zig $ZIG_VERSION"
+  command -v python3 >/dev/null 2>&1 || die "python3 with pip is needed to install zig"
+  rm -rf "$dir.tmp"
+  python3 -m pip install --quiet --disable-pip-version-check --no-deps \
+    --target "$dir.tmp" "ziglang==$ZIG_VERSION" >&2 ||
+    die "could not install zig from PyPI: install 'ziglang==$ZIG_VERSION' (pip) or reach pypi.org"
+  rm -rf "$dir" && mv "$dir.tmp" "$dir"
+  [[ -x $ZIG ]] || die "the ziglang wheel has no zig binary"
+}
+
+if [[ ${1:-} == --toolchain ]]; then
+  ensure_zig
+  echo "zig $ZIG"
+  exit 0
+fi
+
 [[ $# -eq 3 ]] || die "usage: build.sh PROJECT_DIR WORLD OUT_WASM"
 PROJECT="$(cd "$1" && pwd)"
 WORLD="$2"
@@ -42,17 +64,7 @@ SDK="${WEIR_SDK_DIR:-$PROJECT/weir-sdk}"
 SDK="$(cd "$SDK" && pwd)"
 [[ -f $PROJECT/src/main.zig ]] || die "no $PROJECT/src/main.zig"
 
-ZIG_DIR="$TOOLCHAINS/ziglang-$ZIG_VERSION"
-ZIG="$ZIG_DIR/ziglang/zig"
-if [[ ! -x $ZIG ]]; then
-  step "installing zig $ZIG_VERSION"
-  command -v python3 >/dev/null 2>&1 || die "python3 with pip is needed to install zig"
-  rm -rf "$ZIG_DIR.tmp"
-  python3 -m pip install --quiet --disable-pip-version-check --no-deps \
-    --target "$ZIG_DIR.tmp" "ziglang==$ZIG_VERSION" >&2 ||
-    die "could not install zig from PyPI: install 'ziglang==$ZIG_VERSION' (pip) or reach pypi.org"
-  rm -rf "$ZIG_DIR" && mv "$ZIG_DIR.tmp" "$ZIG_DIR"
-fi
+ensure_zig
 TOOLS="$(WEIR_TOOLCHAINS="$TOOLCHAINS" "$SDK/build.sh" --component-tools)"
 WASM_TOOLS="$(sed -n 's/^wasm-tools //p' <<<"$TOOLS")"
 ADAPTER="$(sed -n 's/^adapter //p' <<<"$TOOLS")"
