@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests the C/C++ SDK and the C, C++ and Zig plugins: installs the toolchains (through the
-# build recipes), runs the native unit tests with the machine's compiler, and builds every
-# plugin into plugins/target/components/<lang>/<plugin>.wasm.
+# build recipes), runs the native unit tests (testing/run.sh, with the machine's compiler;
+# Zig's with sdk-guest/zig/testing/run.sh), and builds every plugin into
+# plugins/target/components/<lang>/<plugin>.wasm.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 SDK="$ROOT/sdk-guest/c"
@@ -43,8 +44,15 @@ done
 # Zig: the same C SDK, compiled by Zig.
 ZIG_SDK="$ROOT/sdk-guest/zig"
 if [[ -x $ZIG_SDK/build.sh ]]; then
+  # zig_test PROJECT: PROJECT's tests/*.zig, by the Zig SDK's testing/run.sh.
+  zig_test() {
+    echo "==> native tests of zig/$(basename "$1")"
+    WEIR_SDK_DIR="$SDK" WEIR_NATIVE_OUT="$NATIVE/zig/$(basename "$1")" "$ZIG_SDK/testing/run.sh" "$1"
+  }
+  zig_test "$ZIG_SDK/testing/self"
   for project in "$ROOT"/plugins/zig/*/; do
     project="${project%/}"
+    if compgen -G "$project/tests/*.zig" >/dev/null; then zig_test "$project"; fi
     world=consumer-plugin
     [[ -f $project/world ]] && world="$(cat "$project/world")"
     WEIR_SDK_DIR="$SDK" "$ZIG_SDK/build.sh" "$project" "$world" \
