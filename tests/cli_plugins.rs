@@ -718,10 +718,11 @@ fn a_scaffolded_plugin_builds_and_consumes() {
     assert_eq!(binding["metrics"]["failed_calls"], 0, "{binding}");
 }
 
-/// The project's native tests, as its README gives them (C, C++ and Zig projects carry
-/// none of their own).
+/// The project's native tests, as its README gives them.
 fn native_tests(language: &str, project: &Path) -> Option<Command> {
     let script = match language {
+        "c" | "cpp" => "weir-sdk/testing/run.sh",
+        "zig" => "weir-sdk/zig/testing/run.sh",
         "python" => "PYTHONPATH=weir-sdk python3 -m unittest",
         "js" => "npm install --no-audit --no-fund --silent && node --test test/",
         "go" => "eval \"$(weir-sdk/build.sh --toolchain)\" && go test ./...",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tests the C/C++ SDK and the C, C++ and Zig plugins: installs the toolchains (through the
-# build recipes), runs the native unit tests (C and C++ with the machine's compiler, Zig
-# with `zig test`), and builds every plugin into
+# build recipes), runs the native unit tests (testing/run.sh, with the machine's compiler;
+# Zig's with sdk-guest/zig/testing/run.sh), and builds every plugin into
 # plugins/target/components/<lang>/<plugin>.wasm.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -13,40 +13,13 @@ mkdir -p "$NATIVE"
 
 "$SDK/build.sh" --toolchain >/dev/null
 
-CC_NATIVE="${CC:-cc}"
-command -v "$CC_NATIVE" >/dev/null 2>&1 || CC_NATIVE=clang-16
-CXX_NATIVE="${CXX:-c++}"
-command -v "$CXX_NATIVE" >/dev/null 2>&1 || CXX_NATIVE=clang++-16
-CFLAGS=(-std=c11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -D_POSIX_C_SOURCE=200809L
-  -I"$SDK/include")
-SDK_SOURCES=("$SDK"/src/*.c "$SDK/testing/testing.c")
-
-# native_test LANG PROJECT: compiles PROJECT's src/ and tests/ with the SDK and the test
-# double, natively, and runs the binary.
+# native_test LANG PROJECT: PROJECT's native tests (testing/run.sh: its src/ and tests/ with
+# the SDK and the test double, compiled by the machine's compiler), warnings as errors.
 native_test() {
-  local lang="$1" project="$2" name
-  name="$lang-$(basename "$project")"
+  local lang="$1" project="$2"
   echo "==> native tests of $lang/$(basename "$project")"
-  shopt -s nullglob
-  local c_files=("$project"/src/*.c "$project"/tests/*.c)
-  local cxx_files=("$project"/src/*.cpp "$project"/tests/*.cpp)
-  shopt -u nullglob
-  local objects=()
-  for source in "${SDK_SOURCES[@]}" "${c_files[@]}"; do
-    "$CC_NATIVE" "${CFLAGS[@]}" -I"$project/src" -c "$source" -o "$NATIVE/$name-$(basename "$source").o"
-    objects+=("$NATIVE/$name-$(basename "$source").o")
-  done
-  local linker="$CC_NATIVE"
-  if [[ ${#cxx_files[@]} -gt 0 ]]; then
-    for source in "${cxx_files[@]}"; do
-      "$CXX_NATIVE" -std=c++20 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter \
-        -I"$SDK/include" -I"$project/src" -c "$source" -o "$NATIVE/$name-$(basename "$source").o"
-      objects+=("$NATIVE/$name-$(basename "$source").o")
-    done
-    linker="$CXX_NATIVE"
-  fi
-  "$linker" "${objects[@]}" -o "$NATIVE/$name" -lm
-  "$NATIVE/$name"
+  CFLAGS="-Werror ${CFLAGS:-}" CXXFLAGS="-Werror ${CXXFLAGS:-}" \
+    WEIR_NATIVE_OUT="$NATIVE/$lang/$(basename "$project")" "$SDK/testing/run.sh" "$project"
 }
 
 # The SDK's own tests.
@@ -72,10 +45,18 @@ done
 # test double) run first; a failing one fails the run before any Zig component is built.
 ZIG_SDK="$ROOT/sdk-guest/zig"
 if [[ -x $ZIG_SDK/build.sh ]]; then
+  # zig_test PROJECT: PROJECT's tests (tests/*.zig, test blocks in src/), by the Zig SDK's
+  # testing/run.sh.
+  zig_test() {
+    echo "==> native tests of zig/$(basename "$1")"
+    WEIR_SDK_DIR="$SDK" WEIR_NATIVE_OUT="$NATIVE/zig/$(basename "$1")" "$ZIG_SDK/testing/run.sh" "$1"
+  }
+  zig_test "$ZIG_SDK/testing/self"
   for project in "$ROOT"/plugins/zig/*/; do
     project="${project%/}"
-    echo "==> native tests of zig/$(basename "$project")"
-    WEIR_SDK_DIR="$SDK" "$ZIG_SDK/build.sh" --test "$project"
+    if compgen -G "$project/tests/*.zig" >/dev/null || grep -qs '^test ' "$project"/src/*.zig; then
+      zig_test "$project"
+    fi
   done
   for project in "$ROOT"/plugins/zig/*/; do
     project="${project%/}"

@@ -76,9 +76,8 @@ impl Language {
     fn test_command(self) -> &'static str {
         match self {
             Language::Rust => "cargo test",
-            Language::C | Language::Cpp | Language::Zig => {
-                "see weir-sdk/README.md: native tests link the plugin with weir-sdk/testing/testing.c"
-            }
+            Language::C | Language::Cpp => "weir-sdk/testing/run.sh",
+            Language::Zig => "weir-sdk/zig/testing/run.sh",
             Language::Python => "PYTHONPATH=weir-sdk python3 -m unittest",
             Language::Js => "npm install && npm test",
             Language::Go => "eval \"$(weir-sdk/build.sh --toolchain)\" && go test ./...",
@@ -184,7 +183,10 @@ fn starter(language: Language) -> Option<Starter> {
                 "src/plugin.c",
                 templates!("c/consumer.c", "c/dedup.c", "c/tx.c"),
             ),
-            test: None,
+            test: Some((
+                "tests/test_plugin.c",
+                templates!("c/consumer_test.c", "c/dedup_test.c", "c/tx_test.c"),
+            )),
             shared: &[],
         },
         Language::Cpp => Starter {
@@ -192,7 +194,14 @@ fn starter(language: Language) -> Option<Starter> {
                 "src/plugin.cpp",
                 templates!("cpp/consumer.cpp", "cpp/dedup.cpp", "cpp/tx.cpp"),
             ),
-            test: None,
+            test: Some((
+                "tests/test_plugin.cpp",
+                templates!(
+                    "cpp/consumer_test.cpp",
+                    "cpp/dedup_test.cpp",
+                    "cpp/tx_test.cpp"
+                ),
+            )),
             shared: &[],
         },
         Language::Zig => Starter {
@@ -200,7 +209,14 @@ fn starter(language: Language) -> Option<Starter> {
                 "src/main.zig",
                 templates!("zig/consumer.zig", "zig/dedup.zig", "zig/tx.zig"),
             ),
-            test: None,
+            test: Some((
+                "tests/main_test.zig",
+                templates!(
+                    "zig/consumer_test.zig",
+                    "zig/dedup_test.zig",
+                    "zig/tx_test.zig"
+                ),
+            )),
             shared: &[],
         },
     };
@@ -352,8 +368,24 @@ mod tests {
                     text.contains("my-plugin") || language == Language::Zig,
                     "{text}"
                 );
+                let (test, command) = (&files[4], language.test_command());
+                let text = std::str::from_utf8(&test.contents).unwrap();
+                assert!(test.path.contains("test"), "{language}: {}", test.path);
+                assert!(!text.contains("{{name}}"), "{language} {world}: {text}");
                 let readme = std::str::from_utf8(&files[0].contents).unwrap();
                 assert!(readme.contains(world.as_str()) && !readme.contains("{{"));
+                assert!(readme.contains(command), "{language}: {readme}");
+                // A test runner the command names is vendored, executable.
+                let runner = command
+                    .split_whitespace()
+                    .find(|word| word.starts_with("weir-sdk/") && word.ends_with(".sh"));
+                if let Some(runner) = runner {
+                    let vendored = files.iter().find(|f| f.path == runner);
+                    assert!(
+                        vendored.is_some_and(|f| f.executable),
+                        "{language}: {runner}"
+                    );
+                }
             }
         }
     }
