@@ -14,7 +14,7 @@
 # The JavaScript engine ("backend") is, in order: $WEIR_JS_BACKEND, package.json
 # "weir": {"backend": ...}, else quickjs.
 #   quickjs         QuickJS (componentize-qjs): ~1.7 MiB, compiles in seconds
-#   starlingmonkey  SpiderMonkey (componentize-js): ~12 MiB, 10-50 s to compile at upload;
+#   starlingmonkey  SpiderMonkey (componentize-js): ~12 MiB, ~6 s to compile at upload;
 #                   has `fetch` (over wasi:http/outgoing-handler, which the broker provides)
 #   quickjs-async   QuickJS with the component-model async ABI, which the broker refuses
 set -euo pipefail

@@ -10,15 +10,16 @@
 //! ```
 //!
 //! Arguments pick components: a language directory under `plugins/target/components/`
-//! (all its components), a path relative to that directory, or any path to a `.wasm`
-//! file. Without arguments: every component under `plugins/target/components/` (which
+//! (all its components), a path relative to that directory (`rust/NAME.wasm` for the
+//! Rust plugins), or any path to a `.wasm` file. Without arguments: every component under `plugins/target/components/` (which
 //! `sdk-guest/<lang>/test.sh` builds) and the Rust plugins of
 //! `plugins/target/wasm32-wasip2/release/`. Uploads run one after another, each on a
 //! host otherwise idle, so each figure is one compile's.
 //!
 //! The resident-memory figure resets the kernel's peak (`/proc/self/clear_refs`, Linux)
-//! before each upload and reads `VmHWM` after it: the rise is the compile's peak working
-//! set above the process's, which is what a broker with `[plugins] concurrent_compiles
+//! before each upload and reads `VmHWM` after it, less the mapped file pages the upload
+//! touched (the commitlog's segment, module files: page cache the kernel can reclaim): the
+//! rise is the compile's peak working set above the process's, which is what a broker with `[plugins] concurrent_compiles
 //! = 1` adds at most during an upload.
 
 mod common;
@@ -71,7 +72,13 @@ fn chosen_components() -> Vec<(String, PathBuf)> {
         return chosen;
     }
     for arg in args {
-        let under_built = built.join(&arg);
+        // `rust` and `rust/NAME.wasm` name the Rust plugins, the others the language builds.
+        let under_built = match arg.strip_prefix("rust") {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+                root.join(RUST_COMPONENTS).join(rest.trim_start_matches('/'))
+            }
+            _ => built.join(&arg),
+        };
         if under_built.is_dir() {
             chosen.extend(wasm_files(&under_built, &arg));
         } else if under_built.is_file() {
@@ -119,6 +126,12 @@ async fn run(components: &[(String, PathBuf)]) {
     let host = PluginHost::open(Arc::clone(&broker), config.clone())
         .await
         .expect("open the plugin host");
+    // The first write creates the commitlog's segment, whose mapped pages would count in
+    // the first upload's memory rise: write before measuring.
+    broker
+        .create_topic("warm-up", 1)
+        .await
+        .expect("create a topic");
     println!(
         "{:<28} {:>9} {:>13} {:>7} {:>15}",
         "component", "size MB", "upload-ready", "CPU-s", "RSS rise MiB"
@@ -128,6 +141,7 @@ async fn run(components: &[(String, PathBuf)]) {
         let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let size = bytes.len();
         let before = reset_peak_rss();
+        let file_before = status_kib("RssFile:");
         let (started, cpu) = (Instant::now(), (cpu_ns() / 1e9));
         // Each under its own name: the same bytes under two names compile once.
         let name = format!("m{number}");
@@ -135,7 +149,14 @@ async fn run(components: &[(String, PathBuf)]) {
             Ok(_) => {
                 uploaded += 1;
                 let seconds = started.elapsed().as_secs_f64();
-                let rise = peak_rss_kib().zip(before).map(|(peak, at)| peak.saturating_sub(at));
+                // Mapped files the upload touched (the commitlog's segment on the first
+                // write, module files) are page cache, not the compile's memory.
+                let file_growth = status_kib("RssFile:")
+                    .zip(file_before)
+                    .map_or(0, |(after, at)| after.saturating_sub(at));
+                let rise = peak_rss_kib()
+                    .zip(before)
+                    .map(|(peak, at)| peak.saturating_sub(at).saturating_sub(file_growth));
                 println!(
                     "{label:<28} {:>9.1} {:>11.2} s {:>7.2} {:>15}",
                     size as f64 / 1e6,
