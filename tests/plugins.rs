@@ -440,7 +440,11 @@ fn forwarder_giving_up_dead_letters_with_its_own_reason(language: Language) {
         broker.broker.log().contains("failed on attempt"),
         "the plugin's warning is in the broker's log"
     );
-    assert_eq!(api.read_topic("orders").len(), N, "the messages stay in their topic");
+    assert_eq!(
+        api.read_topic("orders").len(),
+        N,
+        "the messages stay in their topic"
+    );
 }
 
 /// Sends `{"order":{"id":order}}` to `topic`; answers `(id, queue, offset)`.

@@ -42,6 +42,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::cpu_ns;
 use tokio::sync::watch;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
@@ -50,7 +51,6 @@ use weir_core::{
     Broker, BrokerConfig, Delivery, GroupSpec, Limits, MessageDraft, ReceiveRequest, StartFrom,
     StoreConfig,
 };
-use common::cpu_ns;
 use weir_plugin::{BindingSpec, Grants, PluginHost, PluginHostConfig, TargetSpec, World};
 
 /// Queues per topic.

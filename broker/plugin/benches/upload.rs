@@ -28,8 +28,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use weir_core::{Broker, BrokerConfig, Limits, StoreConfig};
 use common::cpu_ns;
+use weir_core::{Broker, BrokerConfig, Limits, StoreConfig};
 use weir_plugin::{PluginHost, PluginHostConfig};
 
 /// Where the language builds land.
@@ -74,9 +74,9 @@ fn chosen_components() -> Vec<(String, PathBuf)> {
     for arg in args {
         // `rust` and `rust/NAME.wasm` name the Rust plugins, the others the language builds.
         let under_built = match arg.strip_prefix("rust") {
-            Some(rest) if rest.is_empty() || rest.starts_with('/') => {
-                root.join(RUST_COMPONENTS).join(rest.trim_start_matches('/'))
-            }
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => root
+                .join(RUST_COMPONENTS)
+                .join(rest.trim_start_matches('/')),
             _ => built.join(&arg),
         };
         if under_built.is_dir() {
@@ -85,7 +85,11 @@ fn chosen_components() -> Vec<(String, PathBuf)> {
             chosen.push((arg.trim_end_matches(".wasm").to_owned(), under_built));
         } else {
             let path = PathBuf::from(&arg);
-            assert!(path.is_file(), "no component {arg} (nor {})", under_built.display());
+            assert!(
+                path.is_file(),
+                "no component {arg} (nor {})",
+                under_built.display()
+            );
             chosen.push((file_name(&path), path));
         }
     }
@@ -199,5 +203,10 @@ fn peak_rss_kib() -> Option<u64> {
 fn status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with(field))?;
-    line[field.len()..].trim().trim_end_matches("kB").trim().parse().ok()
+    line[field.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }

@@ -46,8 +46,7 @@ use crate::engine::PluginEngine;
 use crate::http::HttpClient;
 use crate::limits::{
     DEFAULT_CONCURRENT_COMPILES, DEFAULT_LOG_BYTES_PER_SEC, DEFAULT_LOG_LINES_PER_SEC,
-    DEFAULT_MAX_MODULE_BYTES,
-    DEFAULT_QUARANTINE_AFTER, default_call_threads,
+    DEFAULT_MAX_MODULE_BYTES, DEFAULT_QUARANTINE_AFTER, default_call_threads,
 };
 use crate::live::LiveBinding;
 use crate::log_budget::LogRates;
