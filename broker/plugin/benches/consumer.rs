@@ -26,9 +26,10 @@
 //! - `WEIR_BENCH_PERFMAP`: when set, the bare call's engine writes `/tmp/perf-<pid>.map`,
 //!   so that `perf report` names the component's functions;
 //! - `WEIR_BENCH_LANGUAGES`: the builds of `ack-all` to compare, e.g. `rust,c,python`
-//!   (default `rust`). Each is uploaded (the time from upload to ready is printed), run
-//!   in every configuration next to the native consumer and the first language, and
-//!   reloaded at the end by a fresh plugin host (the time per module is printed).
+//!   (default `rust`), or `label=path/to/component.wasm` for another build. Each is
+//!   uploaded (the time from upload to ready is printed), run in every configuration next
+//!   to the native consumer and the first language, and reloaded at the end by a fresh
+//!   plugin host (the time per module is printed).
 //!
 //! Rust's component is `plugins/target/wasm32-wasip2/release/ack_all.wasm`, built when
 //! missing (`cargo build --release --target wasm32-wasip2 -p ack-all` in `plugins/`);
@@ -153,21 +154,26 @@ fn languages() -> Vec<(String, Vec<u8>)> {
         .split(',')
         .map(str::trim)
         .filter(|name| !name.is_empty())
-        .map(|name| {
-            let component = if name == "rust" {
-                ack_all()
-            } else {
-                let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .map(|entry| {
+            // `label=path` runs the component at `path` under `label`.
+            let (name, path) = match entry.split_once('=') {
+                Some((label, path)) => (label, Some(PathBuf::from(path))),
+                None => (entry, None),
+            };
+            let path = match path {
+                Some(path) => path,
+                None if name == "rust" => return (name.to_owned(), ack_all()),
+                None => Path::new(env!("CARGO_MANIFEST_DIR"))
                     .join("../../plugins/target/components")
                     .join(name)
-                    .join("ack-all.wasm");
-                std::fs::read(&path).unwrap_or_else(|e| {
-                    panic!(
-                        "reading {}: {e} (build it with sdk-guest/<lang>/test.sh)",
-                        path.display()
-                    )
-                })
+                    .join("ack-all.wasm"),
             };
+            let component = std::fs::read(&path).unwrap_or_else(|e| {
+                panic!(
+                    "reading {}: {e} (build it with sdk-guest/<lang>/test.sh)",
+                    path.display()
+                )
+            });
             (name.to_owned(), component)
         })
         .collect()
