@@ -150,8 +150,9 @@ impl Declared {
             return Err(ModuleRejection::UnsupportedImport {
                 reason: format!(
                     "'{missing}' is not provided; a plugin gets weir:plugin/host and WASI \
-                     0.2 (cli, io, clocks, random, filesystem, sockets), without \
-                     capabilities unless its binding grants them (see {DOCS}). Build \
+                     0.2 (cli, io, clocks, random, filesystem, sockets, http's \
+                     outgoing-handler), without capabilities unless its binding grants \
+                     them (see {DOCS}). Build \
                      without the feature that needs it"
                 ),
             });
