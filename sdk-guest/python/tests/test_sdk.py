@@ -41,6 +41,36 @@ class MessageTest(testing.TestCase):
         self.assertEqual(message.keys, ["k"])
 
 
+class DeliveredTest(unittest.TestCase):
+    """The class the bindings lift a delivered message into is a plain weir.Message."""
+
+    def delivered(self):
+        from weir._message import _Delivered
+
+        return _Delivered("m-1", "orders", 2, 7, ["k"], "t", None, [("region", "eu")], b'{"a": 1}', 5, 1)
+
+    def test_it_equals_the_message_built_by_hand(self):
+        message = self.delivered()
+        self.assertIsInstance(message, weir.Message)
+        expected = weir.Message(
+            b'{"a": 1}', id="m-1", topic="orders", queue=2, offset=7, keys=["k"], tag="t",
+            properties={"region": "eu"}, born_ms=5, attempt=1,
+        )
+        self.assertEqual(message, expected)
+        self.assertEqual(message.json(), {"a": 1})
+        self.assertEqual(message.to_outgoing("audit"), expected.to_outgoing("audit"))
+
+    def test_its_properties_are_a_properties_object_kept_across_reads(self):
+        message = self.delivered()
+        props = message.properties
+        self.assertIsInstance(props, weir.Properties)
+        self.assertIs(message.properties, props)
+        props["region"] = "us"
+        self.assertEqual(message.properties.get("region"), "us")
+        message.properties = weir.Properties({"a": "b"})
+        self.assertEqual(message.properties, {"a": "b"})
+
+
 class OutcomeTest(unittest.TestCase):
     def test_outcomes_compare_and_check_their_numbers(self):
         self.assertEqual(weir.Outcome.retry(0), weir.Outcome.RETRY_WITH_BACKOFF)

@@ -234,10 +234,47 @@ class Message(_Body):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Message):
             return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+        return all(getattr(self, name) == getattr(other, name) for name in Message.__slots__)
 
     def __repr__(self) -> str:
         return f"Message(id={self.id!r}, topic={self.topic!r}, body={self.body!r})"
+
+
+class _Delivered(Message):
+    """A message the broker delivered: the class componentize-py lifts the WIT record
+    into (weir._component puts it in the bindings in place of their dataclass), so a
+    batch reaches the plugin without a conversion per message. The fields arrive in the
+    record's order, fresh and well typed; the properties are wrapped in a ``Properties``
+    on first use (most consumers never read them)."""
+
+    __slots__ = ("_pairs", "_props")
+
+    def __init__(
+        self, id, topic, queue, offset, keys, tag, message_group, properties, body, born_ms, attempt
+    ) -> None:
+        self.id = id
+        self.topic = topic
+        self.queue = queue
+        self.offset = offset
+        self.keys = keys
+        self.tag = tag
+        self.message_group = message_group
+        self._pairs = properties
+        self.body = body
+        self.born_ms = born_ms
+        self.attempt = attempt
+
+    @property  # type: ignore[override]
+    def properties(self) -> Any:
+        try:
+            return self._props
+        except AttributeError:
+            props = self._props = Properties._trusted(self._pairs)
+            return props
+
+    @properties.setter
+    def properties(self, value: Any) -> None:
+        self._props = value
 
 
 class Outgoing(_Body):
