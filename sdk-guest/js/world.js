@@ -99,18 +99,19 @@ function notAsync(answer, method) {
  * Anything else (a frozen record, a missing field) takes the constructor.
  */
 function toMessage(wit) {
-  // (Few calls: in QuickJS, each costs more than the rest of this function.)
+  // Module constants, and few calls: in QuickJS each global lookup and each call costs
+  // about as much as the rest of this function.
   const properties = wit.properties;
   if (
     !(wit.keys instanceof Array) ||
     !(properties instanceof Array) ||
     !('messageGroup' in wit) ||
-    Object.getPrototypeOf(wit) !== Object.prototype
+    getPrototypeOf(wit) !== OBJECT
   ) {
     return new Message(wit);
   }
   try {
-    Object.setPrototypeOf(wit, MESSAGE); // throws if it is frozen
+    setPrototypeOf(wit, MESSAGE); // throws if it is frozen
   } catch {
     return new Message(wit);
   }
@@ -118,12 +119,15 @@ function toMessage(wit) {
   if (wit.messageGroup === null) wit.messageGroup = undefined;
   if (typeof wit.offset !== 'number') wit.offset = Number(wit.offset ?? 0);
   if (typeof wit.bornMs !== 'number') wit.bornMs = Number(wit.bornMs ?? 0);
-  if (!(wit.body instanceof Uint8Array)) wit.body = toBytes(wit.body);
+  if (!(wit.body instanceof BYTES)) wit.body = toBytes(wit.body);
   if (properties.length !== 0) wit.properties = adoptPairs(properties);
   return wit;
 }
 
+const { getPrototypeOf, setPrototypeOf } = Object;
+const OBJECT = Object.prototype;
 const MESSAGE = Message.prototype;
+const BYTES = Uint8Array;
 
 /** `pairs` itself when it is an array of two-element arrays, else a copy that is. */
 function adoptPairs(pairs) {
