@@ -8,7 +8,7 @@
 //   import shape       QuickJS: default export   StarlingMonkey: named exports
 
 import { install } from './host.js';
-import { Message, TxState, toBytes } from './weir.js';
+import { Message, Outcome, TxState, toBytes } from './weir.js';
 
 function errorText(error) {
   if (typeof error === 'string') return error;
@@ -90,27 +90,66 @@ function notAsync(answer, method) {
   return answer;
 }
 
+/**
+ * The Message of a record the WIT bindings just lifted: the per-message path of the
+ * exports, where the constructor's defensive copies are pure cost. The record is fresh,
+ * nobody else holds it, and its fields are a Message's, in the constructor's order, so it
+ * becomes the Message itself (its prototype changed, none options made undefined, u64s
+ * made Numbers): the same own properties, in the same order, as `new Message(record)`.
+ * Anything else (a frozen record, a missing field) takes the constructor.
+ */
 function toMessage(wit) {
-  return new Message({
-    id: wit.id,
-    topic: wit.topic,
-    queue: wit.queue,
-    offset: wit.offset,
-    keys: wit.keys,
-    tag: wit.tag ?? undefined,
-    messageGroup: wit.messageGroup ?? undefined,
-    properties: wit.properties,
-    body: wit.body === undefined ? undefined : bytesOf(wit.body),
-    bornMs: wit.bornMs,
-    attempt: wit.attempt,
-  });
+  // Module constants, and few calls: in QuickJS each global lookup and each call costs
+  // about as much as the rest of this function.
+  const properties = wit.properties;
+  if (
+    !(wit.keys instanceof Array) ||
+    !(properties instanceof Array) ||
+    !('messageGroup' in wit) ||
+    getPrototypeOf(wit) !== OBJECT
+  ) {
+    return new Message(wit);
+  }
+  try {
+    setPrototypeOf(wit, MESSAGE); // throws if it is frozen
+  } catch {
+    return new Message(wit);
+  }
+  if (wit.tag === null) wit.tag = undefined;
+  if (wit.messageGroup === null) wit.messageGroup = undefined;
+  if (typeof wit.offset !== 'number') wit.offset = Number(wit.offset ?? 0);
+  if (typeof wit.bornMs !== 'number') wit.bornMs = Number(wit.bornMs ?? 0);
+  if (!(wit.body instanceof BYTES)) wit.body = toBytes(wit.body);
+  if (properties.length !== 0) wit.properties = adoptPairs(properties);
+  return wit;
 }
+
+const { getPrototypeOf, setPrototypeOf } = Object;
+const OBJECT = Object.prototype;
+const MESSAGE = Message.prototype;
+const BYTES = Uint8Array;
+
+/** `pairs` itself when it is an array of two-element arrays, else a copy that is. */
+function adoptPairs(pairs) {
+  if (!Array.isArray(pairs)) return (pairs ?? []).map(([name, value]) => [name, value]);
+  for (let i = 0; i < pairs.length; i++) {
+    const pair = pairs[i];
+    if (!Array.isArray(pair) || pair.length !== 2) return pairs.map(([name, value]) => [name, value]);
+  }
+  return pairs;
+}
+
+const ACK = Outcome.ack();
+
+// The WIT outcomes are lowered as soon as handle() answers, so the constant ones are
+// shared rather than allocated per message.
+const WIT_ACK = Object.freeze({ tag: 'ack' });
 
 /** The WIT form of an SDK outcome. */
 function toWitOutcome(outcome, u64) {
   switch (outcome?.kind) {
     case 'ack':
-      return { tag: 'ack' };
+      return WIT_ACK;
     case 'retry':
       return { tag: 'retry', val: u64(outcome.ms) };
     case 'dead-letter':
@@ -125,14 +164,21 @@ export function consumerExport(pluginModule, witHost, backend) {
   const { u64 } = installHost(witHost, backend);
   const handle = resolveHandler(pluginModule, 'handle');
   return {
+    // Plain loops that append: the per-message path of every batch.
     handle(config, batch) {
-      const outcomes = notAsync(handle(config, batch.map(toMessage)), 'handle');
-      if (!Array.isArray(outcomes) || outcomes.length !== batch.length) {
-        throw new Error(
-          `weir: handle() answered ${outcomes?.length} outcomes for ${batch.length} messages`,
-        );
+      const n = batch.length;
+      const messages = [];
+      for (let i = 0; i < n; i++) messages.push(toMessage(batch[i]));
+      const outcomes = notAsync(handle(config, messages), 'handle');
+      if (!Array.isArray(outcomes) || outcomes.length !== n) {
+        throw new Error(`weir: handle() answered ${outcomes?.length} outcomes for ${n} messages`);
       }
-      return outcomes.map((outcome) => toWitOutcome(outcome, u64));
+      const answer = [];
+      for (let i = 0; i < n; i++) {
+        const outcome = outcomes[i];
+        answer.push(outcome === ACK ? WIT_ACK : toWitOutcome(outcome, u64));
+      }
+      return answer;
     },
   };
 }

@@ -223,6 +223,44 @@ test('only check may be async', () => {
   testing.reset();
 });
 
+test('a consumer gets the Message that new Message(record) builds', () => {
+  const seen = [];
+  const consumer = consumerExport(
+    { default: (_c, batch) => { seen.push(...batch); return batch.map((_, i) => (i === 1 ? { kind: 'ack' } : Outcome.ack())); } },
+    witHost('quickjs', []),
+    'quickjs',
+  );
+  const record = (extra = {}) => ({
+    id: 'a', topic: 't', queue: 2, offset: 3, keys: ['k1', 'k2'], tag: 'x', messageGroup: null,
+    properties: [['p', 'v'], ['q', 'w']], body: Uint8Array.of(1, 2), bornMs: 4, attempt: 1, ...extra,
+  });
+  const frozen = Object.freeze(record());
+  const records = [
+    record(),
+    record({ tag: null, messageGroup: 'g', properties: [] }),
+    record({ offset: 9n, bornMs: 8n, tag: undefined, messageGroup: undefined, body: [7, 8] }),
+    frozen,
+    { id: 'b', offset: 1, keys: [], properties: [] }, // no messageGroup: the constructor
+    record({ properties: [['p', 'v', 'extra']] }), // not pairs: copied as the constructor does
+  ];
+  const expected = records.map((r) => new Message(r));
+  const outcomes = consumer.handle('', records);
+  assert.deepEqual(outcomes, records.map(() => ({ tag: 'ack' })));
+  assert.equal(seen.length, records.length);
+  seen.forEach((message, i) => {
+    assert.ok(message instanceof Message, `${i}`);
+    assert.deepEqual(Object.keys(message), Object.keys(expected[i]), `${i}`);
+    assert.deepStrictEqual({ ...message }, { ...expected[i] }, `${i}`);
+    assert.equal(Object.getPrototypeOf(message), Message.prototype);
+  });
+  assert.notEqual(seen[3], frozen);
+  // a plugin may change its messages
+  seen[0].tag = 'changed';
+  seen[0].keys.push('k3');
+  assert.equal(seen[0].tag, 'changed');
+  testing.reset();
+});
+
 test('a batch answered with the wrong number of outcomes fails', () => {
   const exported = consumerExport({ default: () => [] }, witHost('quickjs', []), 'quickjs');
   const message = { id: 'a', topic: 't', queue: 0, offset: 0, keys: [], properties: [], body: new Uint8Array(), bornMs: 0, attempt: 1 };
