@@ -415,7 +415,7 @@ fn forwarder_giving_up_dead_letters_with_its_own_reason(language: Language) {
         assert!(sent.iter().any(|s| s == id), "{letter}");
         let reason = letter["reason"].as_str().expect("a reason");
         let attempts = letter["attempts"].as_u64().expect("attempts");
-        assert!(attempts >= 2 && attempts < 10, "{letter}");
+        assert!((2..10).contains(&attempts), "{letter}");
         assert_eq!(
             reason.split(": ").next(),
             Some("forwarder"),
