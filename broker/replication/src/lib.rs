@@ -10,5 +10,6 @@
 //! * [`protocol`]: the messages of the replication link and their byte layout, encoder
 //!   and decoder side by side.
 
+pub mod epoch_file;
 pub mod epochs;
 pub mod protocol;
