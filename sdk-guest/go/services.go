@@ -3,6 +3,8 @@ package weir
 import (
 	"fmt"
 	"unicode/utf8"
+
+	"weir/internal/wasihttperror"
 )
 
 // Level is how important a log line is.
@@ -141,3 +143,10 @@ func textOf(body []byte) (string, bool) {
 	}
 	return string(body), true
 }
+
+// WasiHTTPError is why a net/http request got no answer in a component: the broker
+// refused it or could not send it. Code is the wasi:http error code
+// ("HTTP-request-denied" for a URL off the binding's allowlist, "connection-refused",
+// "HTTP-response-timeout"...), Detail what the host added. net/http wraps it: find it with
+// errors.As. Natively net/http keeps its own transport and never answers one.
+type WasiHTTPError = wasihttperror.Error

@@ -14,7 +14,7 @@ eval "$("$sdk/build.sh" --toolchain)"
 plugins=("$repo"/plugins/go/*/ "$repo"/tests/plugins/go/*/)
 
 echo "==> gofmt"
-unformatted="$(gofmt -l "$sdk"/*.go "$sdk/testing" "$sdk/internal/fakehost" "$sdk/internal/exports" "${plugins[@]}")"
+unformatted="$(gofmt -l "$sdk"/*.go "$sdk/testing" "$sdk/internal/fakehost" "$sdk/internal/exports" "$sdk/internal/wasihttp" "$sdk/internal/wasihttperror" "${plugins[@]}")"
 if [[ -n "$unformatted" ]]; then
   echo "not gofmt-formatted:" >&2
   echo "$unformatted" >&2
@@ -22,12 +22,16 @@ if [[ -n "$unformatted" ]]; then
 fi
 
 echo "==> go vet and go test (sdk-guest/go)"
-(cd "$sdk" && go vet . ./testing ./internal/fakehost ./internal/exports/... && go test . ./testing ./internal/fakehost)
+(cd "$sdk" && go vet . ./testing ./internal/fakehost ./internal/exports/... ./internal/wasihttp ./internal/wasihttperror &&
+  go test . ./testing ./internal/fakehost ./internal/wasihttp)
 # The WebAssembly side of the SDK, for each world (the bindings are checked in).
 for tag in weir_consumer_plugin weir_dedup_filter_plugin weir_tx_checker_plugin; do
   echo "==> go vet (GOOS=wasip1, -tags $tag)"
   (cd "$sdk" && GOOS=wasip1 GOARCH=wasm go vet -tags "$tag" . ./internal/exports/...)
 done
+# With net/http: the wasi:http transport (build.sh adds the tag to plugins that use it).
+echo "==> go vet (GOOS=wasip1, -tags weir_consumer_plugin,weir_net_http)"
+(cd "$sdk" && GOOS=wasip1 GOARCH=wasm go vet -tags weir_consumer_plugin,weir_net_http . ./internal/wasihttp)
 
 for plugin in "${plugins[@]}"; do
   plugin="${plugin%/}"
