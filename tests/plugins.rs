@@ -19,8 +19,8 @@
 //! (Rust, Python, JavaScript, Go, C, C++, Zig): the same plugins, the same assertions,
 //! and so does a forwarder that gives up and dead-letters with its own reason. A
 //! transaction checker runs both ways of asking over HTTP: the host's `http-request`
-//! and `wasi:http/outgoing-handler` (from Rust, from Python's `urllib` and from
-//! JavaScript's `fetch`), whose allowlist refusal is also checked.
+//! and `wasi:http/outgoing-handler` (from Rust, from Python's `urllib`, from Go's
+//! `net/http` and from JavaScript's `fetch`), whose allowlist refusal is also checked.
 //!
 //! Nothing asserts how fast the broker is: waits are long polls or bounded polling loops.
 
@@ -676,6 +676,11 @@ fn a_python_checker_asking_with_urllib_does_the_same() {
     checker_decides_transactions_without_a_producer_online(
         &Language::Python.component("http-tx-checker"),
     );
+}
+
+#[test]
+fn a_go_checker_asking_with_net_http_does_the_same() {
+    checker_decides_transactions_without_a_producer_online(&Language::Go.component("http-checker"));
 }
 
 #[test]
