@@ -46,6 +46,51 @@ fn start() -> ConfiguredBroker {
     ConfiguredBroker::start(FAST_CHECKS, &[])
 }
 
+/// One test per guest language the suite builds, each running `$scenario` with it: a
+/// module named after the scenario with a test per language (`$scenario::python`, ...).
+macro_rules! in_every_language {
+    ($scenario:ident) => {
+        mod $scenario {
+            use super::Language;
+
+            #[test]
+            fn rust() {
+                super::$scenario(Language::Rust);
+            }
+
+            #[test]
+            fn python() {
+                super::$scenario(Language::Python);
+            }
+
+            #[test]
+            fn javascript() {
+                super::$scenario(Language::JavaScript);
+            }
+
+            #[test]
+            fn go() {
+                super::$scenario(Language::Go);
+            }
+
+            #[test]
+            fn c() {
+                super::$scenario(Language::C);
+            }
+
+            #[test]
+            fn cpp() {
+                super::$scenario(Language::Cpp);
+            }
+
+            #[test]
+            fn zig() {
+                super::$scenario(Language::Zig);
+            }
+        }
+    };
+}
+
 /// The ids of the messages in a list, each with the number of times it is there.
 fn copies_by_id(messages: &[Value]) -> HashMap<String, usize> {
     let mut copies = HashMap::new();
@@ -56,40 +101,7 @@ fn copies_by_id(messages: &[Value]) -> HashMap<String, usize> {
     copies
 }
 
-#[test]
-fn a_forwarder_publishes_every_message_transformed_to_another_topic() {
-    forwarder_publishes_every_message_transformed(Language::Rust);
-}
-
-#[test]
-fn the_python_forwarder_does_the_same() {
-    forwarder_publishes_every_message_transformed(Language::Python);
-}
-
-#[test]
-fn the_javascript_forwarder_does_the_same() {
-    forwarder_publishes_every_message_transformed(Language::JavaScript);
-}
-
-#[test]
-fn the_go_forwarder_does_the_same() {
-    forwarder_publishes_every_message_transformed(Language::Go);
-}
-
-#[test]
-fn the_c_forwarder_does_the_same() {
-    forwarder_publishes_every_message_transformed(Language::C);
-}
-
-#[test]
-fn the_cpp_forwarder_does_the_same() {
-    forwarder_publishes_every_message_transformed(Language::Cpp);
-}
-
-#[test]
-fn the_zig_forwarder_does_the_same() {
-    forwarder_publishes_every_message_transformed(Language::Zig);
-}
+in_every_language!(forwarder_publishes_every_message_transformed);
 
 /// The forwarder of `language`, uploaded without a world (its exports tell it), bound
 /// to a group: every message is published once, transformed per the config.
@@ -193,53 +205,20 @@ fn forwarder_publishes_every_message_transformed(language: Language) {
     );
 }
 
-#[test]
-fn a_failing_forwarder_retries_then_acks_swaps_and_restarts_in_rust() {
-    failing_forwarder_retries_then_acks_swaps_and_restarts(Language::Rust);
-}
-
-#[test]
-fn a_failing_forwarder_retries_then_acks_swaps_and_restarts_in_python() {
-    failing_forwarder_retries_then_acks_swaps_and_restarts(Language::Python);
-}
-
-#[test]
-fn a_failing_forwarder_retries_then_acks_swaps_and_restarts_in_javascript() {
-    failing_forwarder_retries_then_acks_swaps_and_restarts(Language::JavaScript);
-}
-
-#[test]
-fn a_failing_forwarder_retries_then_acks_swaps_and_restarts_in_go() {
-    failing_forwarder_retries_then_acks_swaps_and_restarts(Language::Go);
-}
-
-#[test]
-fn a_failing_forwarder_retries_then_acks_swaps_and_restarts_in_c() {
-    failing_forwarder_retries_then_acks_swaps_and_restarts(Language::C);
-}
-
-#[test]
-fn a_failing_forwarder_retries_then_acks_swaps_and_restarts_in_cpp() {
-    failing_forwarder_retries_then_acks_swaps_and_restarts(Language::Cpp);
-}
-
-#[test]
-fn a_failing_forwarder_retries_then_acks_swaps_and_restarts_in_zig() {
-    failing_forwarder_retries_then_acks_swaps_and_restarts(Language::Zig);
-}
-
-/// The forwarder of `language` bound while its target topic does not exist: every
-/// publish fails, is logged by the plugin and retried with the group's backoff; once the
-/// topic exists, a later attempt publishes each message once and acks it. Then a hot
-/// swap to a second version and a restart that reloads it without compiling; `weir
-/// status` shows the binding running.
-fn failing_forwarder_retries_then_acks_swaps_and_restarts(language: Language) {
-    const N: usize = 5;
-    let mut broker = start();
-    let api = broker.api();
+/// Topic `orders`, its group `eu-forwarder` with `(backoff_ms, max_attempts)`, and the
+/// forwarder of `language` bound to the group as `orders-to-eu` with `config`, granted
+/// publishing, while its target `orders-eu` does not exist; then `n` messages sent to
+/// `orders`, whose ids are answered.
+fn forward_to_a_missing_topic(
+    api: &Api,
+    language: Language,
+    (backoff_ms, max_attempts): (u64, u64),
+    config: &str,
+    n: usize,
+) -> Vec<String> {
     api.create_topic("orders", 1);
     api.create_group(&json!({"name": "eu-forwarder", "topic": "orders",
-                             "backoff_ms": [200], "max_attempts": 1000}));
+                             "backoff_ms": [backoff_ms], "max_attempts": max_attempts}));
     api.upload_new(
         "forwarder",
         "consumer-plugin",
@@ -250,12 +229,29 @@ fn failing_forwarder_retries_then_acks_swaps_and_restarts(language: Language) {
         "module": "forwarder",
         "target": {"kind": "consumer", "topic": "orders", "group": "eu-forwarder",
                    "batch_size": 8},
-        "config": "orders-eu",
+        "config": config,
         "grants": {"publish": true},
     }));
-    for i in 0..N {
-        api.send_message("orders", &json!({"body": format!("order {i}")}));
-    }
+    (0..n)
+        .map(|i| {
+            let answer = api.send_message("orders", &json!({"body": format!("order {i}")}));
+            answer["id"].as_str().expect("a message id").to_owned()
+        })
+        .collect()
+}
+
+in_every_language!(failing_forwarder_retries_then_acks_swaps_and_restarts);
+
+/// The forwarder of `language` bound while its target topic does not exist: every
+/// publish fails, is logged by the plugin and retried with the group's backoff; once the
+/// topic exists, a later attempt publishes each message once and acks it. Then a hot
+/// swap to a second version and a restart that reloads it without compiling; `weir
+/// status` shows the binding running.
+fn failing_forwarder_retries_then_acks_swaps_and_restarts(language: Language) {
+    const N: usize = 5;
+    let mut broker = start();
+    let api = broker.api();
+    forward_to_a_missing_topic(&api, language, (200, 1000), "orders-eu", N);
     let failing = eventually("publishes fail and are retried", WAIT, || {
         let status = api.binding("orders-to-eu");
         (counter(&status, "retried") >= 2 * N as u64).then_some(status)
@@ -341,40 +337,7 @@ fn failing_forwarder_retries_then_acks_swaps_and_restarts(language: Language) {
     assert_eq!(run_state(listed), "running", "{listed}");
 }
 
-#[test]
-fn a_forwarder_giving_up_dead_letters_with_its_own_reason_in_rust() {
-    forwarder_giving_up_dead_letters_with_its_own_reason(Language::Rust);
-}
-
-#[test]
-fn a_forwarder_giving_up_dead_letters_with_its_own_reason_in_python() {
-    forwarder_giving_up_dead_letters_with_its_own_reason(Language::Python);
-}
-
-#[test]
-fn a_forwarder_giving_up_dead_letters_with_its_own_reason_in_javascript() {
-    forwarder_giving_up_dead_letters_with_its_own_reason(Language::JavaScript);
-}
-
-#[test]
-fn a_forwarder_giving_up_dead_letters_with_its_own_reason_in_go() {
-    forwarder_giving_up_dead_letters_with_its_own_reason(Language::Go);
-}
-
-#[test]
-fn a_forwarder_giving_up_dead_letters_with_its_own_reason_in_c() {
-    forwarder_giving_up_dead_letters_with_its_own_reason(Language::C);
-}
-
-#[test]
-fn a_forwarder_giving_up_dead_letters_with_its_own_reason_in_cpp() {
-    forwarder_giving_up_dead_letters_with_its_own_reason(Language::Cpp);
-}
-
-#[test]
-fn a_forwarder_giving_up_dead_letters_with_its_own_reason_in_zig() {
-    forwarder_giving_up_dead_letters_with_its_own_reason(Language::Zig);
-}
+in_every_language!(forwarder_giving_up_dead_letters_with_its_own_reason);
 
 /// The forwarder of `language` told to give up after two attempts (`dead_letter_after`)
 /// while its target topic is missing: each message is retried once, then dead-lettered
@@ -384,27 +347,8 @@ fn forwarder_giving_up_dead_letters_with_its_own_reason(language: Language) {
     const N: usize = 3;
     let broker = start();
     let api = broker.api();
-    api.create_topic("orders", 1);
-    api.create_group(&json!({"name": "eu-forwarder", "topic": "orders",
-                             "backoff_ms": [100], "max_attempts": 10}));
-    api.upload_new(
-        "forwarder",
-        "consumer-plugin",
-        &language.component("forwarder"),
-    );
-    api.bind(&json!({
-        "name": "orders-to-eu",
-        "module": "forwarder",
-        "target": {"kind": "consumer", "topic": "orders", "group": "eu-forwarder",
-                   "batch_size": 8},
-        "config": json!({"to": "orders-eu", "dead_letter_after": 2}).to_string(),
-        "grants": {"publish": true},
-    }));
-    let mut sent = Vec::new();
-    for i in 0..N {
-        let answer = api.send_message("orders", &json!({"body": format!("order {i}")}));
-        sent.push(answer["id"].as_str().expect("a message id").to_owned());
-    }
+    let config = json!({"to": "orders-eu", "dead_letter_after": 2}).to_string();
+    let sent = forward_to_a_missing_topic(&api, language, (100, 10), &config, N);
     let dead = eventually("every message dead-lettered by the plugin", WAIT, || {
         let dead = api.dead_letters("eu-forwarder");
         (dead.len() >= N).then_some(dead)
@@ -459,40 +403,7 @@ fn send_order(api: &Api, topic: &str, order: u64, note: &str) -> (String, u64, u
     )
 }
 
-#[test]
-fn duplicate_sends_are_answered_with_the_original_and_not_stored_across_a_restart() {
-    duplicate_sends_are_answered_with_the_original(Language::Rust);
-}
-
-#[test]
-fn the_python_json_dedup_does_the_same() {
-    duplicate_sends_are_answered_with_the_original(Language::Python);
-}
-
-#[test]
-fn the_javascript_json_dedup_does_the_same() {
-    duplicate_sends_are_answered_with_the_original(Language::JavaScript);
-}
-
-#[test]
-fn the_go_json_dedup_does_the_same() {
-    duplicate_sends_are_answered_with_the_original(Language::Go);
-}
-
-#[test]
-fn the_c_json_dedup_does_the_same() {
-    duplicate_sends_are_answered_with_the_original(Language::C);
-}
-
-#[test]
-fn the_cpp_json_dedup_does_the_same() {
-    duplicate_sends_are_answered_with_the_original(Language::Cpp);
-}
-
-#[test]
-fn the_zig_json_dedup_does_the_same() {
-    duplicate_sends_are_answered_with_the_original(Language::Zig);
-}
+in_every_language!(duplicate_sends_are_answered_with_the_original);
 
 /// The json-dedup filter of `language` on a topic: a repeated key answers the original
 /// send and stores nothing, also after a restart (which loads the module's precompiled

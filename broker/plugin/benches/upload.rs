@@ -11,16 +11,16 @@
 //!
 //! Arguments pick components: a language directory under `plugins/target/components/`
 //! (all its components), a path relative to that directory (`rust/NAME.wasm` for the
-//! Rust plugins), or any path to a `.wasm` file. Without arguments: every component under `plugins/target/components/` (which
-//! `sdk-guest/<lang>/test.sh` builds) and the Rust plugins of
-//! `plugins/target/wasm32-wasip2/release/`. Uploads run one after another, each on a
-//! host otherwise idle, so each figure is one compile's.
+//! Rust plugins), or any path to a `.wasm` file. Without arguments: every component
+//! under `plugins/target/components/` (which `sdk-guest/<lang>/test.sh` builds) and the
+//! Rust plugins of `plugins/target/wasm32-wasip2/release/`. Uploads run one after
+//! another, each on a host otherwise idle, so each figure is one compile's.
 //!
 //! The resident-memory figure resets the kernel's peak (`/proc/self/clear_refs`, Linux)
 //! before each upload and reads `VmHWM` after it, less the mapped file pages the upload
-//! touched (the commitlog's segment, module files: page cache the kernel can reclaim): the
-//! rise is the compile's peak working set above the process's, which is what a broker with `[plugins] concurrent_compiles
-//! = 1` adds at most during an upload.
+//! touched (the commitlog's segment, module files: page cache the kernel can reclaim):
+//! the rise is the compile's peak working set above the process's, which is what a
+//! broker with `[plugins] concurrent_compiles = 1` adds at most during an upload.
 
 mod common;
 
@@ -146,7 +146,7 @@ async fn run(components: &[(String, PathBuf)]) {
         let size = bytes.len();
         let before = reset_peak_rss();
         let file_before = status_kib("RssFile:");
-        let (started, cpu) = (Instant::now(), (cpu_ns() / 1e9));
+        let (started, cpu) = (Instant::now(), cpu_ns());
         // Each under its own name: the same bytes under two names compile once.
         let name = format!("m{number}");
         match host.upload(&name, None, bytes).await {
@@ -165,7 +165,7 @@ async fn run(components: &[(String, PathBuf)]) {
                     "{label:<28} {:>9.1} {:>11.2} s {:>7.2} {:>15}",
                     size as f64 / 1e6,
                     seconds,
-                    (cpu_ns() / 1e9) - cpu,
+                    (cpu_ns() - cpu) / 1e9,
                     rise.map_or_else(|| "-".into(), |kib| format!("{:.0}", kib as f64 / 1024.0)),
                 );
             }
